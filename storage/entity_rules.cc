@@ -1,0 +1,88 @@
+#include "storage/entity_rules.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <string>
+
+namespace pulse::storage {
+
+using pulsedb::sync::v1::Experience;
+using pulsedb::sync::v1::ExperienceUpdate;
+using pulsedb::sync::v1::ReinforcementBucket;
+
+bool StampIsNewer(int64_t timestamp_a, absl::string_view origin_a, int64_t timestamp_b,
+                  absl::string_view origin_b) {
+  if (timestamp_a != timestamp_b) return timestamp_a > timestamp_b;
+  return origin_a > origin_b;
+}
+
+bool MergeReinforcement(const ReinforcementBuckets& from, ReinforcementBuckets* into) {
+  std::map<std::string, uint32_t> merged;
+  for (const ReinforcementBucket& b : *into) merged[b.instance_id()] = b.count();
+  bool changed = false;
+  for (const ReinforcementBucket& b : from) {
+    auto [it, inserted] = merged.emplace(b.instance_id(), b.count());
+    if (inserted) {
+      changed = true;
+    } else if (b.count() > it->second) {
+      it->second = b.count();
+      changed = true;
+    }
+  }
+  // Rewrite in canonical order even when unchanged, so equal counters serialize equally.
+  into->Clear();
+  for (const auto& [id, count] : merged) {
+    ReinforcementBucket* bucket = into->Add();
+    bucket->set_instance_id(id);
+    bucket->set_count(count);
+  }
+  return changed;
+}
+
+uint32_t ReinforcementTotal(const ReinforcementBuckets& buckets) {
+  uint64_t total = 0;
+  for (const ReinforcementBucket& b : buckets) total += b.count();
+  return static_cast<uint32_t>(
+      std::min<uint64_t>(total, std::numeric_limits<uint32_t>::max()));
+}
+
+void NormalizeReinforcement(Experience* experience) {
+  ReinforcementBuckets sorted;
+  MergeReinforcement(experience->reinforcement(), &sorted);
+  experience->mutable_reinforcement()->Swap(&sorted);
+  experience->set_applications(ReinforcementTotal(experience->reinforcement()));
+}
+
+bool HasPlainFields(const ExperienceUpdate& u) {
+  return u.has_importance() || u.has_confidence() || u.has_domain() || u.has_related_files() ||
+         u.has_archived() || u.has_tags();
+}
+
+void ApplyPlainFields(const ExperienceUpdate& u, Experience* e) {
+  if (u.has_importance()) e->set_importance(u.importance());
+  if (u.has_confidence()) e->set_confidence(u.confidence());
+  if (u.has_domain()) *e->mutable_domain() = u.domain().values();
+  if (u.has_related_files()) *e->mutable_related_files() = u.related_files().values();
+  if (u.has_archived()) e->set_archived(u.archived());
+  if (u.has_tags()) *e->mutable_tags() = u.tags().entries();
+}
+
+bool MergeCrdtFields(const ExperienceUpdate& u, Experience* e) {
+  bool changed = MergeReinforcement(u.reinforcement(), e->mutable_reinforcement());
+  e->set_applications(ReinforcementTotal(e->reinforcement()));
+  if (u.has_last_reinforced() && u.last_reinforced() > e->last_reinforced()) {
+    e->set_last_reinforced(u.last_reinforced());
+    changed = true;
+  }
+  return changed;
+}
+
+ExperienceUpdate CrdtPart(const ExperienceUpdate& u) {
+  ExperienceUpdate crdt;
+  *crdt.mutable_reinforcement() = u.reinforcement();
+  if (u.has_last_reinforced()) crdt.set_last_reinforced(u.last_reinforced());
+  return crdt;
+}
+
+}  // namespace pulse::storage

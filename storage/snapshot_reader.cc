@@ -1,0 +1,134 @@
+#include "storage/snapshot_reader.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "storage/keys.h"
+#include "storage/rocks_status.h"
+
+namespace pulse::storage {
+namespace {
+
+namespace pb = pulsedb::sync::v1;
+
+// Stages, in order: four entity families (parents before children), tombstones, origins.
+constexpr int kTombstoneStage = 4;
+constexpr int kOriginStage = 5;
+constexpr int kStages = 6;
+
+}  // namespace
+
+SnapshotReader::SnapshotReader(rocksdb::DB* db, const ColumnFamilies& cf,
+                               std::vector<std::string> collectives)
+    : db_(db), cf_(cf), collectives_(std::move(collectives)) {}
+
+SnapshotReader::~SnapshotReader() {
+  it_.reset();
+  if (snapshot_ != nullptr) db_->ReleaseSnapshot(snapshot_);
+}
+
+absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
+    rocksdb::DB* db, const ColumnFamilies& cf, std::vector<std::string> collectives) {
+  std::unique_ptr<SnapshotReader> reader(new SnapshotReader(db, cf, std::move(collectives)));
+  reader->snapshot_ = db->GetSnapshot();
+  // The head is read from the same snapshot as the data, so they agree exactly.
+  rocksdb::ReadOptions read;
+  read.snapshot = reader->snapshot_;
+  std::string raw;
+  rocksdb::Status s = db->Get(read, cf.meta, kMetaHead, &raw);
+  if (s.ok()) {
+    absl::StatusOr<uint64_t> head = DecodeSequence(raw);
+    if (!head.ok()) return head.status();
+    reader->sequence_ = *head;
+  } else if (!s.IsNotFound()) {
+    return FromRocks(s, "snapshot head read");
+  }
+  for (rocksdb::ColumnFamilyHandle* family :
+       {cf.collectives, cf.experiences, cf.relations, cf.insights}) {
+    uint64_t keys = 0;
+    if (db->GetIntProperty(family, "rocksdb.estimate-num-keys", &keys)) {
+      reader->estimated_entities_ += keys;
+    }
+  }
+  reader->StartStage();
+  return reader;
+}
+
+bool SnapshotReader::Wanted(const std::string& collective_id) const {
+  return collectives_.empty() ||
+         std::find(collectives_.begin(), collectives_.end(), collective_id) != collectives_.end();
+}
+
+void SnapshotReader::StartStage() {
+  it_.reset();
+  if (stage_ >= kStages) return;
+  rocksdb::ColumnFamilyHandle* families[kStages] = {cf_.collectives, cf_.experiences,
+                                                    cf_.relations,   cf_.insights,
+                                                    cf_.tombstones,  cf_.origins};
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot_;
+  it_.reset(db_->NewIterator(read, families[stage_]));
+  it_->SeekToFirst();
+}
+
+absl::StatusOr<bool> SnapshotReader::Next(std::size_t max_bytes, pb::SnapshotChunk* chunk) {
+  chunk->Clear();
+  if (done_) return false;
+  std::size_t bytes = 0;
+  while (stage_ < kStages) {
+    for (; it_->Valid(); it_->Next()) {
+      const rocksdb::Slice value = it_->value();
+      std::size_t size = 0;
+      if (stage_ < kTombstoneStage) {
+        pb::VersionedEntity entity;
+        if (!entity.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          return absl::DataLossError("corrupt entity record in snapshot");
+        }
+        if (!Wanted(entity.collective_id())) continue;
+        size = entity.ByteSizeLong() + 8;
+        if (bytes + size > max_bytes) break;
+        *chunk->add_entities() = std::move(entity);
+      } else if (stage_ == kTombstoneStage) {
+        pb::Tombstone tombstone;
+        if (!tombstone.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
+          return absl::DataLossError("corrupt tombstone in snapshot");
+        }
+        if (!Wanted(tombstone.collective_id())) continue;
+        size = tombstone.ByteSizeLong() + 8;
+        if (bytes + size > max_bytes) break;
+        *chunk->add_tombstones() = std::move(tombstone);
+      } else {
+        absl::StatusOr<uint64_t> sequence =
+            DecodeSequence(absl::string_view(value.data(), value.size()));
+        if (!sequence.ok()) return sequence.status();
+        pb::OriginWatermark mark;
+        mark.set_instance_id(it_->key().ToString());
+        mark.set_sequence(*sequence);
+        size = mark.ByteSizeLong() + 8;
+        if (bytes + size > max_bytes) break;
+        *chunk->add_origins() = std::move(mark);
+      }
+      bytes += size;
+    }
+    if (!it_->status().ok()) return FromRocks(it_->status(), "snapshot scan");
+    if (it_->Valid()) {
+      // The budget is full. One item that cannot fit even alone is an error.
+      if (bytes == 0) {
+        return absl::ResourceExhaustedError(absl::StrCat(
+            "a snapshot item of ", it_->value().size(), " bytes exceeds the reply budget of ",
+            max_bytes, " bytes"));
+      }
+      chunk->set_sequence(sequence_);
+      return true;
+    }
+    ++stage_;
+    StartStage();
+  }
+  done_ = true;
+  chunk->set_done(true);
+  chunk->set_sequence(sequence_);
+  return false;
+}
+
+}  // namespace pulse::storage

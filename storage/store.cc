@@ -1,0 +1,955 @@
+#include "storage/store.h"
+
+#include <algorithm>
+#include <limits>
+#include <map>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "google/protobuf/text_format.h"
+#include "rocksdb/options.h"
+#include "storage/apply_guard.h"
+#include "storage/entity_rules.h"
+#include "storage/ids.h"
+#include "storage/rocks_status.h"
+#include "storage/snapshot_reader.h"
+#include "storage/validation.h"
+
+namespace pulse::storage {
+
+namespace pb = pulsedb::sync::v1;
+
+namespace {
+
+constexpr int64_t kFutureSkewMillis = 5 * 60 * 1000;
+
+const std::vector<std::string>& FamilyNames() {
+  static const auto* names = new std::vector<std::string>{
+      rocksdb::kDefaultColumnFamilyName, kMetaFamily,         kCollectivesFamily,
+      kExperiencesFamily,                kRelationsFamily,    kInsightsFamily,
+      kRelationIndexFamily,              kTombstonesFamily,   kWalFamily,
+      kCursorsFamily,                    kOriginsFamily};
+  return *names;
+}
+
+int64_t NowMillis() { return absl::ToUnixMillis(absl::Now()); }
+
+std::string OneLine(const google::protobuf::Message& message) {
+  google::protobuf::TextFormat::Printer printer;
+  printer.SetSingleLineMode(true);
+  std::string out;
+  printer.PrintToString(message, &out);
+  return out;
+}
+
+}  // namespace
+
+struct Store::Writer {
+  explicit Writer(std::function<absl::Status(WriteTxn&)> s) : stage(std::move(s)) {}
+  std::function<absl::Status(WriteTxn&)> stage;
+  absl::Status status;
+  bool done = false;
+  absl::CondVar cv;
+};
+
+Store::Store(std::string directory, const StoreOptions& options)
+    : directory_(std::move(directory)), options_(options) {}
+
+Store::~Store() {
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    if (db_ != nullptr) db_->DestroyColumnFamilyHandle(handle);
+  }
+  if (db_ != nullptr) db_->Close();
+}
+
+absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& directory,
+                                                   const StoreOptions& options) {
+  std::unique_ptr<Store> store(new Store(directory, options));
+  if (absl::Status s = store->OpenDb(); !s.ok()) return s;
+  return store;
+}
+
+absl::Status Store::OpenDb() {
+  rocksdb::Options db_options;
+  db_options.create_if_missing = true;
+  db_options.create_missing_column_families = true;
+  // Keep memory modest: many stores may live in one process (tests, tools).
+  db_options.max_open_files = 256;
+  db_options.keep_log_file_num = 4;
+
+  std::vector<std::string> existing;
+  rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, directory_, &existing);
+  std::vector<std::string> names = FamilyNames();
+  if (listed.ok()) {
+    for (const std::string& name : existing) {
+      if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
+    }
+  }
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (const std::string& name : names) {
+    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+  }
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, directory_, descriptors, &handles_, &raw);
+  if (!s.ok()) return FromRocks(s, absl::StrCat("open of ", directory_));
+  db_.reset(raw);
+  std::map<std::string, rocksdb::ColumnFamilyHandle*> by_name;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) by_name[handle->GetName()] = handle;
+  cf_.meta = by_name[kMetaFamily];
+  cf_.collectives = by_name[kCollectivesFamily];
+  cf_.experiences = by_name[kExperiencesFamily];
+  cf_.relations = by_name[kRelationsFamily];
+  cf_.insights = by_name[kInsightsFamily];
+  cf_.relation_index = by_name[kRelationIndexFamily];
+  cf_.tombstones = by_name[kTombstonesFamily];
+  cf_.wal = by_name[kWalFamily];
+  cf_.cursors = by_name[kCursorsFamily];
+  cf_.origins = by_name[kOriginsFamily];
+
+  auto read_meta = [&](absl::string_view key) -> absl::StatusOr<std::optional<std::string>> {
+    std::string value;
+    rocksdb::Status st = db_->Get(rocksdb::ReadOptions(), cf_.meta, ToSlice(key), &value);
+    if (st.IsNotFound()) return std::nullopt;
+    if (!st.ok()) return FromRocks(st, "meta read");
+    return value;
+  };
+  auto read_sequence = [&](absl::string_view key) -> absl::StatusOr<uint64_t> {
+    absl::StatusOr<std::optional<std::string>> raw = read_meta(key);
+    if (!raw.ok()) return raw.status();
+    if (!raw->has_value()) return 0;
+    return DecodeSequence(**raw);
+  };
+
+  absl::StatusOr<std::optional<std::string>> id = read_meta(kMetaInstanceId);
+  if (!id.ok()) return id.status();
+  if (id->has_value()) {
+    if ((*id)->size() != kIdSize) {
+      return absl::DataLossError(absl::StrCat("corrupt instance id in ", directory_));
+    }
+    instance_id_ = **id;
+  } else {
+    instance_id_ = NewUuidV7();
+    rocksdb::WriteOptions write;
+    write.sync = true;
+    s = db_->Put(write, cf_.meta, kMetaInstanceId, instance_id_);
+    if (!s.ok()) return FromRocks(s, "instance id write");
+  }
+  absl::StatusOr<uint64_t> head = read_sequence(kMetaHead);
+  if (!head.ok()) return head.status();
+  absl::StatusOr<uint64_t> compacted = read_sequence(kMetaCompactedThrough);
+  if (!compacted.ok()) return compacted.status();
+  // The newest log entry and the persisted head are written in one batch: they agree.
+  std::unique_ptr<rocksdb::Iterator> last(db_->NewIterator(rocksdb::ReadOptions(), cf_.wal));
+  last->SeekToLast();
+  if (last->Valid()) {
+    absl::StatusOr<uint64_t> newest =
+        DecodeSequence(absl::string_view(last->key().data(), last->key().size()));
+    if (!newest.ok()) return newest.status();
+    if (*newest != *head) {
+      return absl::DataLossError(absl::StrCat("change log ends at ", *newest,
+                                              " but the store's head is ", *head));
+    }
+  }
+  committed_head_ = *head;
+  log_ = std::make_unique<RocksChangeLog>(db_.get(), cf_, *head, *compacted,
+                                          options_.sync_writes);
+  return absl::OkStatus();
+}
+
+std::string Store::instance_id() const {
+  absl::MutexLock lock(&id_mu_);
+  return instance_id_;
+}
+
+absl::StatusOr<std::string> Store::Remint() {
+  std::string fresh = NewUuidV7();
+  absl::Status s = Commit([&](WriteTxn& txn) {
+    txn.Put(cf_.meta, kMetaInstanceId, fresh);
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  absl::MutexLock lock(&id_mu_);
+  instance_id_ = fresh;
+  return fresh;
+}
+
+// ---------------------------------------------------------------------------
+// Commit groups
+// ---------------------------------------------------------------------------
+
+absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage) {
+  Writer self(std::move(stage));
+  absl::MutexLock lock(&queue_mu_);
+  writers_.push_back(&self);
+  while (!self.done && writers_.front() != &self) self.cv.Wait(&queue_mu_);
+  if (self.done) return self.status;
+
+  // This thread leads a group: everyone queued now, up to the group limit.
+  std::vector<Writer*> group;
+  for (Writer* w : writers_) {
+    if (static_cast<int>(group.size()) == options_.max_group_size) break;
+    group.push_back(w);
+  }
+  queue_mu_.Unlock();
+
+  WriteTxn txn(db_.get(), cf_, committed_head_);
+  for (Writer* w : group) {
+    txn.SetSavePoint();
+    w->status = w->stage(txn);
+    if (w->status.ok()) {
+      txn.PopSavePoint();
+    } else {
+      txn.RollbackToSavePoint();
+    }
+  }
+  absl::Status written;
+  if (!txn.empty()) {
+    if (txn.has_appended()) txn.Put(cf_.meta, kMetaHead, EncodeSequence(txn.head()));
+    rocksdb::WriteOptions write;
+    write.sync = options_.sync_writes;
+    written = FromRocks(db_->Write(write, txn.batch()), "commit");
+  }
+  if (written.ok() && txn.has_appended()) {
+    committed_head_ = txn.head();
+    log_->Publish(committed_head_);
+  }
+
+  queue_mu_.Lock();
+  for (Writer* w : group) {
+    if (!written.ok() && w->status.ok()) w->status = written;
+    w->done = true;
+    writers_.pop_front();
+    if (w != &self) w->cv.Signal();
+  }
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+  return self.status;
+}
+
+// ---------------------------------------------------------------------------
+// Local writes
+// ---------------------------------------------------------------------------
+
+ApplyContext Store::LocalContext() const {
+  ApplyContext context;
+  context.mode = ApplyMode::kLocal;
+  context.self_id = instance_id();
+  context.authoritative_store = options_.authoritative;
+  return context;
+}
+
+absl::StatusOr<LocalWrite> Store::CommitLocal(pb::SyncChange change,
+                                              const LocalPrepare& prepare) {
+  if (SyncApplyGuard::IsApplying()) {
+    return absl::FailedPreconditionError(
+        "local write while this thread applies remote changes (SyncApplyGuard held)");
+  }
+  const ApplyContext context = LocalContext();
+  change.set_source_instance(context.self_id);
+  if (change.timestamp() == 0) change.set_timestamp(NowMillis());
+  LocalWrite result;
+  result.id = PayloadEntityId(change.payload());
+  absl::Status s = Commit([&](WriteTxn& txn) -> absl::Status {
+    change.set_sequence(txn.next_sequence());
+    if (prepare) {
+      if (absl::Status p = prepare(txn, change); !p.ok()) return p;
+    }
+    if (absl::Status v = ValidateChange(change); !v.ok()) return v;
+    absl::StatusOr<StageResult> staged = StageChange(txn, change, context);
+    if (!staged.ok()) return staged.status();
+    result.sequence = staged->log_sequence;
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return result;
+}
+
+absl::StatusOr<LocalWrite> Store::CreateCollective(pb::Collective collective) {
+  if (collective.id().empty()) collective.set_id(NewUuidV7());
+  const int64_t now = NowMillis();
+  if (collective.created_at() == 0) collective.set_created_at(now);
+  if (collective.updated_at() == 0) collective.set_updated_at(collective.created_at());
+  pb::SyncChange change;
+  change.set_collective_id(collective.id());
+  change.set_entity_type(pb::SYNC_ENTITY_TYPE_COLLECTIVE);
+  *change.mutable_payload()->mutable_collective_created() = std::move(collective);
+  return CommitLocal(std::move(change));
+}
+
+absl::StatusOr<LocalWrite> Store::CreateExperience(pb::Experience experience) {
+  if (experience.id().empty()) experience.set_id(NewUuidV7());
+  if (experience.timestamp() == 0) experience.set_timestamp(NowMillis());
+  if (!experience.has_experience_type()) experience.mutable_experience_type()->mutable_generic();
+  pb::SyncChange change;
+  change.set_collective_id(experience.collective_id());
+  change.set_entity_type(pb::SYNC_ENTITY_TYPE_EXPERIENCE);
+  change.set_timestamp(experience.timestamp());
+  *change.mutable_payload()->mutable_experience_created() = std::move(experience);
+  return CommitLocal(std::move(change));
+}
+
+absl::StatusOr<LocalWrite> Store::UpdateExperience(absl::string_view id,
+                                                   pb::ExperienceUpdate update) {
+  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
+  if (!current.ok()) return current.status();
+  pb::SyncChange change;
+  change.set_collective_id(current->collective_id());
+  change.set_entity_type(pb::SYNC_ENTITY_TYPE_EXPERIENCE);
+  change.set_timestamp(NowMillis());
+  pb::ExperienceUpdated* updated = change.mutable_payload()->mutable_experience_updated();
+  updated->set_id(std::string(id));
+  updated->set_timestamp(change.timestamp());
+  *updated->mutable_update() = std::move(update);
+  return CommitLocal(std::move(change));
+}
+
+absl::StatusOr<LocalWrite> Store::ArchiveExperience(absl::string_view id) {
+  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
+  if (!current.ok()) return current.status();
+  pb::SyncChange change;
+  change.set_collective_id(current->collective_id());
+  change.set_entity_type(pb::SYNC_ENTITY_TYPE_EXPERIENCE);
+  change.set_timestamp(NowMillis());
+  pb::ExperienceArchived* archived = change.mutable_payload()->mutable_experience_archived();
+  archived->set_id(std::string(id));
+  archived->set_timestamp(change.timestamp());
+  return CommitLocal(std::move(change));
+}
+
+absl::StatusOr<LocalWrite> Store::ReinforceExperience(absl::string_view id) {
+  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
+  if (!current.ok()) return current.status();
+  const std::string self = instance_id();
+  const int64_t now = NowMillis();
+  pb::SyncChange change;
+  change.set_collective_id(current->collective_id());
+  change.set_entity_type(pb::SYNC_ENTITY_TYPE_EXPERIENCE);
+  change.set_timestamp(now);
+  pb::ExperienceUpdated* updated = change.mutable_payload()->mutable_experience_updated();
+  updated->set_id(std::string(id));
+  updated->set_timestamp(now);
+  updated->mutable_update()->set_last_reinforced(now);
+  updated->mutable_update()->add_reinforcement()->set_instance_id(self);
+  // The bucket carries its whole new value (a replay is harmless), read inside the commit
+  // so that concurrent reinforcements on this instance all count.
+  return CommitLocal(std::move(change), [&](WriteTxn& txn, pb::SyncChange& c) -> absl::Status {
+    absl::StatusOr<std::optional<pb::VersionedEntity>> latest =
+        txn.LoadEntity(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
+    if (!latest.ok()) return latest.status();
+    if (!latest->has_value()) {
+      return absl::NotFoundError(absl::StrCat("experience ", IdToText(id), " not found"));
+    }
+    uint32_t mine = 0;
+    for (const pb::ReinforcementBucket& b : (*latest)->experience().reinforcement()) {
+      if (b.instance_id() == self) mine = b.count();
+    }
+    if (mine == std::numeric_limits<uint32_t>::max()) {
+      return absl::OutOfRangeError("this instance's reinforcement bucket is full");
+    }
+    c.mutable_payload()
+        ->mutable_experience_updated()
+        ->mutable_update()
+        ->mutable_reinforcement(0)
+        ->set_count(mine + 1);
+    return absl::OkStatus();
+  });
+}
+
+namespace {
+
+pb::SyncChange DeleteChange(pb::SyncEntityType type, absl::string_view id,
+                            absl::string_view collective_id) {
+  pb::SyncChange change;
+  change.set_collective_id(std::string(collective_id));
+  change.set_entity_type(type);
+  change.set_timestamp(NowMillis());
+  pb::EntityDeleted deleted;
+  deleted.set_id(std::string(id));
+  deleted.set_timestamp(change.timestamp());
+  switch (type) {
+    case pb::SYNC_ENTITY_TYPE_EXPERIENCE:
+      *change.mutable_payload()->mutable_experience_deleted() = deleted;
+      break;
+    case pb::SYNC_ENTITY_TYPE_RELATION:
+      *change.mutable_payload()->mutable_relation_deleted() = deleted;
+      break;
+    case pb::SYNC_ENTITY_TYPE_INSIGHT:
+      *change.mutable_payload()->mutable_insight_deleted() = deleted;
+      break;
+    default:
+      break;
+  }
+  return change;
+}
+
+}  // namespace
+
+absl::StatusOr<LocalWrite> Store::DeleteExperience(absl::string_view id) {
+  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
+  if (!current.ok()) return current.status();
+  return CommitLocal(DeleteChange(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id, current->collective_id()));
+}
+
+absl::StatusOr<LocalWrite> Store::CreateRelation(pb::Relation relation) {
+  if (relation.id().empty()) relation.set_id(NewUuidV7());
+  if (relation.created_at() == 0) relation.set_created_at(NowMillis());
+  if (absl::Status s = ValidateRelation(relation); !s.ok()) return s;
+  absl::StatusOr<pb::VersionedEntity> source =
+      GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, relation.source_id());
+  if (!source.ok()) return source.status();
+  pb::SyncChange change;
+  change.set_collective_id(source->collective_id());
+  change.set_entity_type(pb::SYNC_ENTITY_TYPE_RELATION);
+  change.set_timestamp(relation.created_at());
+  *change.mutable_payload()->mutable_relation_created() = std::move(relation);
+  return CommitLocal(std::move(change));
+}
+
+absl::StatusOr<LocalWrite> Store::DeleteRelation(absl::string_view id) {
+  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(pb::SYNC_ENTITY_TYPE_RELATION, id);
+  if (!current.ok()) return current.status();
+  return CommitLocal(DeleteChange(pb::SYNC_ENTITY_TYPE_RELATION, id, current->collective_id()));
+}
+
+absl::StatusOr<LocalWrite> Store::CreateInsight(pb::Insight insight) {
+  if (insight.id().empty()) insight.set_id(NewUuidV7());
+  const int64_t now = NowMillis();
+  if (insight.created_at() == 0) insight.set_created_at(now);
+  if (insight.updated_at() == 0) insight.set_updated_at(insight.created_at());
+  pb::SyncChange change;
+  change.set_collective_id(insight.collective_id());
+  change.set_entity_type(pb::SYNC_ENTITY_TYPE_INSIGHT);
+  change.set_timestamp(insight.updated_at());
+  *change.mutable_payload()->mutable_insight_created() = std::move(insight);
+  return CommitLocal(std::move(change));
+}
+
+absl::StatusOr<LocalWrite> Store::DeleteInsight(absl::string_view id) {
+  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(pb::SYNC_ENTITY_TYPE_INSIGHT, id);
+  if (!current.ok()) return current.status();
+  return CommitLocal(DeleteChange(pb::SYNC_ENTITY_TYPE_INSIGHT, id, current->collective_id()));
+}
+
+// ---------------------------------------------------------------------------
+// Reads
+// ---------------------------------------------------------------------------
+
+absl::StatusOr<std::optional<pb::VersionedEntity>> Store::ReadEntity(pb::SyncEntityType type,
+                                                                     absl::string_view id) const {
+  rocksdb::ColumnFamilyHandle* family = cf_.ForEntity(type);
+  if (family == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown entity type ", type));
+  }
+  std::string raw;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), family, ToSlice(id), &raw);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "entity read");
+  pb::VersionedEntity entity;
+  if (!entity.ParseFromString(raw)) {
+    return absl::DataLossError(
+        absl::StrCat("corrupt ", pb::SyncEntityType_Name(type), " record ", IdToText(id)));
+  }
+  return entity;
+}
+
+absl::StatusOr<pb::VersionedEntity> Store::GetVersioned(pb::SyncEntityType type,
+                                                        absl::string_view id) const {
+  if (absl::Status s = ValidateId(id, "id"); !s.ok()) return s;
+  absl::StatusOr<std::optional<pb::VersionedEntity>> entity = ReadEntity(type, id);
+  if (!entity.ok()) return entity.status();
+  if (!entity->has_value()) {
+    std::string name = pb::SyncEntityType_Name(type);
+    name = absl::AsciiStrToLower(name.substr(name.rfind('_') + 1));
+    return absl::NotFoundError(absl::StrCat(name, " ", IdToText(id), " not found"));
+  }
+  return std::move(**entity);
+}
+
+absl::StatusOr<pb::Collective> Store::GetCollective(absl::string_view id) const {
+  absl::StatusOr<pb::VersionedEntity> e = GetVersioned(pb::SYNC_ENTITY_TYPE_COLLECTIVE, id);
+  if (!e.ok()) return e.status();
+  return std::move(*e->mutable_collective());
+}
+
+absl::StatusOr<pb::Experience> Store::GetExperience(absl::string_view id) const {
+  absl::StatusOr<pb::VersionedEntity> e = GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
+  if (!e.ok()) return e.status();
+  return std::move(*e->mutable_experience());
+}
+
+absl::StatusOr<pb::Relation> Store::GetRelation(absl::string_view id) const {
+  absl::StatusOr<pb::VersionedEntity> e = GetVersioned(pb::SYNC_ENTITY_TYPE_RELATION, id);
+  if (!e.ok()) return e.status();
+  return std::move(*e->mutable_relation());
+}
+
+absl::StatusOr<pb::Insight> Store::GetInsight(absl::string_view id) const {
+  absl::StatusOr<pb::VersionedEntity> e = GetVersioned(pb::SYNC_ENTITY_TYPE_INSIGHT, id);
+  if (!e.ok()) return e.status();
+  return std::move(*e->mutable_insight());
+}
+
+absl::StatusOr<std::vector<pb::Collective>> Store::ListCollectives() const {
+  std::vector<pb::Collective> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.collectives));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    pb::VersionedEntity entity;
+    if (!entity.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("corrupt collective record");
+    }
+    out.push_back(std::move(*entity.mutable_collective()));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "collective scan");
+  return out;
+}
+
+absl::StatusOr<std::vector<pb::Experience>> Store::ListExperiences(
+    absl::string_view collective_id) const {
+  std::vector<pb::Experience> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.experiences));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    pb::VersionedEntity entity;
+    if (!entity.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("corrupt experience record");
+    }
+    if (!collective_id.empty() && entity.collective_id() != collective_id) continue;
+    out.push_back(std::move(*entity.mutable_experience()));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "experience scan");
+  return out;
+}
+
+absl::StatusOr<bool> Store::IsTombstoned(pb::SyncEntityType type, absl::string_view id) const {
+  std::string raw;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf_.tombstones, EncodeTombstoneKey(type, id), &raw);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return FromRocks(s, "tombstone read");
+  return true;
+}
+
+// ---------------------------------------------------------------------------
+// Remote changes
+// ---------------------------------------------------------------------------
+
+absl::Status Store::CheckEmbeddings(absl::Span<const pb::SyncChange> changes) const {
+  absl::flat_hash_map<std::string, uint32_t> created_here;
+  for (const pb::SyncChange& change : changes) {
+    const pb::SyncPayload& p = change.payload();
+    if (p.has_collective_created()) {
+      created_here.emplace(p.collective_created().id(),
+                           p.collective_created().embedding_dimension());
+      continue;
+    }
+    int size;
+    std::string what;
+    if (p.has_experience_created()) {
+      size = p.experience_created().embedding_size();
+      what = "experience";
+    } else if (p.has_insight_created()) {
+      size = p.insight_created().embedding_size();
+      what = "insight";
+    } else {
+      continue;
+    }
+    uint32_t dimension;
+    if (auto it = created_here.find(change.collective_id()); it != created_here.end()) {
+      dimension = it->second;
+    } else {
+      absl::StatusOr<std::optional<pb::VersionedEntity>> collective =
+          ReadEntity(pb::SYNC_ENTITY_TYPE_COLLECTIVE, change.collective_id());
+      if (!collective.ok()) return collective.status();
+      if (!collective->has_value()) continue;  // unknown here: a failure at apply time
+      dimension = (*collective)->collective().embedding_dimension();
+    }
+    if (static_cast<uint32_t>(size) != dimension) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "change ", change.sequence(), ": ", what, " embedding has ", size,
+          " values, collective ", IdToText(change.collective_id()), " expects ", dimension));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
+    absl::Span<const pb::SyncChange> changes, ApplyContext context,
+    const std::optional<PullCursorUpdate>& pull_cursor) {
+  context.self_id = instance_id();
+  context.authoritative_store = options_.authoritative;
+  SyncApplyGuard guard;
+  ApplyReport report;
+  const int64_t future_limit = NowMillis() + kFutureSkewMillis;
+  absl::Status s = Commit([&](WriteTxn& txn) -> absl::Status {
+    report = ApplyReport();
+    uint64_t last_log_sequence = 0;
+    for (int i = 0; i < static_cast<int>(changes.size()); ++i) {
+      const pb::SyncChange& change = changes[i];
+      txn.SetSavePoint();
+      absl::Status outcome = ValidateChange(change);
+      absl::StatusOr<StageResult> staged = outcome.ok()
+                                               ? StageChange(txn, change, context)
+                                               : absl::StatusOr<StageResult>(outcome);
+      if (!staged.ok()) {
+        txn.RollbackToSavePoint();
+        report.failed_index = i;
+        report.failed_sequence = change.sequence();
+        report.failure = staged.status();
+        report.rejected = static_cast<int>(changes.size()) - i;
+        break;
+      }
+      txn.PopSavePoint();
+      switch (staged->kind) {
+        case StageResult::Kind::kApplied:
+          ++report.applied;
+          break;
+        case StageResult::Kind::kDuplicate:
+          ++report.duplicates;
+          break;
+        case StageResult::Kind::kSkipped:
+          ++report.skipped;
+          break;
+        case StageResult::Kind::kConflict:
+          ++report.conflicts;
+          break;
+      }
+      if (change.timestamp() > future_limit ||
+          (change.payload().has_experience_updated() &&
+           change.payload().experience_updated().update().last_reinforced() > future_limit)) {
+        ++report.future_timestamps;
+      }
+      report.safe_through = change.sequence();
+      last_log_sequence = change.log_sequence();
+    }
+    if (pull_cursor.has_value()) {
+      uint64_t through = pull_cursor->through;
+      if (report.failed_index.has_value()) {
+        // Stop just before the failed change: everything before it was applied or was
+        // filtered out by the hub.
+        const uint64_t failed_at = changes[*report.failed_index].log_sequence();
+        through = failed_at > 0 ? failed_at - 1 : last_log_sequence;
+      }
+      if (through > 0) {
+        if (absl::Status c = txn.AdvanceCursor(pull_cursor->hub_id, CursorKind::kPull, through);
+            !c.ok()) {
+          return c;
+        }
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return report;
+}
+
+absl::StatusOr<uint64_t> Store::OriginMark(absl::string_view origin) const {
+  std::string raw;
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), cf_.origins, ToSlice(origin), &raw);
+  if (s.IsNotFound()) return 0;
+  if (!s.ok()) return FromRocks(s, "origin mark read");
+  return DecodeSequence(raw);
+}
+
+absl::StatusOr<std::vector<pb::OriginWatermark>> Store::ListOriginMarks() const {
+  std::vector<pb::OriginWatermark> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.origins));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    absl::StatusOr<uint64_t> seq =
+        DecodeSequence(absl::string_view(it->value().data(), it->value().size()));
+    if (!seq.ok()) return seq.status();
+    pb::OriginWatermark mark;
+    mark.set_instance_id(it->key().ToString());
+    mark.set_sequence(*seq);
+    out.push_back(std::move(mark));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "origin scan");
+  return out;
+}
+
+// ---------------------------------------------------------------------------
+// Snapshots
+// ---------------------------------------------------------------------------
+
+absl::StatusOr<std::unique_ptr<SnapshotReader>> Store::OpenSnapshot(
+    std::vector<std::string> collectives) const {
+  return SnapshotReader::Open(db_.get(), cf_, std::move(collectives));
+}
+
+absl::StatusOr<SnapshotApplyReport> Store::ApplySnapshotChunk(const pb::SnapshotChunk& chunk,
+                                                              ApplyContext context,
+                                                              absl::string_view hub_id) {
+  context.self_id = instance_id();
+  context.mode = ApplyMode::kFollower;
+  SyncApplyGuard guard;
+  SnapshotApplyReport report;
+  absl::Status s = Commit([&](WriteTxn& txn) -> absl::Status {
+    report = SnapshotApplyReport();
+    for (const pb::VersionedEntity& incoming : chunk.entities()) {
+      pb::SyncEntityType type;
+      std::string id;
+      switch (incoming.entity_case()) {
+        case pb::VersionedEntity::kCollective:
+          type = pb::SYNC_ENTITY_TYPE_COLLECTIVE;
+          id = incoming.collective().id();
+          break;
+        case pb::VersionedEntity::kExperience:
+          type = pb::SYNC_ENTITY_TYPE_EXPERIENCE;
+          id = incoming.experience().id();
+          break;
+        case pb::VersionedEntity::kRelation:
+          type = pb::SYNC_ENTITY_TYPE_RELATION;
+          id = incoming.relation().id();
+          break;
+        case pb::VersionedEntity::kInsight:
+          type = pb::SYNC_ENTITY_TYPE_INSIGHT;
+          id = incoming.insight().id();
+          break;
+        default:
+          return absl::InvalidArgumentError("snapshot entity without a payload");
+      }
+      if (absl::Status v = ValidateId(id, "snapshot entity id"); !v.ok()) return v;
+      absl::StatusOr<bool> tombstoned = txn.IsTombstoned(type, id);
+      if (!tombstoned.ok()) return tombstoned.status();
+      if (*tombstoned) {
+        ++report.skipped;
+        continue;
+      }
+      absl::StatusOr<std::optional<pb::VersionedEntity>> local = txn.LoadEntity(type, id);
+      if (!local.ok()) return local.status();
+      pb::VersionedEntity merged = incoming;
+      if (local->has_value()) {
+        const pb::VersionedEntity& mine = **local;
+        bool take_theirs = type == pb::SYNC_ENTITY_TYPE_EXPERIENCE &&
+                           (context.conflict_resolution == pb::CONFLICT_RESOLUTION_SERVER_WINS
+                                ? incoming.version() >= mine.version()
+                                : StampIsNewer(incoming.stamp_timestamp(), incoming.stamp_origin(),
+                                               mine.stamp_timestamp(), mine.stamp_origin()));
+        if (type == pb::SYNC_ENTITY_TYPE_EXPERIENCE) {
+          pb::VersionedEntity base = take_theirs ? incoming : mine;
+          MergeReinforcement(take_theirs ? mine.experience().reinforcement()
+                                         : incoming.experience().reinforcement(),
+                             base.mutable_experience()->mutable_reinforcement());
+          base.mutable_experience()->set_applications(
+              ReinforcementTotal(base.experience().reinforcement()));
+          base.mutable_experience()->set_last_reinforced(
+              std::max(mine.experience().last_reinforced(),
+                       incoming.experience().last_reinforced()));
+          merged = std::move(base);
+        } else {
+          ++report.skipped;
+          continue;
+        }
+      } else if (type == pb::SYNC_ENTITY_TYPE_EXPERIENCE) {
+        NormalizeReinforcement(merged.mutable_experience());
+      }
+      txn.PutEntity(type, id, merged);
+      if (type == pb::SYNC_ENTITY_TYPE_RELATION) txn.IndexRelation(merged.relation());
+      ++report.entities;
+    }
+    for (const pb::Tombstone& tombstone : chunk.tombstones()) {
+      if (absl::Status v = ValidateId(tombstone.id(), "tombstone id"); !v.ok()) return v;
+      if (txn.cf().ForEntity(tombstone.entity_type()) == nullptr) {
+        return absl::InvalidArgumentError("tombstone of an unknown entity type");
+      }
+      absl::StatusOr<bool> already = txn.IsTombstoned(tombstone.entity_type(), tombstone.id());
+      if (!already.ok()) return already.status();
+      if (*already) continue;
+      absl::StatusOr<std::optional<pb::VersionedEntity>> local =
+          txn.LoadEntity(tombstone.entity_type(), tombstone.id());
+      if (!local.ok()) return local.status();
+      if (local->has_value()) {
+        if (tombstone.entity_type() == pb::SYNC_ENTITY_TYPE_EXPERIENCE) {
+          absl::StatusOr<std::vector<std::string>> touching =
+              txn.RelationsTouching(tombstone.id());
+          if (!touching.ok()) return touching.status();
+          for (const std::string& relation_id : *touching) {
+            auto relation = txn.LoadEntity(pb::SYNC_ENTITY_TYPE_RELATION, relation_id);
+            if (!relation.ok()) return relation.status();
+            if (!relation->has_value()) continue;
+            txn.DeleteEntity(pb::SYNC_ENTITY_TYPE_RELATION, relation_id);
+            txn.UnindexRelation((*relation)->relation());
+            pb::Tombstone cascaded = tombstone;
+            cascaded.set_entity_type(pb::SYNC_ENTITY_TYPE_RELATION);
+            cascaded.set_id(relation_id);
+            txn.PutTombstone(cascaded);
+          }
+        }
+        if (tombstone.entity_type() == pb::SYNC_ENTITY_TYPE_RELATION) {
+          txn.UnindexRelation((*local)->relation());
+        }
+        txn.DeleteEntity(tombstone.entity_type(), tombstone.id());
+      }
+      // Tombstones here are kept until this store's own compaction passes them.
+      pb::Tombstone kept = tombstone;
+      kept.set_log_sequence(txn.head());
+      txn.PutTombstone(kept);
+      ++report.tombstones;
+    }
+    for (const pb::OriginWatermark& mark : chunk.origins()) {
+      if (mark.instance_id() == context.self_id) continue;
+      if (absl::Status v = ValidateId(mark.instance_id(), "origin id"); !v.ok()) return v;
+      absl::StatusOr<uint64_t> current = txn.OriginMark(mark.instance_id());
+      if (!current.ok()) return current.status();
+      if (mark.sequence() > *current) txn.SetOriginMark(mark.instance_id(), mark.sequence());
+    }
+    if (chunk.done()) {
+      return txn.AdvanceCursor(hub_id, CursorKind::kPull, chunk.sequence());
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return report;
+}
+
+// ---------------------------------------------------------------------------
+// Cursors and compaction
+// ---------------------------------------------------------------------------
+
+absl::StatusOr<std::optional<uint64_t>> Store::GetCursor(absl::string_view peer_id,
+                                                         CursorKind kind) const {
+  std::string raw;
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf_.cursors, EncodeCursorKey(peer_id, kind), &raw);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "cursor read");
+  absl::StatusOr<uint64_t> value = DecodeSequence(raw);
+  if (!value.ok()) return value.status();
+  return *value;
+}
+
+absl::StatusOr<uint64_t> Store::AdvanceCursor(absl::string_view peer_id, CursorKind kind,
+                                              uint64_t sequence) {
+  if (absl::Status s = ValidateId(peer_id, "peer id"); !s.ok()) return s;
+  uint64_t after = sequence;
+  absl::Status s = Commit([&](WriteTxn& txn) -> absl::Status {
+    absl::StatusOr<std::optional<uint64_t>> current = txn.Cursor(peer_id, kind);
+    if (!current.ok()) return current.status();
+    if (current->has_value() && **current >= sequence) {
+      after = **current;
+      return absl::OkStatus();
+    }
+    after = sequence;
+    return txn.AdvanceCursor(peer_id, kind, sequence);
+  });
+  if (!s.ok()) return s;
+  return after;
+}
+
+absl::StatusOr<std::vector<Store::CursorRecord>> Store::ListCursors() const {
+  std::vector<CursorRecord> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.cursors));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    absl::StatusOr<CursorKey> key =
+        DecodeCursorKey(absl::string_view(it->key().data(), it->key().size()));
+    if (!key.ok()) return key.status();
+    absl::StatusOr<uint64_t> value =
+        DecodeSequence(absl::string_view(it->value().data(), it->value().size()));
+    if (!value.ok()) return value.status();
+    out.push_back(CursorRecord{key->peer_id, key->kind, *value});
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "cursor scan");
+  return out;
+}
+
+absl::StatusOr<uint64_t> Store::CompactWal(std::optional<uint64_t> retain_from) {
+  absl::StatusOr<std::vector<CursorRecord>> cursors = ListCursors();
+  if (!cursors.ok()) return cursors.status();
+  std::optional<uint64_t> minimum;
+  for (const CursorRecord& c : *cursors) {
+    if (c.kind == CursorKind::kPull) continue;  // a position in another store's log
+    minimum = minimum.has_value() ? std::min(*minimum, c.sequence) : c.sequence;
+  }
+  if (!minimum.has_value()) return 0;
+  uint64_t through = *minimum;
+  if (retain_from.has_value()) through = std::min(through, *retain_from > 0 ? *retain_from - 1 : 0);
+  absl::StatusOr<uint64_t> removed = log_->CompactThrough(through);
+  if (!removed.ok()) return removed.status();
+  // Tombstones every peer has passed can go: no replay below the cursors can reach them.
+  std::vector<std::string> dead;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.tombstones));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    pb::Tombstone t;
+    if (!t.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("corrupt tombstone record");
+    }
+    if (t.log_sequence() <= log_->OldestRetained() - 1) dead.push_back(it->key().ToString());
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "tombstone scan");
+  if (!dead.empty()) {
+    absl::Status s = Commit([&](WriteTxn& txn) {
+      for (const std::string& key : dead) txn.Delete(cf_.tombstones, key);
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+  }
+  return *removed;
+}
+
+// ---------------------------------------------------------------------------
+// Inspection
+// ---------------------------------------------------------------------------
+
+absl::StatusOr<std::string> Store::CanonicalDump() const {
+  std::vector<std::string> lines;
+  const std::pair<const char*, rocksdb::ColumnFamilyHandle*> families[] = {
+      {"collective", cf_.collectives},
+      {"experience", cf_.experiences},
+      {"relation", cf_.relations},
+      {"insight", cf_.insights}};
+  for (const auto& [name, family] : families) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      pb::VersionedEntity entity;
+      if (!entity.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+        return absl::DataLossError(absl::StrCat("corrupt ", name, " record"));
+      }
+      // Versions and stamps are replica-specific bookkeeping; the entity is the state.
+      pb::VersionedEntity state;
+      switch (entity.entity_case()) {
+        case pb::VersionedEntity::kCollective:
+          *state.mutable_collective() = entity.collective();
+          break;
+        case pb::VersionedEntity::kExperience:
+          *state.mutable_experience() = entity.experience();
+          break;
+        case pb::VersionedEntity::kRelation:
+          *state.mutable_relation() = entity.relation();
+          break;
+        case pb::VersionedEntity::kInsight:
+          *state.mutable_insight() = entity.insight();
+          break;
+        default:
+          break;
+      }
+      lines.push_back(absl::StrCat(name, " ", IdToText(it->key().ToString()), " ",
+                                   OneLine(state)));
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "dump");
+  }
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.tombstones));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    const std::string key = it->key().ToString();
+    lines.push_back(absl::StrCat("tombstone ", static_cast<int>(key[0]), " ",
+                                 IdToText(key.substr(1))));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "dump");
+  std::sort(lines.begin(), lines.end());
+  return absl::StrJoin(lines, "\n");
+}
+
+absl::StatusOr<std::string> Store::RawDump() const {
+  std::string out;
+  for (rocksdb::ColumnFamilyHandle* handle : handles_) {
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), handle));
+    for (it->SeekToFirst(); it->Valid(); it->Next()) {
+      absl::StrAppend(&out, handle->GetName(), " ", absl::BytesToHexString(it->key().ToString()),
+                      " ", absl::BytesToHexString(it->value().ToString()), "\n");
+    }
+    if (!it->status().ok()) return FromRocks(it->status(), "dump");
+  }
+  return out;
+}
+
+}  // namespace pulse::storage

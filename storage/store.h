@@ -1,0 +1,236 @@
+// Store: an embedded PulseDB-style database on RocksDB: collectives, experiences,
+// relations and insights, with a change log, per-peer cursors and per-origin high-water
+// marks, all in one RocksDB instance with a column family per concern (keys.h).
+//
+// Every write, local or remote, is one atomic WriteBatch holding the entity write, its
+// log entry and (for remote changes) the origin's mark or (for pulls) the pull cursor.
+// Concurrent writers are grouped: one leader writes the group's batch with a single
+// fsync (sync_writes) and publishes the new log head after the write, so readers only
+// ever see durable, gap-free log prefixes.
+//
+// Thread-safe. Errors are absl::Status: INVALID_ARGUMENT for bad input,
+// NOT_FOUND / ALREADY_EXISTS / FAILED_PRECONDITION for state conflicts, UNAVAILABLE
+// for I/O errors (nothing of the failed write is applied), INTERNAL or DATA_LOSS for
+// corruption found while reading.
+#ifndef PULSESYNC_STORAGE_STORE_H_
+#define PULSESYNC_STORAGE_STORE_H_
+
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/types/span.h"
+#include "pulsedb/sync/v1/sync.pb.h"
+#include "rocksdb/db.h"
+#include "storage/change_applier.h"
+#include "storage/change_log.h"
+#include "storage/column_families.h"
+#include "storage/keys.h"
+#include "storage/rocks_change_log.h"
+#include "storage/write_txn.h"
+
+namespace pulse::storage {
+
+class SnapshotReader;
+
+struct StoreOptions {
+  // fsync every commit before acknowledging it. false trades power-loss safety for speed
+  // (a crash of the process alone loses nothing either way).
+  bool sync_writes = true;
+  // A hub's store: its own log positions version the entities it serves.
+  bool authoritative = false;
+  // Most writers one commit group takes.
+  int max_group_size = 64;
+};
+
+// One local write's result: the entity id (assigned when the caller left it empty) and
+// the log sequence of its change.
+struct LocalWrite {
+  std::string id;
+  uint64_t sequence = 0;
+};
+
+// What ApplyRemoteChanges did with a batch.
+struct ApplyReport {
+  int applied = 0;     // written now
+  int duplicates = 0;  // already applied earlier
+  int skipped = 0;     // acknowledged without effect (exists, tombstoned, no effect)
+  int conflicts = 0;   // lost the conflict rule (CRDT parts still merged)
+  int rejected = 0;    // the first failure and everything after it
+  int future_timestamps = 0;  // timestamps more than 5 minutes ahead of this clock
+  // Origin sequence of the last change applied or acknowledged before the first failure.
+  std::optional<uint64_t> safe_through;
+  // Index, origin sequence and reason of the first change that could not apply.
+  std::optional<int> failed_index;
+  uint64_t failed_sequence = 0;
+  absl::Status failure;
+};
+
+// Where a follower's pull cursor goes, in the same batch as the changes it covers.
+struct PullCursorUpdate {
+  std::string hub_id;
+  // The position the whole batch covers (filtered entries included); used when every
+  // change applied. On a failure the cursor stops just before the failed change.
+  uint64_t through = 0;
+};
+
+struct SnapshotApplyReport {
+  int entities = 0;    // written or merged
+  int tombstones = 0;  // applied
+  int skipped = 0;     // already present with a newer version, or deleted here
+};
+
+class Store {
+ public:
+  // Opens (creating if needed) the store in `directory`. On first open a UUID v7 instance
+  // id is made and persisted.
+  static absl::StatusOr<std::unique_ptr<Store>> Open(const std::string& directory,
+                                                     const StoreOptions& options = {});
+  ~Store();
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  std::string instance_id() const;
+  const std::string& directory() const { return directory_; }
+  const StoreOptions& options() const { return options_; }
+
+  // Gives this store a new instance id, keeping its data and reinforcement buckets. For a
+  // store copied as files: two stores sharing one id would share a G-counter bucket and
+  // lose increments. Do it before the copy writes anything.
+  absl::StatusOr<std::string> Remint();
+
+  // ----- Local writes: this instance is the origin. FAILED_PRECONDITION while the calling
+  // thread holds a SyncApplyGuard. An empty id is filled with a new UUID v7; timestamps
+  // of 0 are filled with the current time.
+  absl::StatusOr<LocalWrite> CreateCollective(pulsedb::sync::v1::Collective collective);
+  absl::StatusOr<LocalWrite> CreateExperience(pulsedb::sync::v1::Experience experience);
+  absl::StatusOr<LocalWrite> UpdateExperience(absl::string_view id,
+                                              pulsedb::sync::v1::ExperienceUpdate update);
+  absl::StatusOr<LocalWrite> ArchiveExperience(absl::string_view id);
+  // Adds one to this instance's bucket of the experience's applications G-counter.
+  absl::StatusOr<LocalWrite> ReinforceExperience(absl::string_view id);
+  absl::StatusOr<LocalWrite> DeleteExperience(absl::string_view id);
+  absl::StatusOr<LocalWrite> CreateRelation(pulsedb::sync::v1::Relation relation);
+  absl::StatusOr<LocalWrite> DeleteRelation(absl::string_view id);
+  absl::StatusOr<LocalWrite> CreateInsight(pulsedb::sync::v1::Insight insight);
+  absl::StatusOr<LocalWrite> DeleteInsight(absl::string_view id);
+
+  // ----- Reads. NOT_FOUND when absent (deleted entities are absent).
+  absl::StatusOr<pulsedb::sync::v1::Collective> GetCollective(absl::string_view id) const;
+  absl::StatusOr<pulsedb::sync::v1::Experience> GetExperience(absl::string_view id) const;
+  absl::StatusOr<pulsedb::sync::v1::Relation> GetRelation(absl::string_view id) const;
+  absl::StatusOr<pulsedb::sync::v1::Insight> GetInsight(absl::string_view id) const;
+  absl::StatusOr<pulsedb::sync::v1::VersionedEntity> GetVersioned(
+      pulsedb::sync::v1::SyncEntityType type, absl::string_view id) const;
+  absl::StatusOr<std::vector<pulsedb::sync::v1::Collective>> ListCollectives() const;
+  // Experiences of one collective (all collectives when empty).
+  absl::StatusOr<std::vector<pulsedb::sync::v1::Experience>> ListExperiences(
+      absl::string_view collective_id = "") const;
+  absl::StatusOr<bool> IsTombstoned(pulsedb::sync::v1::SyncEntityType type,
+                                    absl::string_view id) const;
+
+  // ----- Remote changes.
+  // Checks a batch against the store without writing: INVALID_ARGUMENT (naming the
+  // change) for an embedding whose length differs from its collective's dimension, the
+  // collective being known here or created earlier in the batch.
+  absl::Status CheckEmbeddings(absl::Span<const pulsedb::sync::v1::SyncChange> changes) const;
+
+  // Applies `changes` in order, exactly once each, under a SyncApplyGuard. The first
+  // change that cannot apply stops the batch: it and everything after it are rejected
+  // (report.failure says why); everything before is committed. `context.self_id` is
+  // filled in. A non-OK status means nothing was written (an I/O error).
+  absl::StatusOr<ApplyReport> ApplyRemoteChanges(
+      absl::Span<const pulsedb::sync::v1::SyncChange> changes, ApplyContext context,
+      const std::optional<PullCursorUpdate>& pull_cursor = std::nullopt);
+
+  // Highest applied sequence of `origin` (0 when none).
+  absl::StatusOr<uint64_t> OriginMark(absl::string_view origin) const;
+  absl::StatusOr<std::vector<pulsedb::sync::v1::OriginWatermark>> ListOriginMarks() const;
+
+  // ----- Snapshots.
+  // A consistent view of the entities (of `collectives`, all when empty), tombstones and
+  // origin marks, and the log sequence it is consistent with.
+  absl::StatusOr<std::unique_ptr<SnapshotReader>> OpenSnapshot(
+      std::vector<std::string> collectives) const;
+  // Merges a snapshot chunk received from `hub_id` (follower rules, see
+  // change_applier.h); when chunk.done, the pull cursor moves to chunk.sequence.
+  absl::StatusOr<SnapshotApplyReport> ApplySnapshotChunk(
+      const pulsedb::sync::v1::SnapshotChunk& chunk, ApplyContext context,
+      absl::string_view hub_id);
+
+  // ----- Log and cursors.
+  ChangeLog& log() { return *log_; }
+  const ChangeLog& log() const { return *log_; }
+
+  absl::StatusOr<std::optional<uint64_t>> GetCursor(absl::string_view peer_id,
+                                                    CursorKind kind) const;
+  // Moves a cursor forward; a cursor never moves back, and an unchanged one is not
+  // rewritten. Returns the cursor's value afterwards.
+  absl::StatusOr<uint64_t> AdvanceCursor(absl::string_view peer_id, CursorKind kind,
+                                         uint64_t sequence);
+  struct CursorRecord {
+    std::string peer_id;
+    CursorKind kind;
+    uint64_t sequence;
+  };
+  absl::StatusOr<std::vector<CursorRecord>> ListCursors() const;
+
+  // The original's min-cursor compaction: with no push or served cursors nothing is
+  // removed; otherwise log entries (and tombstones) at or below the smallest such cursor
+  // are, further capped at `retain_from - 1` when given. Returns how many log entries
+  // were removed. Idempotent.
+  absl::StatusOr<uint64_t> CompactWal(std::optional<uint64_t> retain_from = std::nullopt);
+
+  // ----- Inspection (tests and tools).
+  // Entities and tombstones as sorted text lines, without replica-specific version
+  // data: two converged replicas have equal dumps.
+  absl::StatusOr<std::string> CanonicalDump() const;
+  // Every key and value of every column family, hex encoded: byte-for-byte state.
+  absl::StatusOr<std::string> RawDump() const;
+
+ private:
+  struct Writer;
+
+  Store(std::string directory, const StoreOptions& options);
+
+  absl::Status OpenDb();
+  // Runs `stage` inside a commit group and writes the group. `stage` runs on the group
+  // leader's thread; an error from it rolls back only its own writes.
+  absl::Status Commit(std::function<absl::Status(WriteTxn&)> stage);
+  // Fills in this instance as origin, validates and commits a local change. `prepare`,
+  // when given, adjusts the change inside the commit (seeing the group's writes).
+  using LocalPrepare = std::function<absl::Status(WriteTxn&, pulsedb::sync::v1::SyncChange&)>;
+  absl::StatusOr<LocalWrite> CommitLocal(pulsedb::sync::v1::SyncChange change,
+                                         const LocalPrepare& prepare = nullptr);
+  absl::StatusOr<std::optional<pulsedb::sync::v1::VersionedEntity>> ReadEntity(
+      pulsedb::sync::v1::SyncEntityType type, absl::string_view id) const;
+  ApplyContext LocalContext() const;
+
+  const std::string directory_;
+  const StoreOptions options_;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;
+  ColumnFamilies cf_;
+  std::unique_ptr<RocksChangeLog> log_;
+
+  mutable absl::Mutex id_mu_;
+  std::string instance_id_ ABSL_GUARDED_BY(id_mu_);
+
+  absl::Mutex queue_mu_;
+  std::deque<Writer*> writers_ ABSL_GUARDED_BY(queue_mu_);
+  // Only the current group leader touches it.
+  uint64_t committed_head_ = 0;
+};
+
+}  // namespace pulse::storage
+
+#endif  // PULSESYNC_STORAGE_STORE_H_

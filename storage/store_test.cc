@@ -1,0 +1,703 @@
+#include "storage/store.h"
+
+#include <atomic>
+#include <stdexcept>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "storage/apply_guard.h"
+#include "storage/ids.h"
+#include "storage/snapshot_reader.h"
+#include "tests/support/entities.h"
+#include "tests/support/temp_dir.h"
+
+namespace pulse::storage {
+namespace {
+
+namespace pb = pulsedb::sync::v1;
+using ::pulse::testing::MakeCollective;
+using ::pulse::testing::MakeExperience;
+using ::pulse::testing::MakeInsight;
+using ::pulse::testing::MakeRelation;
+using ::pulse::testing::TempDir;
+
+std::unique_ptr<Store> OpenStore(const std::string& path, StoreOptions options = {}) {
+  absl::StatusOr<std::unique_ptr<Store>> store = Store::Open(path, options);
+  EXPECT_TRUE(store.ok()) << store.status();
+  return std::move(*store);
+}
+
+std::vector<pb::SyncChange> AllChanges(const Store& store, uint64_t after = 0) {
+  ScanRequest request;
+  request.after = after;
+  request.max_changes = 100000;
+  absl::StatusOr<ScanResult> result = store.log().Scan(request);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? result->changes : std::vector<pb::SyncChange>{};
+}
+
+// Changes `source` made itself, as it would push them.
+std::vector<pb::SyncChange> OwnChanges(const Store& source, uint64_t after = 0) {
+  ScanRequest request;
+  request.after = after;
+  request.max_changes = 100000;
+  request.filter.only_origin = source.instance_id();
+  absl::StatusOr<ScanResult> result = source.log().Scan(request);
+  EXPECT_TRUE(result.ok()) << result.status();
+  return result.ok() ? result->changes : std::vector<pb::SyncChange>{};
+}
+
+ApplyContext Follower(pb::ConflictResolution rule = pb::CONFLICT_RESOLUTION_SERVER_WINS) {
+  ApplyContext c;
+  c.mode = ApplyMode::kFollower;
+  c.conflict_resolution = rule;
+  return c;
+}
+
+ApplyContext Authority(pb::ConflictResolution rule = pb::CONFLICT_RESOLUTION_SERVER_WINS) {
+  ApplyContext c;
+  c.mode = ApplyMode::kAuthority;
+  c.conflict_resolution = rule;
+  return c;
+}
+
+ApplyReport Apply(Store& target, const std::vector<pb::SyncChange>& changes,
+                  ApplyContext context = Authority()) {
+  absl::StatusOr<ApplyReport> report = target.ApplyRemoteChanges(changes, context);
+  EXPECT_TRUE(report.ok()) << report.status();
+  return report.ok() ? *report : ApplyReport{};
+}
+
+class StoreTest : public ::testing::Test {
+ protected:
+  TempDir dir_;
+};
+
+// ----- Foundation: instance identity
+
+TEST_F(StoreTest, InstanceIdPersistsAcrossReopen) {
+  std::string first;
+  {
+    auto store = OpenStore(dir_.Sub("db"));
+    first = store->instance_id();
+    EXPECT_EQ(first.size(), kIdSize);
+  }
+  auto reopened = OpenStore(dir_.Sub("db"));
+  EXPECT_EQ(reopened->instance_id(), first);
+}
+
+TEST_F(StoreTest, InstanceIdIsUniquePerDatabase) {
+  auto a = OpenStore(dir_.Sub("a"));
+  auto b = OpenStore(dir_.Sub("b"));
+  EXPECT_NE(a->instance_id(), b->instance_id());
+}
+
+TEST_F(StoreTest, RemintGivesANewIdThatPersistsAndKeepsData) {
+  std::string old_id, new_id, collective_id;
+  {
+    auto store = OpenStore(dir_.Sub("db"));
+    old_id = store->instance_id();
+    collective_id = store->CreateCollective(MakeCollective())->id;
+    absl::StatusOr<std::string> minted = store->Remint();
+    ASSERT_TRUE(minted.ok());
+    new_id = *minted;
+    EXPECT_NE(new_id, old_id);
+    EXPECT_EQ(store->instance_id(), new_id);
+  }
+  auto reopened = OpenStore(dir_.Sub("db"));
+  EXPECT_EQ(reopened->instance_id(), new_id);
+  EXPECT_TRUE(reopened->GetCollective(collective_id).ok());
+}
+
+// ----- Foundation: cursors
+
+TEST_F(StoreTest, MissingCursorIsNone) {
+  auto store = OpenStore(dir_.Sub("db"));
+  absl::StatusOr<std::optional<uint64_t>> cursor = store->GetCursor(NewUuidV7(), CursorKind::kPull);
+  ASSERT_TRUE(cursor.ok());
+  EXPECT_FALSE(cursor->has_value());
+}
+
+TEST_F(StoreTest, CursorSaveLoadUpsertListAndPersist) {
+  const std::string hub = NewUuidV7();
+  const std::string peer = NewUuidV7();
+  {
+    auto store = OpenStore(dir_.Sub("db"));
+    ASSERT_TRUE(store->AdvanceCursor(hub, CursorKind::kPush, 10).ok());
+    ASSERT_TRUE(store->AdvanceCursor(hub, CursorKind::kPull, 4).ok());
+    ASSERT_TRUE(store->AdvanceCursor(peer, CursorKind::kServed, 7).ok());
+    // Upsert moves forward.
+    EXPECT_EQ(*store->AdvanceCursor(hub, CursorKind::kPush, 12), 12u);
+    EXPECT_EQ(**store->GetCursor(hub, CursorKind::kPush), 12u);
+    // Push and pull are separate cursors.
+    EXPECT_EQ(**store->GetCursor(hub, CursorKind::kPull), 4u);
+    EXPECT_EQ(store->ListCursors()->size(), 3u);
+  }
+  auto reopened = OpenStore(dir_.Sub("db"));
+  EXPECT_EQ(**reopened->GetCursor(hub, CursorKind::kPush), 12u);
+  EXPECT_EQ(**reopened->GetCursor(peer, CursorKind::kServed), 7u);
+}
+
+TEST_F(StoreTest, CursorsNeverMoveBackwardsAndUnchangedOnesAreNotRewritten) {
+  auto store = OpenStore(dir_.Sub("db"));
+  const std::string hub = NewUuidV7();
+  ASSERT_TRUE(store->AdvanceCursor(hub, CursorKind::kPull, 9).ok());
+  const std::string before = *store->RawDump();
+  EXPECT_EQ(*store->AdvanceCursor(hub, CursorKind::kPull, 3), 9u);
+  EXPECT_EQ(*store->AdvanceCursor(hub, CursorKind::kPull, 9), 9u);
+  EXPECT_EQ(*store->RawDump(), before);
+}
+
+TEST_F(StoreTest, CursorWithMalformedPeerIdIsInvalidArgument) {
+  auto store = OpenStore(dir_.Sub("db"));
+  EXPECT_EQ(store->AdvanceCursor("short", CursorKind::kPush, 1).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+// ----- Foundation: echo-prevention guard
+
+TEST(SyncApplyGuard, ResetsAfterAnExceptionUnwindsThroughIt) {
+  EXPECT_FALSE(SyncApplyGuard::IsApplying());
+  try {
+    SyncApplyGuard guard;
+    EXPECT_TRUE(SyncApplyGuard::IsApplying());
+    throw std::runtime_error("apply failed");
+  } catch (const std::runtime_error&) {
+  }
+  EXPECT_FALSE(SyncApplyGuard::IsApplying());
+}
+
+TEST(SyncApplyGuard, IsPerThreadAndNests) {
+  SyncApplyGuard outer;
+  {
+    SyncApplyGuard inner;
+    EXPECT_TRUE(SyncApplyGuard::IsApplying());
+  }
+  EXPECT_TRUE(SyncApplyGuard::IsApplying());
+  bool other_thread_sees = true;
+  std::thread([&] { other_thread_sees = SyncApplyGuard::IsApplying(); }).join();
+  EXPECT_FALSE(other_thread_sees);
+}
+
+TEST_F(StoreTest, LocalWritesAreRefusedUnderTheGuardSoNothingAppliedIsEchoed) {
+  auto store = OpenStore(dir_.Sub("db"));
+  SyncApplyGuard guard;
+  EXPECT_EQ(store->CreateCollective(MakeCollective()).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(store->log().Head(), 0u);
+}
+
+// ----- Foundation: every local write is logged
+
+TEST_F(StoreTest, WalRecordsCreatesAndDeletesOfEveryEntityTypeWithDenseSequences) {
+  auto store = OpenStore(dir_.Sub("db"));
+  const std::string c = store->CreateCollective(MakeCollective())->id;
+  const std::string e1 = store->CreateExperience(MakeExperience(c))->id;
+  const std::string e2 = store->CreateExperience(MakeExperience(c))->id;
+  const std::string r = store->CreateRelation(MakeRelation(e1, e2))->id;
+  const std::string i = store->CreateInsight(MakeInsight(c))->id;
+  ASSERT_TRUE(store->DeleteRelation(r).ok());
+  ASSERT_TRUE(store->DeleteInsight(i).ok());
+  std::vector<pb::SyncChange> log = AllChanges(*store);
+  ASSERT_EQ(log.size(), 7u);
+  const pb::SyncPayload::KindCase expected[] = {
+      pb::SyncPayload::kCollectiveCreated, pb::SyncPayload::kExperienceCreated,
+      pb::SyncPayload::kExperienceCreated, pb::SyncPayload::kRelationCreated,
+      pb::SyncPayload::kInsightCreated,    pb::SyncPayload::kRelationDeleted,
+      pb::SyncPayload::kInsightDeleted};
+  for (size_t k = 0; k < log.size(); ++k) {
+    EXPECT_EQ(log[k].payload().kind_case(), expected[k]) << k;
+    EXPECT_EQ(log[k].log_sequence(), k + 1);
+    EXPECT_EQ(log[k].sequence(), k + 1);  // local: origin sequence = log sequence
+    EXPECT_EQ(log[k].source_instance(), store->instance_id());
+    EXPECT_EQ(log[k].collective_id(), c);
+  }
+  EXPECT_EQ(log[3].entity_type(), pb::SYNC_ENTITY_TYPE_RELATION);
+  EXPECT_EQ(log[4].entity_type(), pb::SYNC_ENTITY_TYPE_INSIGHT);
+  EXPECT_EQ(log[0].entity_type(), pb::SYNC_ENTITY_TYPE_COLLECTIVE);
+}
+
+TEST_F(StoreTest, SequencesSurviveRestart) {
+  std::string c;
+  {
+    auto store = OpenStore(dir_.Sub("db"));
+    c = store->CreateCollective(MakeCollective())->id;
+    store->CreateExperience(MakeExperience(c));
+  }
+  auto store = OpenStore(dir_.Sub("db"));
+  EXPECT_EQ(store->log().Head(), 2u);
+  EXPECT_EQ(store->CreateExperience(MakeExperience(c))->sequence, 3u);
+}
+
+TEST_F(StoreTest, CreatedThenDeletedEntityStaysInTheLogAsTwoChanges) {
+  auto store = OpenStore(dir_.Sub("db"));
+  const std::string c = store->CreateCollective(MakeCollective())->id;
+  const std::string e = store->CreateExperience(MakeExperience(c))->id;
+  ASSERT_TRUE(store->DeleteExperience(e).ok());
+  std::vector<pb::SyncChange> log = AllChanges(*store, 1);
+  ASSERT_EQ(log.size(), 2u);
+  EXPECT_TRUE(log[0].payload().has_experience_created());
+  EXPECT_EQ(log[0].payload().experience_created().id(), e);
+  EXPECT_EQ(log[0].payload().experience_created().content(), "lesson");
+  EXPECT_TRUE(log[1].payload().has_experience_deleted());
+  EXPECT_EQ(store->GetExperience(e).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, LocalWriteProblemsAreClearErrors) {
+  auto store = OpenStore(dir_.Sub("db"));
+  pb::Collective collective = MakeCollective();
+  ASSERT_TRUE(store->CreateCollective(collective).ok());
+  EXPECT_EQ(store->CreateCollective(collective).status().code(),
+            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store->CreateExperience(MakeExperience(NewUuidV7())).status().code(),
+            absl::StatusCode::kFailedPrecondition);  // unknown collective
+  EXPECT_EQ(store->CreateExperience(MakeExperience(collective.id(), "x", 3)).status().code(),
+            absl::StatusCode::kInvalidArgument);  // wrong embedding length
+  EXPECT_EQ(store->GetExperience("bad").status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(store->UpdateExperience(NewUuidV7(), {}).status().code(),
+            absl::StatusCode::kNotFound);
+  pb::Experience nan = MakeExperience(collective.id());
+  nan.set_importance(std::numeric_limits<float>::quiet_NaN());
+  EXPECT_EQ(store->CreateExperience(nan).status().code(), absl::StatusCode::kInvalidArgument);
+  // None of the refused writes reached the log.
+  EXPECT_EQ(store->log().Head(), 1u);
+}
+
+// ----- Remote apply: exactly once, tombstones, conflicts
+
+TEST_F(StoreTest, RemoteChangesApplyAndEnterTheLogWithTheirOrigin) {
+  auto a = OpenStore(dir_.Sub("a"));
+  auto hub = OpenStore(dir_.Sub("hub"));
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  const std::string e = a->CreateExperience(MakeExperience(c))->id;
+  ApplyReport report = Apply(*hub, OwnChanges(*a));
+  EXPECT_EQ(report.applied, 2);
+  EXPECT_EQ(*report.safe_through, 2u);
+  EXPECT_TRUE(hub->GetExperience(e).ok());
+  std::vector<pb::SyncChange> relayed = AllChanges(*hub);
+  ASSERT_EQ(relayed.size(), 2u);
+  EXPECT_EQ(relayed[1].source_instance(), a->instance_id());
+  EXPECT_EQ(relayed[1].sequence(), 2u);
+  EXPECT_EQ(*hub->OriginMark(a->instance_id()), 2u);
+}
+
+TEST_F(StoreTest, ReplayedChangeIsAcknowledgedAndNotAppliedTwice) {
+  auto a = OpenStore(dir_.Sub("a"));
+  auto hub = OpenStore(dir_.Sub("hub"));
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  const std::string e = a->CreateExperience(MakeExperience(c))->id;
+  pb::ExperienceUpdate u;
+  u.set_importance(0.1f);
+  a->UpdateExperience(e, u);
+  std::vector<pb::SyncChange> changes = OwnChanges(*a);
+  Apply(*hub, changes);
+  const std::string state = *hub->RawDump();
+  ApplyReport replay = Apply(*hub, changes);
+  EXPECT_EQ(replay.duplicates, 3);
+  EXPECT_EQ(replay.applied, 0);
+  EXPECT_EQ(*replay.safe_through, 3u);
+  EXPECT_EQ(*hub->RawDump(), state);
+}
+
+TEST_F(StoreTest, ReplayedCreateAfterDeleteDoesNotResurrect) {
+  auto a = OpenStore(dir_.Sub("a"));
+  auto hub = OpenStore(dir_.Sub("hub"));
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  const std::string e = a->CreateExperience(MakeExperience(c))->id;
+  std::vector<pb::SyncChange> create = OwnChanges(*a);
+  a->DeleteExperience(e);
+  Apply(*hub, OwnChanges(*a));
+  EXPECT_EQ(hub->GetExperience(e).status().code(), absl::StatusCode::kNotFound);
+  // The same create arriving from a different origin (say, a restored copy) is stopped by
+  // the tombstone, not only by the origin's mark.
+  auto b = OpenStore(dir_.Sub("b"));
+  std::vector<pb::SyncChange> late = {create[1]};
+  late[0].set_source_instance(b->instance_id());
+  late[0].set_sequence(1);
+  ApplyReport report = Apply(*hub, late);
+  EXPECT_EQ(report.skipped, 1);
+  EXPECT_EQ(hub->GetExperience(e).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(*hub->IsTombstoned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, e));
+}
+
+TEST_F(StoreTest, DeleteBeforeCreateLeavesATombstoneThatStopsTheLateCreate) {
+  auto a = OpenStore(dir_.Sub("a"));
+  auto b = OpenStore(dir_.Sub("b"));
+  auto hub = OpenStore(dir_.Sub("hub"));
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  Apply(*hub, OwnChanges(*a));
+  Apply(*b, AllChanges(*hub), Follower());
+  const std::string e = a->CreateExperience(MakeExperience(c))->id;
+  std::vector<pb::SyncChange> a_changes = OwnChanges(*a, 1);
+  // b learns of the experience and deletes it; b's delete reaches the hub first.
+  Apply(*b, a_changes, Follower());
+  ASSERT_TRUE(b->DeleteExperience(e).ok());
+  Apply(*hub, OwnChanges(*b));
+  ApplyReport late = Apply(*hub, a_changes);
+  EXPECT_EQ(late.skipped, 1);
+  EXPECT_EQ(hub->GetExperience(e).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(StoreTest, UpdateOfAnUnknownExperienceIsAFailureThatStopsTheBatch) {
+  auto a = OpenStore(dir_.Sub("a"));
+  auto hub = OpenStore(dir_.Sub("hub"));
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  const std::string e = a->CreateExperience(MakeExperience(c))->id;
+  pb::ExperienceUpdate u;
+  u.set_importance(0.2f);
+  a->UpdateExperience(e, u);
+  a->CreateExperience(MakeExperience(c));
+  std::vector<pb::SyncChange> changes = OwnChanges(*a);
+  // The hub gets the collective, then the update without its create: seq 1 ok, 3 fails.
+  std::vector<pb::SyncChange> gap = {changes[0], changes[2], changes[3]};
+  ApplyReport report = Apply(*hub, gap);
+  EXPECT_EQ(report.applied, 1);
+  EXPECT_EQ(report.rejected, 2);
+  ASSERT_TRUE(report.failed_index.has_value());
+  EXPECT_EQ(*report.failed_index, 1);
+  EXPECT_EQ(report.failed_sequence, 3u);
+  EXPECT_EQ(report.failure.code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(*report.safe_through, 1u);
+  EXPECT_EQ(*hub->OriginMark(a->instance_id()), 1u);
+  EXPECT_EQ(hub->log().Head(), 1u);  // the change after the failure was not applied
+}
+
+TEST_F(StoreTest, EmbeddingOfTheWrongLengthIsRefusedBeforeAnythingIsWritten) {
+  auto a = OpenStore(dir_.Sub("a"));
+  auto hub = OpenStore(dir_.Sub("hub"));
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  a->CreateExperience(MakeExperience(c));
+  std::vector<pb::SyncChange> changes = OwnChanges(*a);
+  changes[1].mutable_payload()->mutable_experience_created()->add_embedding(1.0f);
+  absl::Status s = hub->CheckEmbeddings(changes);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("change 2"), absl::string_view::npos) << s;
+}
+
+TEST_F(StoreTest, LastWriteWinsConvergesWithTheOriginTieBreak) {
+  auto a = OpenStore(dir_.Sub("a"));
+  auto b = OpenStore(dir_.Sub("b"));
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  const std::string e = a->CreateExperience(MakeExperience(c))->id;
+  Apply(*b, OwnChanges(*a), Follower(pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS));
+  const uint64_t a_mark = a->log().Head();
+  pb::ExperienceUpdate ua, ub;
+  ua.set_importance(0.11f);
+  ub.set_importance(0.22f);
+  a->UpdateExperience(e, ua);
+  b->UpdateExperience(e, ub);
+  std::vector<pb::SyncChange> from_a = OwnChanges(*a, a_mark);
+  std::vector<pb::SyncChange> from_b = OwnChanges(*b);
+  // Same timestamp on both: the origin id decides, the same way on both sides.
+  from_b[0].set_timestamp(from_a[0].timestamp());
+  const auto lww = Follower(pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS);
+  // Make the local stamps equal too, by applying each other's change as followers.
+  ApplyReport at_a = Apply(*a, from_b, lww);
+  ApplyReport at_b = Apply(*b, from_a, lww);
+  EXPECT_EQ(at_a.applied + at_a.conflicts, 1);
+  EXPECT_EQ(at_b.applied + at_b.conflicts, 1);
+  EXPECT_EQ(a->GetExperience(e)->importance(), b->GetExperience(e)->importance());
+}
+
+TEST_F(StoreTest, ServerWinsHubRefusesAnUpdateMadeOnAStaleVersionButMergesReinforcement) {
+  StoreOptions hub_options;
+  hub_options.authoritative = true;
+  auto hub = OpenStore(dir_.Sub("hub"), hub_options);
+  auto a = OpenStore(dir_.Sub("a"));
+  auto b = OpenStore(dir_.Sub("b"));
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  const std::string e = a->CreateExperience(MakeExperience(c))->id;
+  Apply(*hub, OwnChanges(*a));
+  Apply(*b, AllChanges(*hub), Follower());  // b's versions are the hub's
+  const uint64_t a_mark = a->log().Head();
+  pb::ExperienceUpdate ua, ub;
+  ua.set_importance(0.11f);
+  ub.set_importance(0.22f);
+  a->UpdateExperience(e, ua);
+  b->UpdateExperience(e, ub);
+  b->ReinforceExperience(e);
+  Apply(*hub, OwnChanges(*a, a_mark));  // a's update reaches the hub first
+  ApplyReport late = Apply(*hub, OwnChanges(*b));
+  EXPECT_EQ(late.conflicts, 1);  // b's importance loses
+  EXPECT_EQ(late.applied, 1);    // b's reinforcement still counts
+  absl::StatusOr<pb::Experience> at_hub = hub->GetExperience(e);
+  EXPECT_FLOAT_EQ(at_hub->importance(), 0.11f);
+  EXPECT_EQ(at_hub->applications(), 1u);
+  // b follows the hub and ends where the hub is.
+  Apply(*b, AllChanges(*hub, 2), Follower());
+  EXPECT_FLOAT_EQ(b->GetExperience(e)->importance(), 0.11f);
+  EXPECT_EQ(b->GetExperience(e)->applications(), 1u);
+}
+
+TEST_F(StoreTest, ReinforcementFromTwoInstancesSumsEverywhere) {
+  auto a = OpenStore(dir_.Sub("a"));
+  auto b = OpenStore(dir_.Sub("b"));
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  const std::string e = a->CreateExperience(MakeExperience(c))->id;
+  Apply(*b, OwnChanges(*a), Follower());
+  const uint64_t mark = a->log().Head();
+  a->ReinforceExperience(e);
+  b->ReinforceExperience(e);
+  b->ReinforceExperience(e);
+  Apply(*a, OwnChanges(*b), Follower());
+  Apply(*b, OwnChanges(*a, mark), Follower());
+  EXPECT_EQ(a->GetExperience(e)->applications(), 3u);
+  EXPECT_EQ(b->GetExperience(e)->applications(), 3u);
+  EXPECT_EQ(a->GetExperience(e)->reinforcement_size(), 2);
+}
+
+TEST_F(StoreTest, ConcurrentReinforcementsOnOneInstanceAllCount) {
+  auto store = OpenStore(dir_.Sub("db"));
+  const std::string c = store->CreateCollective(MakeCollective())->id;
+  const std::string e = store->CreateExperience(MakeExperience(c))->id;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&] {
+      for (int k = 0; k < 25; ++k) ASSERT_TRUE(store->ReinforceExperience(e).ok());
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_EQ(store->GetExperience(e)->applications(), 100u);
+}
+
+TEST_F(StoreTest, DeletingAnExperienceCascadesToItsRelationsOnEveryReplica) {
+  auto a = OpenStore(dir_.Sub("a"));
+  auto b = OpenStore(dir_.Sub("b"));
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  const std::string e1 = a->CreateExperience(MakeExperience(c))->id;
+  const std::string e2 = a->CreateExperience(MakeExperience(c))->id;
+  const std::string r = a->CreateRelation(MakeRelation(e1, e2))->id;
+  Apply(*b, OwnChanges(*a), Follower());
+  EXPECT_TRUE(b->GetRelation(r).ok());
+  const uint64_t mark = a->log().Head();
+  a->DeleteExperience(e2);
+  EXPECT_EQ(a->GetRelation(r).status().code(), absl::StatusCode::kNotFound);
+  Apply(*b, OwnChanges(*a, mark), Follower());
+  EXPECT_EQ(b->GetRelation(r).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(*a->CanonicalDump(), *b->CanonicalDump());
+}
+
+TEST_F(StoreTest, OwnChangesComingBackAreDuplicates) {
+  auto a = OpenStore(dir_.Sub("a"));
+  a->CreateCollective(MakeCollective());
+  ApplyReport report = Apply(*a, OwnChanges(*a), Follower());
+  EXPECT_EQ(report.duplicates, 1);
+  EXPECT_EQ(a->log().Head(), 1u);
+}
+
+TEST_F(StoreTest, PullCursorIsWrittenInTheSameBatchAsTheChangesItCovers) {
+  auto a = OpenStore(dir_.Sub("a"));
+  auto b = OpenStore(dir_.Sub("b"));
+  const std::string hub_id = NewUuidV7();
+  a->CreateCollective(MakeCollective());
+  std::vector<pb::SyncChange> changes = AllChanges(*a);
+  absl::StatusOr<ApplyReport> report =
+      b->ApplyRemoteChanges(changes, Follower(), PullCursorUpdate{hub_id, 5});
+  ASSERT_TRUE(report.ok());
+  EXPECT_EQ(**b->GetCursor(hub_id, CursorKind::kPull), 5u);
+}
+
+// ----- Compaction (the original's min-cursor rule)
+
+class CompactionTest : public StoreTest {
+ protected:
+  void SetUp() override {
+    store_ = OpenStore(dir_.Sub("db"));
+    const std::string c = store_->CreateCollective(MakeCollective())->id;
+    for (int i = 0; i < 9; ++i) store_->CreateExperience(MakeExperience(c));
+  }
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(CompactionTest, WithNoPeersNothingIsRemoved) {
+  EXPECT_EQ(*store_->CompactWal(), 0u);
+  EXPECT_EQ(AllChanges(*store_).size(), 10u);
+}
+
+TEST_F(CompactionTest, OnePeerRemovesEverythingAtOrBelowItsCursor) {
+  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 4);
+  EXPECT_EQ(*store_->CompactWal(), 4u);
+  EXPECT_EQ(store_->log().OldestRetained(), 5u);
+  std::vector<pb::SyncChange> left = AllChanges(*store_, 4);
+  ASSERT_EQ(left.size(), 6u);
+  EXPECT_EQ(left.front().log_sequence(), 5u);  // events above the cursor are kept
+}
+
+TEST_F(CompactionTest, SeveralPeersUseTheMinimumCursor) {
+  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 8);
+  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 3);
+  store_->AdvanceCursor(NewUuidV7(), CursorKind::kPush, 6);
+  store_->AdvanceCursor(NewUuidV7(), CursorKind::kPull, 1);  // another log's position
+  EXPECT_EQ(*store_->CompactWal(), 3u);
+  EXPECT_EQ(store_->log().OldestRetained(), 4u);
+}
+
+TEST_F(CompactionTest, IsIdempotent) {
+  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 5);
+  EXPECT_EQ(*store_->CompactWal(), 5u);
+  EXPECT_EQ(*store_->CompactWal(), 0u);
+  EXPECT_EQ(AllChanges(*store_, 5).size(), 5u);
+}
+
+TEST_F(CompactionTest, RetentionFloorKeepsRecentEntries) {
+  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 9);
+  EXPECT_EQ(*store_->CompactWal(/*retain_from=*/4), 3u);
+}
+
+TEST_F(CompactionTest, ACursorBelowTheRetainedLogIsRefusedWithTheOldestSequence) {
+  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 6);
+  store_->CompactWal();
+  ScanRequest request;
+  request.after = 2;
+  absl::StatusOr<ScanResult> result = store_->log().Scan(request);
+  ASSERT_EQ(result.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(OldestRetainedOf(result.status()), 7u);
+  request.after = 6;
+  EXPECT_TRUE(store_->log().Scan(request).ok());
+}
+
+TEST_F(CompactionTest, SurvivesReopen) {
+  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 6);
+  store_->CompactWal();
+  store_.reset();
+  store_ = OpenStore(dir_.Sub("db"));
+  EXPECT_EQ(store_->log().OldestRetained(), 7u);
+  EXPECT_EQ(store_->log().Head(), 10u);
+}
+
+TEST_F(StoreTest, TombstonesAreDroppedOnceEveryPeerPassedThem) {
+  auto store = OpenStore(dir_.Sub("db"));
+  const std::string c = store->CreateCollective(MakeCollective())->id;
+  const std::string e = store->CreateExperience(MakeExperience(c))->id;
+  store->DeleteExperience(e);  // sequence 3
+  const std::string peer = NewUuidV7();
+  store->AdvanceCursor(peer, CursorKind::kServed, 2);
+  store->CompactWal();
+  EXPECT_TRUE(*store->IsTombstoned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, e));
+  store->AdvanceCursor(peer, CursorKind::kServed, 3);
+  store->CompactWal();
+  EXPECT_FALSE(*store->IsTombstoned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, e));
+}
+
+// ----- Snapshots
+
+TEST_F(StoreTest, SnapshotRestoresTheSameStateAndTheSequenceToResumeFrom) {
+  auto hub = OpenStore(dir_.Sub("hub"));
+  const std::string c1 = hub->CreateCollective(MakeCollective("one"))->id;
+  const std::string c2 = hub->CreateCollective(MakeCollective("two"))->id;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 20; ++i) ids.push_back(hub->CreateExperience(MakeExperience(c1))->id);
+  hub->CreateExperience(MakeExperience(c2));
+  hub->CreateRelation(MakeRelation(ids[0], ids[1]));
+  hub->DeleteExperience(ids[5]);
+  hub->ReinforceExperience(ids[2]);
+
+  auto peer = OpenStore(dir_.Sub("peer"));
+  absl::StatusOr<std::unique_ptr<SnapshotReader>> reader = hub->OpenSnapshot({});
+  ASSERT_TRUE(reader.ok());
+  EXPECT_EQ((*reader)->sequence(), hub->log().Head());
+  pb::SnapshotChunk chunk;
+  int chunks = 0;
+  bool more = true;
+  while (more) {
+    absl::StatusOr<bool> next = (*reader)->Next(600, &chunk);  // small budget: many chunks
+    ASSERT_TRUE(next.ok()) << next.status();
+    more = *next;
+    ++chunks;
+    ASSERT_TRUE(peer->ApplySnapshotChunk(chunk, Follower(), hub->instance_id()).ok());
+  }
+  EXPECT_GT(chunks, 3);
+  EXPECT_TRUE(chunk.done());
+  EXPECT_EQ(*peer->CanonicalDump(), *hub->CanonicalDump());
+  EXPECT_EQ(**peer->GetCursor(hub->instance_id(), CursorKind::kPull), hub->log().Head());
+}
+
+TEST_F(StoreTest, SnapshotOfOneCollectiveLeavesOthersOut) {
+  auto hub = OpenStore(dir_.Sub("hub"));
+  const std::string c1 = hub->CreateCollective(MakeCollective("one"))->id;
+  const std::string c2 = hub->CreateCollective(MakeCollective("two"))->id;
+  hub->CreateExperience(MakeExperience(c1));
+  hub->CreateExperience(MakeExperience(c2));
+  auto reader = *hub->OpenSnapshot({c2});
+  pb::SnapshotChunk chunk;
+  ASSERT_FALSE(*reader->Next(1 << 20, &chunk));
+  ASSERT_EQ(chunk.entities_size(), 2);  // collective two and its experience
+  for (const pb::VersionedEntity& e : chunk.entities()) EXPECT_EQ(e.collective_id(), c2);
+}
+
+TEST_F(StoreTest, SnapshotItemLargerThanTheBudgetIsResourceExhausted) {
+  auto hub = OpenStore(dir_.Sub("hub"));
+  hub->CreateCollective(MakeCollective());
+  auto reader = *hub->OpenSnapshot({});
+  pb::SnapshotChunk chunk;
+  EXPECT_EQ(reader->Next(10, &chunk).status().code(), absl::StatusCode::kResourceExhausted);
+}
+
+// ----- Concurrency: group commit keeps the log dense and published in order
+
+TEST_F(StoreTest, ConcurrentWritersGetDenseSequencesAndReadersNeverSeeAGap) {
+  auto store = OpenStore(dir_.Sub("db"));
+  const std::string c = store->CreateCollective(MakeCollective())->id;
+  std::atomic<bool> stop{false};
+  std::atomic<int> reads{0};
+  std::thread reader([&] {
+    while (!stop.load()) {
+      ScanRequest request;
+      request.max_changes = 1000000;
+      absl::StatusOr<ScanResult> result = store->log().Scan(request);
+      ASSERT_TRUE(result.ok()) << result.status();
+      for (size_t k = 0; k < result->changes.size(); ++k) {
+        ASSERT_EQ(result->changes[k].log_sequence(), k + 1);
+      }
+      reads.fetch_add(1);
+    }
+  });
+  std::vector<std::thread> writers;
+  for (int t = 0; t < 4; ++t) {
+    writers.emplace_back([&] {
+      for (int k = 0; k < 50; ++k) ASSERT_TRUE(store->CreateExperience(MakeExperience(c)).ok());
+    });
+  }
+  for (std::thread& t : writers) t.join();
+  stop = true;
+  reader.join();
+  EXPECT_GT(reads.load(), 0);
+  EXPECT_EQ(store->log().Head(), 201u);
+  EXPECT_EQ(AllChanges(*store).size(), 201u);
+}
+
+// ----- Corruption is reported, not crashed on
+
+TEST_F(StoreTest, ACorruptValueReadBackIsDataLoss) {
+  const std::string path = dir_.Sub("db");
+  std::string id;
+  {
+    auto store = OpenStore(path);
+    id = store->CreateCollective(MakeCollective())->id;
+  }
+  {
+    // Overwrite the record with garbage through RocksDB directly.
+    rocksdb::Options options;
+    std::vector<rocksdb::ColumnFamilyDescriptor> families;
+    std::vector<std::string> names;
+    ASSERT_TRUE(rocksdb::DB::ListColumnFamilies(options, path, &names).ok());
+    for (const std::string& n : names) families.emplace_back(n, rocksdb::ColumnFamilyOptions());
+    std::vector<rocksdb::ColumnFamilyHandle*> handles;
+    rocksdb::DB* db = nullptr;
+    ASSERT_TRUE(rocksdb::DB::Open(options, path, families, &handles, &db).ok());
+    for (auto* h : handles) {
+      if (h->GetName() == kCollectivesFamily) {
+        ASSERT_TRUE(db->Put(rocksdb::WriteOptions(), h, id, "\xff\xff\xff garbage").ok());
+      }
+    }
+    for (auto* h : handles) db->DestroyColumnFamilyHandle(h);
+    delete db;
+  }
+  auto store = OpenStore(path);
+  EXPECT_EQ(store->GetCollective(id).status().code(), absl::StatusCode::kDataLoss);
+  EXPECT_EQ(store->CreateExperience(MakeExperience(id)).status().code(),
+            absl::StatusCode::kInternal);
+}
+
+}  // namespace
+}  // namespace pulse::storage

@@ -1,0 +1,90 @@
+// WriteTxn: everything one commit group writes, staged in a RocksDB WriteBatchWithIndex so
+// that reads inside the group see the group's own writes, plus the log sequences the group
+// assigns. Internal to storage/. Used by one thread at a time (the commit leader); not
+// thread-safe. Borrows the DB and handles, which must outlive it. Read errors and corrupt
+// values come back as absl::Status (INTERNAL for corruption), never as a crash.
+#ifndef PULSESYNC_STORAGE_WRITE_TXN_H_
+#define PULSESYNC_STORAGE_WRITE_TXN_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "pulsedb/sync/v1/sync.pb.h"
+#include "rocksdb/db.h"
+#include "rocksdb/utilities/write_batch_with_index.h"
+#include "storage/column_families.h"
+#include "storage/keys.h"
+
+namespace pulse::storage {
+
+class WriteTxn {
+ public:
+  // `head` is the last committed log sequence; appended changes get head+1, head+2, ...
+  WriteTxn(rocksdb::DB* db, const ColumnFamilies& cf, uint64_t head);
+  WriteTxn(const WriteTxn&) = delete;
+  WriteTxn& operator=(const WriteTxn&) = delete;
+
+  // Raw access. Get returns nullopt when the key is absent.
+  absl::StatusOr<std::optional<std::string>> Get(rocksdb::ColumnFamilyHandle* cf,
+                                                 absl::string_view key);
+  void Put(rocksdb::ColumnFamilyHandle* cf, absl::string_view key, absl::string_view value);
+  void Delete(rocksdb::ColumnFamilyHandle* cf, absl::string_view key);
+
+  // Entities, stored as VersionedEntity.
+  absl::StatusOr<std::optional<pulsedb::sync::v1::VersionedEntity>> LoadEntity(
+      pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
+  void PutEntity(pulsedb::sync::v1::SyncEntityType type, absl::string_view id,
+                 const pulsedb::sync::v1::VersionedEntity& entity);
+  void DeleteEntity(pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
+
+  absl::StatusOr<bool> IsTombstoned(pulsedb::sync::v1::SyncEntityType type,
+                                    absl::string_view id);
+  void PutTombstone(const pulsedb::sync::v1::Tombstone& tombstone);
+
+  // Relation ids whose source or target is `experience_id` (batch writes included).
+  absl::StatusOr<std::vector<std::string>> RelationsTouching(absl::string_view experience_id);
+  void IndexRelation(const pulsedb::sync::v1::Relation& relation);
+  void UnindexRelation(const pulsedb::sync::v1::Relation& relation);
+
+  // Stages `change` as the next log entry: sets its log_sequence and returns it.
+  uint64_t AppendChange(pulsedb::sync::v1::SyncChange change);
+  // The sequence the next appended change will get.
+  uint64_t next_sequence() const { return next_sequence_; }
+  // Last sequence assigned (the head once committed).
+  uint64_t head() const { return next_sequence_ - 1; }
+  bool has_appended() const { return next_sequence_ != first_sequence_; }
+
+  // Highest applied sequence of `origin` (0 when none).
+  absl::StatusOr<uint64_t> OriginMark(absl::string_view origin);
+  void SetOriginMark(absl::string_view origin, uint64_t sequence);
+
+  absl::StatusOr<std::optional<uint64_t>> Cursor(absl::string_view peer_id, CursorKind kind);
+  // Moves the cursor to `sequence` if that is forward; writes nothing otherwise.
+  absl::Status AdvanceCursor(absl::string_view peer_id, CursorKind kind, uint64_t sequence);
+
+  // Undo points covering both the batch and the assigned sequences.
+  void SetSavePoint();
+  void RollbackToSavePoint();
+  void PopSavePoint();
+
+  bool empty() { return batch_.GetWriteBatch()->Count() == 0; }
+  rocksdb::WriteBatch* batch() { return batch_.GetWriteBatch(); }
+  const ColumnFamilies& cf() const { return cf_; }
+
+ private:
+  rocksdb::DB* db_;
+  ColumnFamilies cf_;
+  rocksdb::WriteBatchWithIndex batch_;
+  uint64_t first_sequence_;
+  uint64_t next_sequence_;
+  std::vector<uint64_t> saved_sequences_;
+};
+
+}  // namespace pulse::storage
+
+#endif  // PULSESYNC_STORAGE_WRITE_TXN_H_
