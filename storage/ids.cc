@@ -7,7 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "absl/synchronization/mutex.h"
+#include "storage/mutex.h"
 #include "absl/time/clock.h"
 
 namespace pulse::storage {
@@ -19,11 +19,11 @@ absl::Status ValidateId(absl::string_view id, absl::string_view field) {
 }
 
 std::string NewUuidV7() {
-  static absl::Mutex mu(absl::kConstInit);
+  static Mutex* mu = new Mutex();
   static absl::BitGen* gen = new absl::BitGen();  // never destroyed: used at exit too
   uint64_t rand_hi, rand_lo;
   {
-    absl::MutexLock lock(&mu);
+    MutexLock lock(mu);
     rand_hi = absl::Uniform<uint64_t>(*gen);
     rand_lo = absl::Uniform<uint64_t>(*gen);
   }

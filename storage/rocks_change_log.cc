@@ -45,7 +45,7 @@ RocksChangeLog::RocksChangeLog(rocksdb::DB* db, const ColumnFamilies& cf, uint64
       head_(head) {}
 
 uint64_t RocksChangeLog::Head() const {
-  absl::MutexLock lock(&head_mu_);
+  MutexLock lock(&head_mu_);
   return head_;
 }
 
@@ -116,7 +116,7 @@ absl::StatusOr<ScanResult> RocksChangeLog::Scan(const ScanRequest& request) cons
 }
 
 absl::StatusOr<uint64_t> RocksChangeLog::CompactThrough(uint64_t sequence) {
-  absl::MutexLock lock(&compact_mu_);
+  MutexLock lock(&compact_mu_);
   const uint64_t from = compacted_through_.load();
   const uint64_t to = std::min(sequence, Head());
   if (to <= from) return 0;
@@ -138,7 +138,7 @@ absl::StatusOr<uint64_t> RocksChangeLog::CompactThrough(uint64_t sequence) {
 }
 
 bool RocksChangeLog::WaitForNew(uint64_t after, absl::Time deadline) const {
-  absl::MutexLock lock(&head_mu_);
+  MutexLock lock(&head_mu_);
   while (head_ <= after) {
     if (head_cv_.WaitWithDeadline(&head_mu_, deadline)) break;
   }
@@ -146,25 +146,25 @@ bool RocksChangeLog::WaitForNew(uint64_t after, absl::Time deadline) const {
 }
 
 uint64_t RocksChangeLog::AddListener(Listener listener) {
-  absl::MutexLock lock(&listeners_mu_);
+  MutexLock lock(&listeners_mu_);
   const uint64_t id = next_listener_id_++;
   listeners_.emplace(id, std::move(listener));
   return id;
 }
 
 void RocksChangeLog::RemoveListener(uint64_t id) {
-  absl::MutexLock lock(&listeners_mu_);
+  MutexLock lock(&listeners_mu_);
   listeners_.erase(id);
 }
 
 void RocksChangeLog::Publish(uint64_t head) {
   {
-    absl::MutexLock lock(&head_mu_);
+    MutexLock lock(&head_mu_);
     if (head <= head_) return;
     head_ = head;
     head_cv_.SignalAll();
   }
-  absl::MutexLock lock(&listeners_mu_);
+  MutexLock lock(&listeners_mu_);
   for (auto& [id, listener] : listeners_) listener(head);
 }
 

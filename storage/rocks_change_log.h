@@ -9,7 +9,7 @@
 #include <map>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/synchronization/mutex.h"
+#include "storage/mutex.h"
 #include "rocksdb/db.h"
 #include "storage/change_log.h"
 #include "storage/column_families.h"
@@ -39,14 +39,14 @@ class RocksChangeLog final : public ChangeLog {
   const ColumnFamilies cf_;
   const bool sync_writes_;
   std::atomic<uint64_t> compacted_through_;
-  absl::Mutex compact_mu_;  // one compaction at a time
+  Mutex compact_mu_;  // one compaction at a time
 
-  mutable absl::Mutex head_mu_;
-  mutable absl::CondVar head_cv_;
+  mutable Mutex head_mu_;
+  mutable CondVar head_cv_;
   uint64_t head_ ABSL_GUARDED_BY(head_mu_);
 
   // Held while listeners run, so RemoveListener waits for a running call to finish.
-  absl::Mutex listeners_mu_;
+  Mutex listeners_mu_;
   uint64_t next_listener_id_ ABSL_GUARDED_BY(listeners_mu_) = 1;
   std::map<uint64_t, Listener> listeners_ ABSL_GUARDED_BY(listeners_mu_);
 };

@@ -53,7 +53,7 @@ struct Store::Writer {
   std::function<absl::Status(WriteTxn&)> stage;
   absl::Status status;
   bool done = false;
-  absl::CondVar cv;
+  CondVar cv;
 };
 
 Store::Store(std::string directory, const StoreOptions& options)
@@ -161,7 +161,7 @@ absl::Status Store::OpenDb() {
 }
 
 std::string Store::instance_id() const {
-  absl::MutexLock lock(&id_mu_);
+  MutexLock lock(&id_mu_);
   return instance_id_;
 }
 
@@ -172,7 +172,7 @@ absl::StatusOr<std::string> Store::Remint() {
     return absl::OkStatus();
   });
   if (!s.ok()) return s;
-  absl::MutexLock lock(&id_mu_);
+  MutexLock lock(&id_mu_);
   instance_id_ = fresh;
   return fresh;
 }
@@ -183,7 +183,7 @@ absl::StatusOr<std::string> Store::Remint() {
 
 absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage) {
   Writer self(std::move(stage));
-  absl::MutexLock lock(&queue_mu_);
+  MutexLock lock(&queue_mu_);
   writers_.push_back(&self);
   while (!self.done && writers_.front() != &self) self.cv.Wait(&queue_mu_);
   if (self.done) return self.status;

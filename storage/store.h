@@ -27,7 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "absl/synchronization/mutex.h"
+#include "storage/mutex.h"
 #include "absl/types/span.h"
 #include "pulsedb/sync/v1/sync.pb.h"
 #include "rocksdb/db.h"
@@ -222,10 +222,10 @@ class Store {
   ColumnFamilies cf_;
   std::unique_ptr<RocksChangeLog> log_;
 
-  mutable absl::Mutex id_mu_;
+  mutable Mutex id_mu_;
   std::string instance_id_ ABSL_GUARDED_BY(id_mu_);
 
-  absl::Mutex queue_mu_;
+  Mutex queue_mu_;
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(queue_mu_);
   // Only the current group leader touches it.
   uint64_t committed_head_ = 0;

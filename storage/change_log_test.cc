@@ -1,0 +1,158 @@
+#include "storage/change_log.h"
+
+#include <thread>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "storage/ids.h"
+#include "storage/store.h"
+#include "tests/support/entities.h"
+#include "tests/support/temp_dir.h"
+
+namespace pulse::storage {
+namespace {
+
+namespace pb = pulsedb::sync::v1;
+using ::pulse::testing::MakeCollective;
+using ::pulse::testing::MakeExperience;
+using ::pulse::testing::MakeRelation;
+
+class ChangeLogTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = *Store::Open(dir_.Sub("db"));
+    // 1: collective A, 2..6: five experiences in A, 7: collective B,
+    // 8..10: three experiences in B, 11: a relation in A.
+    a_ = store_->CreateCollective(MakeCollective("a"))->id;
+    for (int i = 0; i < 5; ++i) a_exps_.push_back(store_->CreateExperience(MakeExperience(a_))->id);
+    b_ = store_->CreateCollective(MakeCollective("b"))->id;
+    for (int i = 0; i < 3; ++i) store_->CreateExperience(MakeExperience(b_));
+    store_->CreateRelation(MakeRelation(a_exps_[0], a_exps_[1]));
+  }
+
+  ScanResult Scan(ScanRequest request) {
+    absl::StatusOr<ScanResult> result = store_->log().Scan(request);
+    EXPECT_TRUE(result.ok()) << result.status();
+    return *result;
+  }
+
+  pulse::testing::TempDir dir_;
+  std::unique_ptr<Store> store_;
+  std::string a_, b_;
+  std::vector<std::string> a_exps_;
+};
+
+TEST_F(ChangeLogTest, HasMoreIsExactAtTheEndOfTheLog) {
+  ScanRequest request;
+  request.max_changes = 11;
+  ScanResult all = Scan(request);
+  EXPECT_EQ(all.changes.size(), 11u);
+  EXPECT_EQ(all.scanned_through, 11u);
+  EXPECT_FALSE(all.has_more);  // exactly a page: nothing remains
+  request.max_changes = 10;
+  ScanResult page = Scan(request);
+  EXPECT_EQ(page.scanned_through, 10u);
+  EXPECT_TRUE(page.has_more);
+}
+
+TEST_F(ChangeLogTest, CollectiveFilterAdvancesPastFilteredEntries) {
+  ScanRequest request;
+  request.after = 6;
+  request.filter.collectives = {a_};
+  ScanResult result = Scan(request);
+  ASSERT_EQ(result.changes.size(), 1u);  // only the relation at 11
+  EXPECT_EQ(result.changes[0].log_sequence(), 11u);
+  EXPECT_EQ(result.scanned_through, 11u);
+  EXPECT_FALSE(result.has_more);
+}
+
+TEST_F(ChangeLogTest, AnEntirelyFilteredPageStillMovesTheCursorToTheEnd) {
+  ScanRequest request;
+  request.after = 6;
+  request.filter.collectives = {NewUuidV7()};
+  ScanResult result = Scan(request);
+  EXPECT_TRUE(result.changes.empty());
+  EXPECT_EQ(result.scanned_through, 11u);
+  EXPECT_FALSE(result.has_more);
+}
+
+TEST_F(ChangeLogTest, ExaminationLimitCutsALongFilteredRunAndSaysSo) {
+  ScanRequest request;
+  request.filter.collectives = {NewUuidV7()};
+  request.max_examined = 4;
+  ScanResult result = Scan(request);
+  EXPECT_EQ(result.scanned_through, 4u);
+  EXPECT_TRUE(result.has_more);
+}
+
+TEST_F(ChangeLogTest, EntityTypeAndOriginFilters) {
+  ScanRequest request;
+  request.filter.entity_types = {pb::SYNC_ENTITY_TYPE_COLLECTIVE};
+  EXPECT_EQ(Scan(request).changes.size(), 2u);
+  request.filter.entity_types = {pb::SYNC_ENTITY_TYPE_RELATION, pb::SYNC_ENTITY_TYPE_COLLECTIVE};
+  EXPECT_EQ(Scan(request).changes.size(), 3u);
+  request.filter = {};
+  request.filter.exclude_origin = store_->instance_id();
+  ScanResult none = Scan(request);
+  EXPECT_TRUE(none.changes.empty());  // never echo to the origin
+  EXPECT_EQ(none.scanned_through, 11u);
+  request.filter = {};
+  request.filter.only_origin = store_->instance_id();
+  EXPECT_EQ(Scan(request).changes.size(), 11u);
+}
+
+TEST_F(ChangeLogTest, ByteBudgetPacksTheLongestPrefixThatFits) {
+  ScanRequest request;
+  request.after = 1;
+  const std::size_t one = Scan({1, 1, 0, 0, {}}).changes[0].ByteSizeLong();
+  request.max_bytes = one * 2 + one / 2;  // room for two experiences, not three
+  ScanResult result = Scan(request);
+  EXPECT_EQ(result.changes.size(), 2u);
+  EXPECT_EQ(result.scanned_through, 3u);
+  EXPECT_TRUE(result.has_more);
+  EXPECT_FALSE(result.oversized.has_value());
+}
+
+TEST_F(ChangeLogTest, AChangeLargerThanTheBudgetAloneIsReportedWithItsSequence) {
+  ScanRequest request;
+  request.after = 1;
+  request.max_bytes = 10;
+  ScanResult result = Scan(request);
+  EXPECT_TRUE(result.changes.empty());
+  ASSERT_TRUE(result.oversized.has_value());
+  EXPECT_EQ(result.oversized->log_sequence, 2u);
+  EXPECT_GT(result.oversized->bytes, 10u);
+  EXPECT_EQ(result.scanned_through, 1u);  // does not pass it
+}
+
+TEST_F(ChangeLogTest, WaitForNewWakesOnCommitAndTimesOutOtherwise) {
+  const uint64_t head = store_->log().Head();
+  EXPECT_FALSE(store_->log().WaitForNew(head, absl::Now() + absl::Milliseconds(20)));
+  std::thread writer([&] { store_->CreateExperience(MakeExperience(a_)); });
+  EXPECT_TRUE(store_->log().WaitForNew(head, absl::Now() + absl::Seconds(30)));
+  writer.join();
+  EXPECT_EQ(store_->log().Head(), head + 1);
+}
+
+TEST_F(ChangeLogTest, ListenersHearEveryCommitThatAppendsAndStopAfterRemoval) {
+  std::atomic<uint64_t> heard{0};
+  const uint64_t id = store_->log().AddListener([&](uint64_t head) { heard = head; });
+  store_->CreateExperience(MakeExperience(a_));
+  EXPECT_EQ(heard.load(), store_->log().Head());
+  store_->log().RemoveListener(id);
+  store_->CreateExperience(MakeExperience(a_));
+  EXPECT_EQ(heard.load(), store_->log().Head() - 1);
+}
+
+TEST_F(ChangeLogTest, ScanAfterTheHeadIsEmptyAndNotMore) {
+  ScanRequest request;
+  request.after = 11;
+  ScanResult result = Scan(request);
+  EXPECT_TRUE(result.changes.empty());
+  EXPECT_EQ(result.scanned_through, 11u);
+  EXPECT_FALSE(result.has_more);
+}
+
+}  // namespace
+}  // namespace pulse::storage

@@ -1,0 +1,141 @@
+#include "storage/validation.h"
+
+#include <cmath>
+#include <functional>
+
+#include "gtest/gtest.h"
+#include "storage/ids.h"
+#include "tests/support/entities.h"
+
+namespace pulse::storage {
+namespace {
+
+namespace pb = pulsedb::sync::v1;
+
+pb::SyncChange ValidExperienceCreate() {
+  pb::Collective c = pulse::testing::MakeCollective();
+  pb::SyncChange change;
+  change.set_sequence(7);
+  change.set_source_instance(NewUuidV7());
+  change.set_collective_id(c.id());
+  change.set_entity_type(pb::SYNC_ENTITY_TYPE_EXPERIENCE);
+  change.set_timestamp(1700000000000);
+  *change.mutable_payload()->mutable_experience_created() =
+      pulse::testing::MakeExperience(c.id());
+  return change;
+}
+
+struct BadCase {
+  const char* name;
+  std::function<void(pb::SyncChange&)> mutate;
+  const char* mentions;
+};
+
+TEST(ValidateChange, AcceptsAWellFormedChange) {
+  EXPECT_TRUE(ValidateChange(ValidExperienceCreate()).ok());
+}
+
+TEST(ValidateChange, RefusesEachMalformedShapeWithAMessageNamingIt) {
+  const BadCase cases[] = {
+      {"sequence zero", [](pb::SyncChange& c) { c.set_sequence(0); }, "sequence"},
+      {"short origin", [](pb::SyncChange& c) { c.set_source_instance("abc"); },
+       "source_instance"},
+      {"long collective", [](pb::SyncChange& c) { c.set_collective_id(std::string(17, 'x')); },
+       "collective_id"},
+      {"unknown entity type",
+       [](pb::SyncChange& c) { c.set_entity_type(static_cast<pb::SyncEntityType>(9)); },
+       "entity_type"},
+      {"type disagrees with payload",
+       [](pb::SyncChange& c) { c.set_entity_type(pb::SYNC_ENTITY_TYPE_INSIGHT); }, "entity_type"},
+      {"no payload", [](pb::SyncChange& c) { c.clear_payload(); }, "payload"},
+      {"bad experience id",
+       [](pb::SyncChange& c) { c.mutable_payload()->mutable_experience_created()->set_id(""); },
+       "experience.id"},
+      {"collective mismatch",
+       [](pb::SyncChange& c) {
+         c.mutable_payload()->mutable_experience_created()->set_collective_id(NewUuidV7());
+       },
+       "collective_id"},
+      {"NaN importance",
+       [](pb::SyncChange& c) {
+         c.mutable_payload()->mutable_experience_created()->set_importance(NAN);
+       },
+       "importance"},
+      {"infinite embedding value",
+       [](pb::SyncChange& c) {
+         c.mutable_payload()->mutable_experience_created()->set_embedding(0, INFINITY);
+       },
+       "embedding"},
+      {"no experience type",
+       [](pb::SyncChange& c) {
+         c.mutable_payload()->mutable_experience_created()->clear_experience_type();
+       },
+       "experience_type"},
+      {"unknown severity",
+       [](pb::SyncChange& c) {
+         c.mutable_payload()
+             ->mutable_experience_created()
+             ->mutable_experience_type()
+             ->mutable_difficulty()
+             ->set_severity(static_cast<pb::Severity>(42));
+       },
+       "severity"},
+      {"negative timestamp", [](pb::SyncChange& c) { c.set_timestamp(-5); }, "timestamp"},
+      {"duplicate reinforcement bucket",
+       [](pb::SyncChange& c) {
+         auto* e = c.mutable_payload()->mutable_experience_created();
+         const std::string id = NewUuidV7();
+         for (int i = 0; i < 2; ++i) {
+           auto* b = e->add_reinforcement();
+           b->set_instance_id(id);
+           b->set_count(1);
+         }
+       },
+       "appears twice"},
+  };
+  for (const BadCase& bad : cases) {
+    pb::SyncChange change = ValidExperienceCreate();
+    bad.mutate(change);
+    absl::Status s = ValidateChange(change);
+    EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << bad.name;
+    EXPECT_NE(s.message().find(bad.mentions), absl::string_view::npos)
+        << bad.name << ": " << s.message();
+  }
+}
+
+TEST(ValidateChange, TooManyReinforcementBucketsIsInvalid) {
+  pb::SyncChange change = ValidExperienceCreate();
+  auto* e = change.mutable_payload()->mutable_experience_created();
+  for (std::size_t i = 0; i <= kMaxReinforcementBuckets; ++i) {
+    auto* b = e->add_reinforcement();
+    std::string id(16, '\0');
+    for (int k = 0; k < 8; ++k) id[k] = static_cast<char>(i >> (8 * k));
+    b->set_instance_id(id);
+    b->set_count(1);
+  }
+  absl::Status s = ValidateChange(change);
+  EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_NE(s.message().find("65536"), absl::string_view::npos) << s;
+}
+
+TEST(ValidateChange, RelationToItselfAndUnknownRelationTypeAreInvalid) {
+  pb::Relation r = pulse::testing::MakeRelation(NewUuidV7(), NewUuidV7());
+  r.set_target_id(r.source_id());
+  EXPECT_EQ(ValidateRelation(r).code(), absl::StatusCode::kInvalidArgument);
+  r = pulse::testing::MakeRelation(NewUuidV7(), NewUuidV7());
+  r.set_relation_type(static_cast<pb::RelationType>(77));
+  EXPECT_EQ(ValidateRelation(r).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ValidateCollective, DimensionMustFitInSixteenBitsAndBePositive) {
+  pb::Collective c = pulse::testing::MakeCollective();
+  c.set_embedding_dimension(0);
+  EXPECT_FALSE(ValidateCollective(c).ok());
+  c.set_embedding_dimension(70000);
+  EXPECT_FALSE(ValidateCollective(c).ok());
+  c.set_embedding_dimension(384);
+  EXPECT_TRUE(ValidateCollective(c).ok());
+}
+
+}  // namespace
+}  // namespace pulse::storage
