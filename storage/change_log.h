@@ -64,7 +64,7 @@ class ChangeLog {
   virtual uint64_t OldestRetained() const = 0;
 
   // Reads committed entries after `request.after`. FAILED_PRECONDITION (see
-  // CursorCompactedError) when entries after it were compacted away; INTERNAL on a
+  // common/status_payloads.h, CursorCompactedError) when entries after it were compacted away; INTERNAL on a
   // corrupt entry.
   virtual absl::StatusOr<ScanResult> Scan(const ScanRequest& request) const = 0;
 
@@ -81,11 +81,6 @@ class ChangeLog {
   // After it returns, the listener is not running and will not be called again.
   virtual void RemoveListener(uint64_t id) = 0;
 };
-
-// FAILED_PRECONDITION for a cursor older than the retained log, carrying the oldest
-// retained sequence as a payload that OldestRetainedOf recovers.
-absl::Status CursorCompactedError(uint64_t cursor, uint64_t oldest_retained);
-std::optional<uint64_t> OldestRetainedOf(const absl::Status& status);
 
 }  // namespace pulse::storage
 

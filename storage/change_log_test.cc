@@ -2,7 +2,7 @@
 
 #include <thread>
 
-#include "absl/synchronization/notification.h"
+#include "common/status_payloads.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
 #include "storage/ids.h"

@@ -7,7 +7,7 @@
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_replace.h"
-#include "storage/mutex.h"
+#include "common/mutex.h"
 #include "absl/time/clock.h"
 
 namespace pulse::storage {

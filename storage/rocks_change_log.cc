@@ -6,6 +6,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/status_payloads.h"
 #include "storage/keys.h"
 #include "storage/rocks_status.h"
 

@@ -9,7 +9,7 @@
 #include <map>
 
 #include "absl/base/thread_annotations.h"
-#include "storage/mutex.h"
+#include "common/mutex.h"
 #include "rocksdb/db.h"
 #include "storage/change_log.h"
 #include "storage/column_families.h"

@@ -27,7 +27,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
-#include "storage/mutex.h"
+#include "common/mutex.h"
 #include "absl/types/span.h"
 #include "pulsedb/sync/v1/sync.pb.h"
 #include "rocksdb/db.h"

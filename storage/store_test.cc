@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "gtest/gtest.h"
+#include "common/status_payloads.h"
 #include "storage/apply_guard.h"
 #include "storage/ids.h"
 #include "storage/snapshot_reader.h"

@@ -2,8 +2,8 @@
 // annotations. Why not absl::Mutex: Debian's abseil is a prebuilt shared library, so
 // ThreadSanitizer cannot see absl::Mutex's synchronization and reports false races;
 // pthread-based locks are intercepted and understood. Thread-safe, obviously.
-#ifndef PULSESYNC_STORAGE_MUTEX_H_
-#define PULSESYNC_STORAGE_MUTEX_H_
+#ifndef PULSESYNC_COMMON_MUTEX_H_
+#define PULSESYNC_COMMON_MUTEX_H_
 
 #include <chrono>
 #include <condition_variable>
@@ -70,4 +70,4 @@ class CondVar {
 
 }  // namespace pulse
 
-#endif  // PULSESYNC_STORAGE_MUTEX_H_
+#endif  // PULSESYNC_COMMON_MUTEX_H_
