@@ -31,7 +31,9 @@ struct ScanFilter {
 struct ScanRequest {
   uint64_t after = 0;        // return entries with sequence > after
   std::size_t max_changes = 500;
-  std::size_t max_bytes = 0;     // serialized size budget of the returned changes; 0 = none
+  // Budget for the returned changes, each counted as an element of a repeated field of a
+  // reply (serialized size plus a few bytes of framing); 0 = none.
+  std::size_t max_bytes = 0;
   std::size_t max_examined = 0;  // stop after examining this many entries; 0 = no limit
   ScanFilter filter;
 };

@@ -19,6 +19,7 @@ struct ColumnFamilies {
   rocksdb::ColumnFamilyHandle* wal = nullptr;
   rocksdb::ColumnFamilyHandle* cursors = nullptr;
   rocksdb::ColumnFamilyHandle* origins = nullptr;
+  rocksdb::ColumnFamilyHandle* peers = nullptr;
 
   // The family holding entities of `type`; nullptr for a value the protocol lacks.
   rocksdb::ColumnFamilyHandle* ForEntity(pulsedb::sync::v1::SyncEntityType type) const {

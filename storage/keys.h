@@ -11,6 +11,7 @@
 //   wal             u64 sequence -> SyncChange (with log_sequence set)
 //   cursors         peer id + kind (1 byte) -> u64 sequence
 //   origins         origin id -> u64 highest applied origin sequence
+//   peers           peer id -> PeerInfo (peers that completed a handshake with this hub)
 // All integers are big-endian, so byte order is numeric order.
 #ifndef PULSESYNC_STORAGE_KEYS_H_
 #define PULSESYNC_STORAGE_KEYS_H_
@@ -34,6 +35,7 @@ inline constexpr char kTombstonesFamily[] = "tombstones";
 inline constexpr char kWalFamily[] = "wal";
 inline constexpr char kCursorsFamily[] = "cursors";
 inline constexpr char kOriginsFamily[] = "origins";
+inline constexpr char kPeersFamily[] = "peers";
 
 inline constexpr char kMetaInstanceId[] = "instance_id";
 inline constexpr char kMetaHead[] = "head";

@@ -15,6 +15,8 @@ namespace {
 
 namespace pb = pulsedb::sync::v1;
 
+constexpr std::size_t kRepeatedFieldOverhead = 6;
+
 bool Matches(const ScanFilter& filter, const pb::SyncChange& change) {
   if (!filter.exclude_origin.empty() && change.source_instance() == filter.exclude_origin) {
     return false;
@@ -93,7 +95,8 @@ absl::StatusOr<ScanResult> RocksChangeLog::Scan(const ScanRequest& request) cons
         stopped_early = true;
         break;
       }
-      const std::size_t size = change.ByteSizeLong();
+      // As an element of a reply's repeated field: the change plus its tag and length.
+      const std::size_t size = change.ByteSizeLong() + kRepeatedFieldOverhead;
       if (request.max_bytes != 0 && bytes + size > request.max_bytes) {
         if (result.changes.empty()) {
           result.oversized = OversizedChange{*sequence, change.sequence(), size};

@@ -32,7 +32,7 @@ const std::vector<std::string>& FamilyNames() {
       rocksdb::kDefaultColumnFamilyName, kMetaFamily,         kCollectivesFamily,
       kExperiencesFamily,                kRelationsFamily,    kInsightsFamily,
       kRelationIndexFamily,              kTombstonesFamily,   kWalFamily,
-      kCursorsFamily,                    kOriginsFamily};
+      kCursorsFamily,                    kOriginsFamily,      kPeersFamily};
   return *names;
 }
 
@@ -109,6 +109,7 @@ absl::Status Store::OpenDb() {
   cf_.wal = by_name[kWalFamily];
   cf_.cursors = by_name[kCursorsFamily];
   cf_.origins = by_name[kOriginsFamily];
+  cf_.peers = by_name[kPeersFamily];
 
   auto read_meta = [&](absl::string_view key) -> absl::StatusOr<std::optional<std::string>> {
     std::string value;
@@ -535,9 +536,10 @@ absl::StatusOr<bool> Store::IsTombstoned(pb::SyncEntityType type, absl::string_v
 // Remote changes
 // ---------------------------------------------------------------------------
 
-absl::Status Store::CheckEmbeddings(absl::Span<const pb::SyncChange> changes) const {
+absl::Status Store::CheckEmbeddings(ChangeRefs changes) const {
   absl::flat_hash_map<std::string, uint32_t> created_here;
-  for (const pb::SyncChange& change : changes) {
+  for (std::size_t i = 0; i < changes.size(); ++i) {
+    const pb::SyncChange& change = changes[i];
     const pb::SyncPayload& p = change.payload();
     if (p.has_collective_created()) {
       created_here.emplace(p.collective_created().id(),
@@ -575,7 +577,7 @@ absl::Status Store::CheckEmbeddings(absl::Span<const pb::SyncChange> changes) co
 }
 
 absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
-    absl::Span<const pb::SyncChange> changes, ApplyContext context,
+    ChangeRefs changes, ApplyContext context,
     const std::optional<PullCursorUpdate>& pull_cursor) {
   context.self_id = instance_id();
   context.authoritative_store = options_.authoritative;
@@ -885,6 +887,32 @@ absl::StatusOr<uint64_t> Store::CompactWal(std::optional<uint64_t> retain_from) 
     if (!s.ok()) return s;
   }
   return *removed;
+}
+
+// ---------------------------------------------------------------------------
+// Peers
+// ---------------------------------------------------------------------------
+
+absl::Status Store::PutPeer(const pb::PeerInfo& peer) {
+  if (absl::Status s = ValidateId(peer.instance_id(), "peer id"); !s.ok()) return s;
+  return Commit([&](WriteTxn& txn) {
+    txn.Put(cf_.peers, peer.instance_id(), peer.SerializeAsString());
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<std::vector<pb::PeerInfo>> Store::ListPeers() const {
+  std::vector<pb::PeerInfo> out;
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.peers));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    pb::PeerInfo peer;
+    if (!peer.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+      return absl::DataLossError("corrupt peer record");
+    }
+    out.push_back(std::move(peer));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "peer scan");
+  return out;
 }
 
 // ---------------------------------------------------------------------------

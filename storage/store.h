@@ -83,6 +83,24 @@ struct PullCursorUpdate {
   uint64_t through = 0;
 };
 
+// A batch of changes by reference, whatever holds them (a vector, a request's repeated
+// field): no change, and no embedding, is copied.
+class ChangeRefs {
+ public:
+  ChangeRefs(const std::vector<pulsedb::sync::v1::SyncChange>& changes) {  // NOLINT
+    for (const auto& c : changes) refs_.push_back(&c);
+  }
+  ChangeRefs(const google::protobuf::RepeatedPtrField<pulsedb::sync::v1::SyncChange>&  // NOLINT
+                 changes) {
+    for (const auto& c : changes) refs_.push_back(&c);
+  }
+  std::size_t size() const { return refs_.size(); }
+  const pulsedb::sync::v1::SyncChange& operator[](std::size_t i) const { return *refs_[i]; }
+
+ private:
+  std::vector<const pulsedb::sync::v1::SyncChange*> refs_;
+};
+
 struct SnapshotApplyReport {
   int entities = 0;    // written or merged
   int tombstones = 0;  // applied
@@ -142,14 +160,14 @@ class Store {
   // Checks a batch against the store without writing: INVALID_ARGUMENT (naming the
   // change) for an embedding whose length differs from its collective's dimension, the
   // collective being known here or created earlier in the batch.
-  absl::Status CheckEmbeddings(absl::Span<const pulsedb::sync::v1::SyncChange> changes) const;
+  absl::Status CheckEmbeddings(ChangeRefs changes) const;
 
   // Applies `changes` in order, exactly once each, under a SyncApplyGuard. The first
   // change that cannot apply stops the batch: it and everything after it are rejected
   // (report.failure says why); everything before is committed. `context.self_id` is
   // filled in. A non-OK status means nothing was written (an I/O error).
   absl::StatusOr<ApplyReport> ApplyRemoteChanges(
-      absl::Span<const pulsedb::sync::v1::SyncChange> changes, ApplyContext context,
+      ChangeRefs changes, ApplyContext context,
       const std::optional<PullCursorUpdate>& pull_cursor = std::nullopt);
 
   // Highest applied sequence of `origin` (0 when none).
@@ -189,6 +207,11 @@ class Store {
   // are, further capped at `retain_from - 1` when given. Returns how many log entries
   // were removed. Idempotent.
   absl::StatusOr<uint64_t> CompactWal(std::optional<uint64_t> retain_from = std::nullopt);
+
+  // ----- Peers that completed a handshake with this store acting as hub.
+  // Inserts or replaces the record of peer.instance_id().
+  absl::Status PutPeer(const pulsedb::sync::v1::PeerInfo& peer);
+  absl::StatusOr<std::vector<pulsedb::sync::v1::PeerInfo>> ListPeers() const;
 
   // ----- Inspection (tests and tools).
   // Entities and tombstones as sorted text lines, without replica-specific version

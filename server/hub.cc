@@ -1,0 +1,137 @@
+#include "server/hub.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "storage/ids.h"
+
+namespace pulse::server {
+
+namespace {
+constexpr char kServiceName[] = "pulsedb.sync.v1.SyncService";
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(HubOptions options) {
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  storage::StoreOptions store_options;
+  store_options.sync_writes = options.sync_writes;
+  store_options.authoritative = true;
+  absl::StatusOr<std::unique_ptr<storage::Store>> store =
+      storage::Store::Open(options.data_dir, store_options);
+  if (!store.ok()) return store.status();
+  absl::StatusOr<std::unique_ptr<PeerRegistry>> peers = PeerRegistry::Load(store->get());
+  if (!peers.ok()) return peers.status();
+
+  std::unique_ptr<Hub> hub(new Hub());
+  hub->context_ =
+      std::make_unique<HubContext>(options, std::move(*store), std::move(*peers));
+  hub->instance_id_ = hub->context_->hub_id();
+  hub->service_ = std::make_unique<SyncServiceImpl>(hub->context_.get());
+  hub->admin_ = std::make_unique<SyncAdminImpl>(hub->context_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
+                           &hub->port_);
+  builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
+  builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
+  builder.RegisterService(hub->service_.get());
+  builder.RegisterService(hub->admin_.get());
+  hub->server_ = builder.BuildAndStart();
+  if (hub->server_ == nullptr || hub->port_ == 0) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", options.listen_address,
+                     " (address in use, or not a valid host:port)"));
+  }
+  hub->host_ = options.listen_address.substr(0, options.listen_address.rfind(':'));
+  if (hub->host_.empty() || hub->host_ == "0.0.0.0" || hub->host_ == "[::]") {
+    hub->host_ = "127.0.0.1";
+  }
+  grpc::HealthCheckServiceInterface* health = hub->server_->GetHealthCheckService();
+  if (health != nullptr) {
+    health->SetServingStatus(true);
+    health->SetServingStatus(kServiceName, true);
+  }
+  hub->ticker_ = std::thread([h = hub.get()] { h->Tick(); });
+  Log(LogLevel::kInfo, "hub_started",
+      {{"instance", storage::IdToText(hub->instance_id())},
+       {"address", hub->address()},
+       {"data_dir", options.data_dir},
+       {"head", absl::StrCat(hub->context_->store().log().Head())},
+       {"sync_writes", options.sync_writes ? "true" : "false"}});
+  return hub;
+}
+
+Hub::~Hub() { Shutdown(); }
+
+std::string Hub::address() const { return absl::StrCat(host_, ":", port_); }
+
+absl::StatusOr<uint64_t> Hub::CompactNow() {
+  storage::Store& store = context_->store();
+  const uint64_t head = store.log().Head();
+  const uint64_t floor = context_->options().retain_min_entries;
+  absl::StatusOr<uint64_t> removed = store.CompactWal(head > floor ? head - floor + 1 : 1);
+  if (!removed.ok()) {
+    Log(LogLevel::kError, "compaction_failed", {{"error", removed.status().ToString()}});
+    return removed;
+  }
+  Log(*removed > 0 ? LogLevel::kInfo : LogLevel::kDebug, "compaction",
+      {{"removed", absl::StrCat(*removed)},
+       {"oldest", absl::StrCat(store.log().OldestRetained())},
+       {"head", absl::StrCat(head)}});
+  return removed;
+}
+
+void Hub::Tick() {
+  const HubOptions& options = context_->options();
+  const absl::Duration period =
+      std::min(absl::Seconds(1), std::max(absl::Milliseconds(5), options.heartbeat_interval / 2));
+  absl::Time next_compaction = absl::Now() + options.compaction_interval;
+  MutexLock lock(&mu_);
+  while (!stopping_) {
+    cv_.WaitWithDeadline(&mu_, absl::Now() + period);
+    if (stopping_) break;
+    mu_.Unlock();
+    const absl::Time now = absl::Now();
+    context_->ForEachStream([now](LiveStream& s) { s.OnTick(now); });
+    if (options.compaction_interval > absl::ZeroDuration() && now >= next_compaction) {
+      CompactNow();
+      next_compaction = now + options.compaction_interval;
+    }
+    mu_.Lock();
+  }
+}
+
+void Hub::Shutdown() {
+  {
+    MutexLock lock(&mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.SignalAll();
+  Log(LogLevel::kInfo, "hub_stopping", {{"instance", storage::IdToText(instance_id())}});
+  if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
+    health->SetServingStatus(false);
+  }
+  context_->StopAcceptingStreams();
+  context_->ForEachStream(
+      [](LiveStream& s) { s.Close(absl::UnavailableError("hub is shutting down")); });
+  server_->Shutdown(absl::ToChronoTime(absl::Now() + context_->options().shutdown_grace));
+  server_->Wait();
+  if (ticker_.joinable()) ticker_.join();
+  const std::string id = instance_id();
+  const uint64_t head = context_->store().log().Head();
+  context_.reset();  // drains the pool, closes the store
+  Log(LogLevel::kInfo, "hub_stopped",
+      {{"instance", storage::IdToText(id)}, {"head", absl::StrCat(head)}});
+  MutexLock lock(&mu_);
+  stopped_ = true;
+}
+
+}  // namespace pulse::server

@@ -1,0 +1,61 @@
+#include "server/hub_context.h"
+
+#include <utility>
+
+namespace pulse::server {
+
+HubContext::HubContext(HubOptions options, std::unique_ptr<storage::Store> store,
+                       std::unique_ptr<PeerRegistry> peers)
+    : options_(std::move(options)),
+      store_(std::move(store)),
+      peers_(std::move(peers)),
+      hub_id_(store_->instance_id()),
+      pool_(std::make_unique<WorkPool>(options_.worker_threads)) {
+  // One listener for all streams: a commit wakes each (cheaply: they schedule work).
+  log_listener_ = store_->log().AddListener(
+      [this](uint64_t) { ForEachStream([](LiveStream& s) { s.OnLogAdvanced(); }); });
+}
+
+HubContext::~HubContext() {
+  store_->log().RemoveListener(log_listener_);
+  pool_.reset();  // drain queued work before the store goes
+}
+
+void HubContext::AddStream(const std::shared_ptr<LiveStream>& stream) {
+  MutexLock lock(&mu_);
+  streams_[stream.get()] = stream;
+}
+
+void HubContext::RemoveStream(const LiveStream* stream) {
+  MutexLock lock(&mu_);
+  streams_.erase(stream);
+}
+
+int HubContext::stream_count() const {
+  MutexLock lock(&mu_);
+  return static_cast<int>(streams_.size());
+}
+
+void HubContext::ForEachStream(const std::function<void(LiveStream&)>& fn) {
+  std::vector<std::shared_ptr<LiveStream>> live;
+  {
+    MutexLock lock(&mu_);
+    live.reserve(streams_.size());
+    for (const auto& [key, weak] : streams_) {
+      if (std::shared_ptr<LiveStream> s = weak.lock()) live.push_back(std::move(s));
+    }
+  }
+  for (const std::shared_ptr<LiveStream>& s : live) fn(*s);
+}
+
+void HubContext::StopAcceptingStreams() {
+  MutexLock lock(&mu_);
+  accepting_ = false;
+}
+
+bool HubContext::accepting_streams() const {
+  MutexLock lock(&mu_);
+  return accepting_;
+}
+
+}  // namespace pulse::server

@@ -1,0 +1,71 @@
+// HubContext: what all RPC handlers of one hub share: its options, store, peer registry,
+// worker pool and the open streams. Owned by Hub; outlives every RPC. Thread-safe.
+#ifndef PULSESYNC_SERVER_HUB_CONTEXT_H_
+#define PULSESYNC_SERVER_HUB_CONTEXT_H_
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/time/time.h"
+#include "common/mutex.h"
+#include "server/hub_options.h"
+#include "server/peer_registry.h"
+#include "server/work_pool.h"
+#include "storage/store.h"
+
+namespace pulse::server {
+
+// A long-lived server stream the hub drives: woken when the log grows, ticked for
+// heartbeats, closed at shutdown.
+class LiveStream {
+ public:
+  virtual ~LiveStream() = default;
+  virtual void OnLogAdvanced() = 0;
+  virtual void OnTick(absl::Time now) = 0;
+  // Ends the stream with `status` (at shutdown: UNAVAILABLE, so peers reconnect).
+  virtual void Close(const absl::Status& status) = 0;
+};
+
+class HubContext {
+ public:
+  HubContext(HubOptions options, std::unique_ptr<storage::Store> store,
+             std::unique_ptr<PeerRegistry> peers);
+  ~HubContext();
+
+  const HubOptions& options() const { return options_; }
+  storage::Store& store() { return *store_; }
+  PeerRegistry& peers() { return *peers_; }
+  WorkPool& pool() { return *pool_; }
+  const std::string& hub_id() const { return hub_id_; }
+
+  // Streams register themselves on start and leave in OnDone.
+  void AddStream(const std::shared_ptr<LiveStream>& stream);
+  void RemoveStream(const LiveStream* stream);
+  int stream_count() const;
+  // Calls `fn` on every open stream (outside the registry lock).
+  void ForEachStream(const std::function<void(LiveStream&)>& fn);
+  // Refuses new streams from now on (shutdown).
+  void StopAcceptingStreams();
+  bool accepting_streams() const;
+
+ private:
+  const HubOptions options_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<PeerRegistry> peers_;
+  const std::string hub_id_;
+  uint64_t log_listener_ = 0;
+
+  mutable Mutex mu_;
+  absl::flat_hash_map<const LiveStream*, std::weak_ptr<LiveStream>> streams_ ABSL_GUARDED_BY(mu_);
+  bool accepting_ ABSL_GUARDED_BY(mu_) = true;
+
+  // Last: destroyed first, so queued work finishes while the rest still exists.
+  std::unique_ptr<WorkPool> pool_;
+};
+
+}  // namespace pulse::server
+
+#endif  // PULSESYNC_SERVER_HUB_CONTEXT_H_

@@ -1,0 +1,34 @@
+#include "server/hub_options.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace pulse::server {
+
+absl::Status HubOptions::Validate() const {
+  if (listen_address.empty()) return absl::InvalidArgumentError("listen address is empty");
+  if (data_dir.empty()) return absl::InvalidArgumentError("data dir is empty");
+  if (max_batch_size == 0) return absl::InvalidArgumentError("max batch size must be at least 1");
+  if (max_message_bytes < kMinMessageBytes || max_message_bytes > (1ull << 31) - 1) {
+    return absl::InvalidArgumentError(absl::StrCat("max message bytes must be in [",
+                                                   kMinMessageBytes, ", 2147483647], got ",
+                                                   max_message_bytes));
+  }
+  if (!pulsedb::sync::v1::ConflictResolution_IsValid(conflict_resolution)) {
+    return absl::InvalidArgumentError("unknown conflict resolution");
+  }
+  if (compaction_interval < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("compaction interval cannot be negative");
+  }
+  if (heartbeat_interval < absl::Milliseconds(10)) {
+    return absl::InvalidArgumentError("heartbeat interval must be at least 10ms");
+  }
+  if (worker_threads < 1 || worker_threads > 256) {
+    return absl::InvalidArgumentError("worker threads must be in [1, 256]");
+  }
+  if (shutdown_grace < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("shutdown grace cannot be negative");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pulse::server

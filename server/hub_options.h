@@ -1,0 +1,55 @@
+// HubOptions: everything a hub can be told, with documented defaults, checked in one
+// Validate(). A plain value type; thread-compatible.
+#ifndef PULSESYNC_SERVER_HUB_OPTIONS_H_
+#define PULSESYNC_SERVER_HUB_OPTIONS_H_
+
+#include <cstdint>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "pulsedb/sync/v1/sync.pb.h"
+
+namespace pulse::server {
+
+// The only protocol version this hub speaks (pulsedb.sync.v1).
+inline constexpr uint32_t kProtocolVersion = 1;
+// Bounds from the original's later releases.
+inline constexpr uint64_t kMinMessageBytes = 1024;
+inline constexpr int kMaxCapabilities = 8;
+inline constexpr std::size_t kMaxCapabilityBytes = 64;
+inline constexpr std::size_t kMaxReasonBytes = 256;
+
+struct HubOptions {
+  // host:port to listen on; port 0 picks a free one (see Hub::port()).
+  std::string listen_address = "127.0.0.1:7070";
+  // RocksDB directory of the hub's own store; created if missing.
+  std::string data_dir = "./pulse-data";
+  // fsync every commit before acknowledging a push. false is faster and survives a crash
+  // of the process, not of the machine.
+  bool sync_writes = true;
+  // Most changes one Push may carry; a Pull asking for more gets this many.
+  uint32_t max_batch_size = 1000;
+  // Largest request accepted and largest reply sent (gRPC message limits).
+  uint64_t max_message_bytes = 64ull << 20;
+  // How conflicting updates resolve; peers must be configured the same way.
+  pulsedb::sync::v1::ConflictResolution conflict_resolution =
+      pulsedb::sync::v1::CONFLICT_RESOLUTION_SERVER_WINS;
+  // Compaction by the minimum peer cursor runs this often (0 = never automatically).
+  absl::Duration compaction_interval = absl::Minutes(5);
+  // Compaction always keeps at least this many newest log entries.
+  uint64_t retain_min_entries = 10000;
+  // A Subscribe stream with nothing to send sends an empty event this often.
+  absl::Duration heartbeat_interval = absl::Seconds(5);
+  // Threads for storage work (pushes, pulls, stream fills); gRPC's own threads never block.
+  int worker_threads = 8;
+  // How long shutdown waits for in-flight calls before cancelling them.
+  absl::Duration shutdown_grace = absl::Seconds(5);
+
+  // INVALID_ARGUMENT naming the first bad option.
+  absl::Status Validate() const;
+};
+
+}  // namespace pulse::server
+
+#endif  // PULSESYNC_SERVER_HUB_OPTIONS_H_

@@ -1,0 +1,111 @@
+// pulse_hub: the PulseSync hub. Peers push their changes here and pull or subscribe to
+// everyone else's. SIGINT/SIGTERM stop it cleanly (exit 0).
+#include <signal.h>
+
+#include <cstdio>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "common/log.h"
+#include "server/hub.h"
+#include "storage/ids.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
+          "host:port to serve gRPC on (port 0 picks a free port)");
+ABSL_FLAG(std::string, data_dir, "./pulse-data",
+          "directory of the hub's RocksDB store; created if missing");
+ABSL_FLAG(bool, sync, true,
+          "fsync every commit before acknowledging a push; --sync=false survives a process "
+          "crash but not a power loss, and is faster");
+ABSL_FLAG(uint32_t, max_batch_size, 1000,
+          "most changes one Push may carry; larger Pull requests are capped to it");
+ABSL_FLAG(uint64_t, max_message_bytes, 64ull << 20,
+          "largest request accepted and reply sent, in bytes (at least 1024)");
+ABSL_FLAG(std::string, conflict_resolution, "server-wins",
+          "how conflicting updates resolve: server-wins (the hub's order) or "
+          "last-write-wins (timestamp, then origin id); peers must match");
+ABSL_FLAG(absl::Duration, compaction_interval, absl::Minutes(5),
+          "how often to compact the change log by the minimum peer cursor (0 = never)");
+ABSL_FLAG(uint64_t, retain_min_entries, 10000,
+          "compaction always keeps at least this many newest log entries");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
+          "idle Subscribe streams get an empty event this often");
+ABSL_FLAG(int, worker_threads, 8, "threads for storage work (pushes, pulls, stream reads)");
+ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
+          "on SIGINT/SIGTERM, how long in-flight calls may take before they are cancelled");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off");
+
+namespace {
+
+absl::StatusOr<pulse::server::HubOptions> OptionsFromFlags() {
+  pulse::server::HubOptions options;
+  options.listen_address = absl::GetFlag(FLAGS_listen);
+  options.data_dir = absl::GetFlag(FLAGS_data_dir);
+  options.sync_writes = absl::GetFlag(FLAGS_sync);
+  options.max_batch_size = absl::GetFlag(FLAGS_max_batch_size);
+  options.max_message_bytes = absl::GetFlag(FLAGS_max_message_bytes);
+  const std::string rule = absl::GetFlag(FLAGS_conflict_resolution);
+  if (rule == "server-wins") {
+    options.conflict_resolution = pulsedb::sync::v1::CONFLICT_RESOLUTION_SERVER_WINS;
+  } else if (rule == "last-write-wins") {
+    options.conflict_resolution = pulsedb::sync::v1::CONFLICT_RESOLUTION_LAST_WRITE_WINS;
+  } else {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "--conflict_resolution must be server-wins or last-write-wins, got ", rule));
+  }
+  options.compaction_interval = absl::GetFlag(FLAGS_compaction_interval);
+  options.retain_min_entries = absl::GetFlag(FLAGS_retain_min_entries);
+  options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+  options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  if (absl::Status s = options.Validate(); !s.ok()) return s;
+  return options;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "pulse_hub: the PulseSync hub (gRPC service pulsedb.sync.v1.SyncService).\n"
+      "Usage: pulse_hub [--listen=127.0.0.1:7070] [--data_dir=./pulse-data] [flags]");
+  absl::ParseCommandLine(argc, argv);
+  pulse::LogLevel level;
+  if (!pulse::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::fprintf(stderr, "pulse_hub: --log_level must be debug, info, warning, error or off\n");
+    return 2;
+  }
+  pulse::SetLogLevel(level);
+  absl::StatusOr<pulse::server::HubOptions> options = OptionsFromFlags();
+  if (!options.ok()) {
+    std::fprintf(stderr, "pulse_hub: %s\n", std::string(options.status().message()).c_str());
+    return 2;
+  }
+  // Block the stop signals in every thread (gRPC's and RocksDB's inherit the mask), then
+  // wait for them here.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+
+  absl::StatusOr<std::unique_ptr<pulse::server::Hub>> hub =
+      pulse::server::Hub::Start(*std::move(options));
+  if (!hub.ok()) {
+    std::fprintf(stderr, "pulse_hub: %s\n", hub.status().ToString().c_str());
+    return 1;
+  }
+  std::printf("pulse_hub %s listening on %s\n",
+              pulse::storage::IdToText((*hub)->instance_id()).c_str(),
+              (*hub)->address().c_str());
+  std::fflush(stdout);
+  int signal_number = 0;
+  sigwait(&stop_signals, &signal_number);
+  pulse::Log(pulse::LogLevel::kInfo, "signal",
+             {{"signal", signal_number == SIGINT ? "SIGINT" : "SIGTERM"}});
+  (*hub)->Shutdown();
+  return 0;
+}

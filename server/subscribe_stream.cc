@@ -1,0 +1,218 @@
+#include "server/subscribe_stream.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/status_payloads.h"
+#include "server/request_checks.h"
+#include "server/status_mapping.h"
+#include "storage/ids.h"
+#include "storage/keys.h"
+
+namespace pulse::server {
+
+namespace pb = pulsedb::sync::v1;
+
+namespace {
+
+// Finishes a call that never started streaming.
+class RefusedStream : public grpc::ServerWriteReactor<pb::SubscribeEvent> {
+ public:
+  RefusedStream(grpc::CallbackServerContext* context, const absl::Status& status) {
+    Finish(ToGrpcStatus(status, context));
+  }
+  void OnDone() override { delete this; }
+};
+
+}  // namespace
+
+grpc::ServerWriteReactor<pb::SubscribeEvent>* SubscribeStream::Start(
+    HubContext* hub, grpc::CallbackServerContext* context, const pb::SubscribeRequest* request) {
+  absl::Status status =
+      CheckAddressing(hub->hub_id(), request->source_instance(), request->target_instance(),
+                      hub->peers());
+  storage::ScanRequest scan;
+  if (status.ok()) {
+    ReadRequest read;
+    read.cursor = &request->cursor();
+    read.collectives = &request->collectives();
+    read.entity_types = &request->entity_types();
+    read.max_reply_bytes = request->max_reply_bytes();
+    absl::StatusOr<storage::ScanRequest> built =
+        BuildScan(read, request->source_instance(), hub->hub_id(), hub->options());
+    if (built.ok()) {
+      scan = std::move(*built);
+    } else {
+      status = built.status();
+    }
+  }
+  if (status.ok() && scan.after < hub->store().log().OldestRetained() - 1) {
+    status = CursorCompactedError(scan.after, hub->store().log().OldestRetained());
+  }
+  if (status.ok() && !hub->accepting_streams()) {
+    status = absl::UnavailableError("hub is shutting down");
+  }
+  if (!status.ok()) {
+    Log(LogLevel::kInfo, "subscribe_refused",
+        {{"peer", storage::IdToText(request->source_instance())},
+         {"code", absl::StatusCodeToString(status.code())},
+         {"reason", std::string(status.message())}});
+    return new RefusedStream(context, status);
+  }
+  absl::Duration heartbeat = hub->options().heartbeat_interval;
+  if (request->heartbeat_interval_ms() != 0) {
+    heartbeat = absl::Milliseconds(std::max<uint32_t>(request->heartbeat_interval_ms(), 50));
+  }
+  std::shared_ptr<SubscribeStream> stream(new SubscribeStream(
+      hub, context, request->source_instance(), std::move(scan), heartbeat));
+  stream->self_ = stream;
+  hub->AddStream(stream);
+  // Subscribing acknowledges everything up to the cursor: it holds compaction there.
+  hub->store().AdvanceCursor(stream->requester_, storage::CursorKind::kServed,
+                             request->cursor().last_sequence());
+  Log(LogLevel::kInfo, "subscribe",
+      {{"peer", storage::IdToText(stream->requester_)},
+       {"cursor", absl::StrCat(request->cursor().last_sequence())}});
+  {
+    MutexLock lock(&stream->mu_);
+    stream->dirty_ = true;
+    stream->MaybeScheduleFill(/*heartbeat=*/false);
+  }
+  return stream.get();
+}
+
+SubscribeStream::SubscribeStream(HubContext* hub, grpc::CallbackServerContext* context,
+                                 std::string requester, storage::ScanRequest scan,
+                                 absl::Duration heartbeat)
+    : hub_(hub),
+      context_(context),
+      requester_(std::move(requester)),
+      heartbeat_(heartbeat),
+      scan_(std::move(scan)),
+      last_write_(absl::Now()) {}
+
+void SubscribeStream::MaybeScheduleFill(bool heartbeat) {
+  if (finished_ || writing_ || filling_) return;
+  filling_ = true;
+  std::shared_ptr<SubscribeStream> self = shared_from_this();
+  hub_->pool().Schedule([self, heartbeat] { self->Fill(heartbeat); });
+}
+
+void SubscribeStream::Fill(bool heartbeat) {
+  storage::ScanRequest scan;
+  {
+    MutexLock lock(&mu_);
+    if (finished_) {
+      filling_ = false;
+      return;
+    }
+    dirty_ = false;
+    scan = scan_;
+  }
+  absl::StatusOr<storage::ScanResult> page = hub_->store().log().Scan(scan);
+  if (page.ok() && page->changes.empty() && page->oversized.has_value()) {
+    page = ChangeTooLargeError(page->oversized->log_sequence, page->oversized->bytes,
+                               scan.max_bytes);
+  }
+  MutexLock lock(&mu_);
+  filling_ = false;
+  if (finished_) return;
+  if (!page.ok()) {
+    Log(LogLevel::kWarning, "subscribe_error",
+        {{"peer", storage::IdToText(requester_)}, {"error", page.status().ToString()}});
+    FinishLocked(page.status());
+    return;
+  }
+  const bool moved = page->scanned_through != scan_.after;
+  scan_.after = page->scanned_through;
+  more_ = page->has_more;
+  if (page->changes.empty() && !(heartbeat || heartbeat_due_)) {
+    // Nothing for this subscriber (everything filtered, or nothing new): wait.
+    if (dirty_ || more_) MaybeScheduleFill(false);
+    return;
+  }
+  if (page->changes.empty() && !moved && !heartbeat && !heartbeat_due_) return;
+  heartbeat_due_ = false;
+  event_.Clear();
+  for (pb::SyncChange& change : page->changes) *event_.add_changes() = std::move(change);
+  event_.mutable_cursor()->set_instance_id(hub_->hub_id());
+  event_.mutable_cursor()->set_last_sequence(scan_.after);
+  event_.set_head_sequence(hub_->store().log().Head());
+  event_.set_responder_instance(hub_->hub_id());
+  writing_ = true;
+  last_write_ = absl::Now();
+  StartWrite(&event_);
+}
+
+void SubscribeStream::OnWriteDone(bool ok) {
+  MutexLock lock(&mu_);
+  writing_ = false;
+  if (pending_finish_.has_value()) {
+    Finish(ToGrpcStatus(*pending_finish_, context_));
+    pending_finish_.reset();
+    return;
+  }
+  if (!ok) {
+    // The peer went away; OnCancel follows (or already ran).
+    FinishLocked(absl::CancelledError("subscriber went away"));
+    return;
+  }
+  if (finished_) return;
+  // What was delivered is acknowledged by the transport; record it for compaction and
+  // for operators, off the callback thread.
+  const uint64_t delivered = scan_.after;
+  std::shared_ptr<SubscribeStream> self = shared_from_this();
+  hub_->pool().Schedule([self, delivered] {
+    self->hub_->store().AdvanceCursor(self->requester_, storage::CursorKind::kServed, delivered);
+  });
+  if (dirty_ || more_) MaybeScheduleFill(false);
+}
+
+void SubscribeStream::FinishLocked(const absl::Status& status) {
+  if (finished_) return;
+  finished_ = true;
+  if (writing_) {
+    pending_finish_ = status;  // finish once the write in flight completes
+    return;
+  }
+  Finish(ToGrpcStatus(status, context_));
+}
+
+void SubscribeStream::OnCancel() {
+  MutexLock lock(&mu_);
+  FinishLocked(absl::CancelledError("subscription cancelled"));
+}
+
+void SubscribeStream::OnDone() {
+  Log(LogLevel::kInfo, "subscribe_end", {{"peer", storage::IdToText(requester_)}});
+  hub_->RemoveStream(this);
+  std::shared_ptr<SubscribeStream> keep;
+  {
+    MutexLock lock(&mu_);
+    finished_ = true;
+    keep = std::move(self_);
+  }
+  // `keep` goes out of scope here; queued work may still hold references.
+}
+
+void SubscribeStream::OnLogAdvanced() {
+  MutexLock lock(&mu_);
+  dirty_ = true;
+  MaybeScheduleFill(false);
+}
+
+void SubscribeStream::OnTick(absl::Time now) {
+  MutexLock lock(&mu_);
+  if (now - last_write_ < heartbeat_) return;
+  heartbeat_due_ = true;
+  MaybeScheduleFill(true);
+}
+
+void SubscribeStream::Close(const absl::Status& status) {
+  MutexLock lock(&mu_);
+  FinishLocked(status);
+}
+
+}  // namespace pulse::server

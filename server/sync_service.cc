@@ -1,0 +1,305 @@
+#include "server/sync_service.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "common/log.h"
+#include "common/status_payloads.h"
+#include "server/request_checks.h"
+#include "server/snapshot_stream.h"
+#include "server/status_mapping.h"
+#include "server/subscribe_stream.h"
+#include "storage/ids.h"
+#include "storage/keys.h"
+
+namespace pulse::server {
+
+namespace pb = pulsedb::sync::v1;
+using storage::IdToText;
+
+namespace {
+
+// Runs `work` on the pool and finishes the unary call with its status.
+grpc::ServerUnaryReactor* RunOnPool(HubContext* hub, grpc::CallbackServerContext* context,
+                                    std::function<absl::Status()> work) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  hub->pool().Schedule([reactor, context, work = std::move(work)] {
+    reactor->Finish(ToGrpcStatus(work(), context));
+  });
+  return reactor;
+}
+
+std::string Millis(absl::Time start) {
+  return absl::StrCat(absl::ToDoubleMilliseconds(absl::Now() - start));
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Handshake
+// ---------------------------------------------------------------------------
+
+grpc::ServerUnaryReactor* SyncServiceImpl::Handshake(grpc::CallbackServerContext* context,
+                                                     const pb::HandshakeRequest* request,
+                                                     pb::HandshakeResponse* response) {
+  return RunOnPool(hub_, context, [this, request, response] {
+    return DoHandshake(*request, response);
+  });
+}
+
+absl::Status SyncServiceImpl::DoHandshake(const pb::HandshakeRequest& request,
+                                          pb::HandshakeResponse* response) {
+  if (absl::Status s = CheckHandshake(hub_->hub_id(), request); !s.ok()) {
+    Log(LogLevel::kInfo, "handshake_refused",
+        {{"peer", IdToText(request.instance_id())}, {"reason", std::string(s.message())}});
+    return s;
+  }
+  const HubOptions& options = hub_->options();
+  response->set_instance_id(hub_->hub_id());
+  response->set_protocol_version(kProtocolVersion);
+  response->mutable_limits()->set_max_batch_size(options.max_batch_size);
+  response->mutable_limits()->set_max_message_bytes(options.max_message_bytes);
+  response->set_oldest_sequence(hub_->store().log().OldestRetained());
+  response->set_head_sequence(hub_->store().log().Head());
+  response->set_conflict_resolution(options.conflict_resolution);
+  for (const char* c : {"push", "pull", "subscribe", "snapshot"}) response->add_capabilities(c);
+  if (request.protocol_version() != kProtocolVersion) {
+    response->set_accepted(false);
+    response->set_reason(BoundedReason(absl::StrCat(
+        "protocol version mismatch: hub speaks ", kProtocolVersion, ", peer speaks ",
+        request.protocol_version())));
+    Log(LogLevel::kInfo, "handshake_refused",
+        {{"peer", IdToText(request.instance_id())}, {"reason", response->reason()}});
+    return absl::OkStatus();
+  }
+  std::vector<std::string> capabilities(request.capabilities().begin(),
+                                        request.capabilities().end());
+  if (absl::Status s = hub_->peers().Register(request.instance_id(), capabilities,
+                                              absl::ToUnixMillis(absl::Now()));
+      !s.ok()) {
+    return s;
+  }
+  response->set_accepted(true);
+  Log(LogLevel::kInfo, "handshake",
+      {{"peer", IdToText(request.instance_id())},
+       {"capabilities", absl::StrJoin(capabilities, ",")},
+       {"head", absl::StrCat(response->head_sequence())}});
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Push
+// ---------------------------------------------------------------------------
+
+grpc::ServerUnaryReactor* SyncServiceImpl::Push(grpc::CallbackServerContext* context,
+                                                const pb::PushRequest* request,
+                                                pb::PushResponse* response) {
+  return RunOnPool(hub_, context, [this, request, response] {
+    return DoPush(*request, response);
+  });
+}
+
+absl::Status SyncServiceImpl::DoPush(const pb::PushRequest& request, pb::PushResponse* response) {
+  const absl::Time start = absl::Now();
+  const std::string& peer = request.source_instance();
+  absl::Status refused = CheckAddressing(hub_->hub_id(), peer, request.target_instance(),
+                                         hub_->peers());
+  if (refused.ok()) refused = CheckPushBatch(request, hub_->options());
+  if (refused.ok()) refused = hub_->store().CheckEmbeddings(request.changes());
+  if (!refused.ok()) {
+    Log(LogLevel::kInfo, "push_refused",
+        {{"peer", IdToText(peer)},
+         {"code", absl::StatusCodeToString(refused.code())},
+         {"reason", std::string(refused.message())}});
+    return refused;
+  }
+  storage::ApplyContext context;
+  context.mode = storage::ApplyMode::kAuthority;
+  context.conflict_resolution = hub_->options().conflict_resolution;
+  absl::StatusOr<storage::ApplyReport> report =
+      hub_->store().ApplyRemoteChanges(request.changes(), context);
+  if (!report.ok()) {
+    Log(LogLevel::kError, "push_failed", {{"peer", IdToText(peer)}, {"error", report.status().ToString()}});
+    return report.status();
+  }
+  absl::StatusOr<uint64_t> mark = hub_->store().OriginMark(peer);
+  if (!mark.ok()) return mark.status();
+  response->set_accepted(static_cast<uint32_t>(report->applied + report->duplicates +
+                                               report->skipped + report->conflicts));
+  response->set_rejected(static_cast<uint32_t>(report->rejected));
+  response->set_duplicates(static_cast<uint32_t>(report->duplicates));
+  response->set_conflicts(static_cast<uint32_t>(report->conflicts));
+  if (report->safe_through.has_value()) response->set_safe_through(*report->safe_through);
+  response->mutable_new_cursor()->set_instance_id(peer);
+  response->mutable_new_cursor()->set_last_sequence(*mark);
+  response->set_responder_instance(hub_->hub_id());
+  if (report->failed_index.has_value()) {
+    response->mutable_first_failure()->set_sequence(report->failed_sequence);
+    response->mutable_first_failure()->set_reason(std::string(report->failure.message()));
+  }
+  if (report->future_timestamps > 0) {
+    Log(LogLevel::kWarning, "future_timestamps",
+        {{"peer", IdToText(peer)}, {"count", absl::StrCat(report->future_timestamps)}});
+  }
+  Log(LogLevel::kInfo, "push",
+      {{"peer", IdToText(peer)},
+       {"changes", absl::StrCat(request.changes_size())},
+       {"applied", absl::StrCat(report->applied)},
+       {"duplicates", absl::StrCat(report->duplicates)},
+       {"skipped", absl::StrCat(report->skipped)},
+       {"conflicts", absl::StrCat(report->conflicts)},
+       {"rejected", absl::StrCat(report->rejected)},
+       {"acknowledged", absl::StrCat(*mark)},
+       {"ms", Millis(start)}});
+  if (report->failed_index.has_value()) {
+    Log(LogLevel::kWarning, "push_rejected",
+        {{"peer", IdToText(peer)},
+         {"sequence", absl::StrCat(report->failed_sequence)},
+         {"reason", std::string(report->failure.message())}});
+  }
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Pull
+// ---------------------------------------------------------------------------
+
+grpc::ServerUnaryReactor* SyncServiceImpl::Pull(grpc::CallbackServerContext* context,
+                                                const pb::PullRequest* request,
+                                                pb::PullResponse* response) {
+  return RunOnPool(hub_, context, [this, request, response] {
+    return DoPull(*request, response);
+  });
+}
+
+absl::Status SyncServiceImpl::DoPull(const pb::PullRequest& request, pb::PullResponse* response) {
+  const absl::Time start = absl::Now();
+  const std::string& peer = request.source_instance();
+  absl::Status refused = CheckAddressing(hub_->hub_id(), peer, request.target_instance(),
+                                         hub_->peers());
+  absl::StatusOr<storage::ScanRequest> scan = absl::UnknownError("not built");
+  if (!refused.ok()) {
+    scan = refused;
+  } else {
+    ReadRequest read;
+    read.cursor = &request.cursor();
+    read.batch_size = request.batch_size();
+    read.collectives = &request.collectives();
+    read.entity_types = &request.entity_types();
+    read.max_reply_bytes = request.max_reply_bytes();
+    scan = BuildScan(read, peer, hub_->hub_id(), hub_->options());
+  }
+  absl::StatusOr<storage::ScanResult> page =
+      scan.ok() ? hub_->store().log().Scan(*scan) : absl::StatusOr<storage::ScanResult>(scan.status());
+  if (page.ok() && page->changes.empty() && page->oversized.has_value()) {
+    page = ChangeTooLargeError(page->oversized->log_sequence, page->oversized->bytes,
+                               scan->max_bytes);
+  }
+  if (!page.ok()) {
+    Log(LogLevel::kInfo, "pull_refused",
+        {{"peer", IdToText(peer)},
+         {"code", absl::StatusCodeToString(page.status().code())},
+         {"reason", std::string(page.status().message())}});
+    return page.status();
+  }
+  // The request's cursor acknowledges what the peer has applied: register it, even for
+  // an empty page, so compaction waits for this peer.
+  if (absl::StatusOr<uint64_t> served = hub_->store().AdvanceCursor(
+          peer, storage::CursorKind::kServed, request.cursor().last_sequence());
+      !served.ok()) {
+    return served.status();
+  }
+  const std::size_t count = page->changes.size();
+  for (pb::SyncChange& change : page->changes) *response->add_changes() = std::move(change);
+  response->set_has_more(page->has_more);
+  response->mutable_new_cursor()->set_instance_id(hub_->hub_id());
+  response->mutable_new_cursor()->set_last_sequence(page->scanned_through);
+  response->set_responder_instance(hub_->hub_id());
+  response->set_head_sequence(hub_->store().log().Head());
+  Log(LogLevel::kDebug, "pull",
+      {{"peer", IdToText(peer)},
+       {"cursor", absl::StrCat(request.cursor().last_sequence())},
+       {"changes", absl::StrCat(count)},
+       {"new_cursor", absl::StrCat(page->scanned_through)},
+       {"has_more", page->has_more ? "true" : "false"},
+       {"ms", Millis(start)}});
+  return absl::OkStatus();
+}
+
+// ---------------------------------------------------------------------------
+// Streams
+// ---------------------------------------------------------------------------
+
+grpc::ServerWriteReactor<pb::SubscribeEvent>* SyncServiceImpl::Subscribe(
+    grpc::CallbackServerContext* context, const pb::SubscribeRequest* request) {
+  return SubscribeStream::Start(hub_, context, request);
+}
+
+grpc::ServerWriteReactor<pb::SnapshotChunk>* SyncServiceImpl::Snapshot(
+    grpc::CallbackServerContext* context, const pb::SnapshotRequest* request) {
+  return SnapshotStream::Start(hub_, context, request);
+}
+
+// ---------------------------------------------------------------------------
+// Admin
+// ---------------------------------------------------------------------------
+
+absl::Status BuildHubStatus(HubContext& hub, pb::HubStatusResponse* response) {
+  storage::Store& store = hub.store();
+  const uint64_t head = store.log().Head();
+  response->set_instance_id(hub.hub_id());
+  response->set_head_sequence(head);
+  response->set_oldest_sequence(store.log().OldestRetained());
+  response->set_conflict_resolution(hub.options().conflict_resolution);
+  response->mutable_limits()->set_max_batch_size(hub.options().max_batch_size);
+  response->mutable_limits()->set_max_message_bytes(hub.options().max_message_bytes);
+  response->set_subscribers(static_cast<uint32_t>(hub.stream_count()));
+  for (pb::PeerInfo& peer : hub.peers().Snapshot()) {
+    absl::StatusOr<std::optional<uint64_t>> served =
+        store.GetCursor(peer.instance_id(), storage::CursorKind::kServed);
+    if (!served.ok()) return served.status();
+    const uint64_t cursor = served->value_or(0);
+    peer.set_served_cursor(cursor);
+    peer.set_lag(head > cursor ? head - cursor : 0);
+    absl::StatusOr<uint64_t> mark = store.OriginMark(peer.instance_id());
+    if (!mark.ok()) return mark.status();
+    peer.set_acknowledged_sequence(*mark);
+    *response->add_peers() = std::move(peer);
+  }
+  std::sort(response->mutable_peers()->begin(), response->mutable_peers()->end(),
+            [](const pb::PeerInfo& a, const pb::PeerInfo& b) {
+              return a.instance_id() < b.instance_id();
+            });
+  return absl::OkStatus();
+}
+
+grpc::ServerUnaryReactor* SyncAdminImpl::Status(grpc::CallbackServerContext* context,
+                                                const pb::HubStatusRequest*,
+                                                pb::HubStatusResponse* response) {
+  return RunOnPool(hub_, context, [this, response] { return BuildHubStatus(*hub_, response); });
+}
+
+grpc::ServerUnaryReactor* SyncAdminImpl::Compact(grpc::CallbackServerContext* context,
+                                                 const pb::CompactRequest*,
+                                                 pb::CompactResponse* response) {
+  return RunOnPool(hub_, context, [this, response]() -> absl::Status {
+    storage::Store& store = hub_->store();
+    const uint64_t head = store.log().Head();
+    const uint64_t floor = hub_->options().retain_min_entries;
+    absl::StatusOr<uint64_t> removed =
+        store.CompactWal(head > floor ? head - floor + 1 : 1);
+    if (!removed.ok()) return removed.status();
+    response->set_removed(*removed);
+    response->set_oldest_sequence(store.log().OldestRetained());
+    Log(LogLevel::kInfo, "compaction",
+        {{"trigger", "admin"},
+         {"removed", absl::StrCat(*removed)},
+         {"oldest", absl::StrCat(response->oldest_sequence())}});
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace pulse::server

@@ -1,0 +1,65 @@
+// SyncServiceImpl: the hub's pulsedb.sync.v1.SyncService over gRPC's callback API.
+// Handshake, Push and Pull are unary; their storage work runs on the hub's pool so gRPC's
+// threads never block on an fsync. Subscribe and Snapshot are server streams
+// (subscribe_stream.h, snapshot_stream.h). Thread-safe; borrows the HubContext.
+#ifndef PULSESYNC_SERVER_SYNC_SERVICE_H_
+#define PULSESYNC_SERVER_SYNC_SERVICE_H_
+
+#include "pulsedb/sync/v1/sync.grpc.pb.h"
+#include "server/hub_context.h"
+
+namespace pulse::server {
+
+class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::CallbackService {
+ public:
+  explicit SyncServiceImpl(HubContext* hub) : hub_(hub) {}
+
+  grpc::ServerUnaryReactor* Handshake(grpc::CallbackServerContext* context,
+                                      const pulsedb::sync::v1::HandshakeRequest* request,
+                                      pulsedb::sync::v1::HandshakeResponse* response) override;
+  grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
+                                 const pulsedb::sync::v1::PushRequest* request,
+                                 pulsedb::sync::v1::PushResponse* response) override;
+  grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
+                                 const pulsedb::sync::v1::PullRequest* request,
+                                 pulsedb::sync::v1::PullResponse* response) override;
+  grpc::ServerWriteReactor<pulsedb::sync::v1::SubscribeEvent>* Subscribe(
+      grpc::CallbackServerContext* context,
+      const pulsedb::sync::v1::SubscribeRequest* request) override;
+  grpc::ServerWriteReactor<pulsedb::sync::v1::SnapshotChunk>* Snapshot(
+      grpc::CallbackServerContext* context,
+      const pulsedb::sync::v1::SnapshotRequest* request) override;
+
+ private:
+  absl::Status DoHandshake(const pulsedb::sync::v1::HandshakeRequest& request,
+                           pulsedb::sync::v1::HandshakeResponse* response);
+  absl::Status DoPush(const pulsedb::sync::v1::PushRequest& request,
+                      pulsedb::sync::v1::PushResponse* response);
+  absl::Status DoPull(const pulsedb::sync::v1::PullRequest& request,
+                      pulsedb::sync::v1::PullResponse* response);
+
+  HubContext* const hub_;
+};
+
+// SyncAdminImpl: pulsedb.sync.v1.SyncAdmin (status, compaction) for operators' tools.
+class SyncAdminImpl final : public pulsedb::sync::v1::SyncAdmin::CallbackService {
+ public:
+  explicit SyncAdminImpl(HubContext* hub) : hub_(hub) {}
+
+  grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
+                                   const pulsedb::sync::v1::HubStatusRequest* request,
+                                   pulsedb::sync::v1::HubStatusResponse* response) override;
+  grpc::ServerUnaryReactor* Compact(grpc::CallbackServerContext* context,
+                                    const pulsedb::sync::v1::CompactRequest* request,
+                                    pulsedb::sync::v1::CompactResponse* response) override;
+
+ private:
+  HubContext* const hub_;
+};
+
+// Fills `response` with the hub's state (shared by the admin RPC and metrics).
+absl::Status BuildHubStatus(HubContext& hub, pulsedb::sync::v1::HubStatusResponse* response);
+
+}  // namespace pulse::server
+
+#endif  // PULSESYNC_SERVER_SYNC_SERVICE_H_

@@ -1,0 +1,634 @@
+// The hub over real gRPC on loopback: relay, cursors and filters, exactly-once pushes,
+// live Subscribe, Snapshot, compaction, restarts, and every kind of bad request.
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "common/status_payloads.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "storage/ids.h"
+#include "storage/keys.h"
+#include "tests/support/entities.h"
+#include "tests/support/hub_fixture.h"
+
+namespace pulse {
+namespace {
+
+namespace pb = pulsedb::sync::v1;
+using ::pulse::testing::Deadline;
+using ::pulse::testing::MakeCollective;
+using ::pulse::testing::MakeExperience;
+
+class HubTest : public testing::HubFixture {
+ protected:
+  void SetUp() override {
+    HubFixture::SetUp();
+    StartHub();
+    a_ = NewPeerStore("a");
+    b_ = NewPeerStore("b");
+    ASSERT_TRUE(Handshake(*a_).ok());
+    ASSERT_TRUE(Handshake(*b_).ok());
+  }
+  std::unique_ptr<storage::Store> a_, b_;
+};
+
+std::string Trailer(const grpc::ClientContext& context, const std::string& key) {
+  auto range = context.GetServerTrailingMetadata().equal_range(key);
+  if (range.first == range.second) return "";
+  return std::string(range.first->second.data(), range.first->second.size());
+}
+
+// ----- Handshake
+
+TEST_F(HubTest, HandshakeReportsIdentityLimitsAndLogPosition) {
+  pb::HandshakeResponse response;
+  ASSERT_TRUE(Handshake(*a_, &response).ok());
+  EXPECT_TRUE(response.accepted());
+  EXPECT_EQ(response.instance_id(), hub().instance_id());
+  EXPECT_EQ(response.protocol_version(), 1u);
+  EXPECT_EQ(response.limits().max_batch_size(), hub_options().max_batch_size);
+  EXPECT_EQ(response.limits().max_message_bytes(), hub_options().max_message_bytes);
+  EXPECT_EQ(response.oldest_sequence(), 1u);
+  EXPECT_EQ(response.head_sequence(), 0u);
+}
+
+TEST_F(HubTest, WrongProtocolVersionIsNotAcceptedAndTheReasonNamesBothVersions) {
+  pb::HandshakeRequest request;
+  request.set_instance_id(a_->instance_id());
+  request.set_protocol_version(7);
+  pb::HandshakeResponse response;
+  ASSERT_TRUE(stub().Handshake(Deadline().get(), request, &response).ok());
+  EXPECT_FALSE(response.accepted());
+  EXPECT_TRUE(absl::StrContains(response.reason(), "1")) << response.reason();
+  EXPECT_TRUE(absl::StrContains(response.reason(), "7")) << response.reason();
+  EXPECT_LE(response.reason().size(), 256u);
+}
+
+TEST_F(HubTest, MalformedHandshakesAreInvalidArgument) {
+  pb::HandshakeRequest request;
+  request.set_protocol_version(1);
+  request.set_instance_id("short");
+  pb::HandshakeResponse response;
+  EXPECT_EQ(stub().Handshake(Deadline().get(), request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_instance_id(a_->instance_id());
+  for (int i = 0; i < 9; ++i) request.add_capabilities("c" + std::to_string(i));
+  EXPECT_EQ(stub().Handshake(Deadline().get(), request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.clear_capabilities();
+  request.add_capabilities(std::string(65, 'x'));
+  EXPECT_EQ(stub().Handshake(Deadline().get(), request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.clear_capabilities();
+  request.set_instance_id(hub().instance_id());
+  EXPECT_EQ(stub().Handshake(Deadline().get(), request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// ----- Relay
+
+TEST_F(HubTest, ChangeFromAReachesBOnceAndNeverEchoesToA) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  const std::string e = a_->CreateExperience(MakeExperience(c))->id;
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  EXPECT_EQ(pushed.accepted(), 2u);
+  EXPECT_EQ(pushed.rejected(), 0u);
+  EXPECT_EQ(pushed.safe_through(), 2u);
+  EXPECT_EQ(pushed.new_cursor().last_sequence(), 2u);
+  EXPECT_EQ(pushed.responder_instance(), hub().instance_id());
+
+  EXPECT_EQ(PullAndApply(*b_), 2);
+  EXPECT_TRUE(b_->GetExperience(e).ok());
+  EXPECT_EQ(PullAndApply(*b_), 0);  // nothing twice
+
+  pb::PullResponse to_a;
+  ASSERT_TRUE(Pull(*a_, 0, 100, &to_a).ok());
+  EXPECT_EQ(to_a.changes_size(), 0);  // never back to its origin
+  EXPECT_EQ(to_a.new_cursor().last_sequence(), 2u);
+  EXPECT_FALSE(to_a.has_more());
+}
+
+TEST_F(HubTest, ChangesKeepTheirOriginIdentityThroughTheRelay) {
+  a_->CreateCollective(MakeCollective());
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  pb::PullResponse pulled;
+  ASSERT_TRUE(Pull(*b_, 0, 10, &pulled).ok());
+  ASSERT_EQ(pulled.changes_size(), 1);
+  EXPECT_EQ(pulled.changes(0).source_instance(), a_->instance_id());
+  EXPECT_EQ(pulled.changes(0).sequence(), 1u);
+  EXPECT_EQ(pulled.changes(0).log_sequence(), 1u);
+}
+
+// ----- Pull cursors and filters
+
+TEST_F(HubTest, HasMoreIsExactAndTheCursorPassesFilteredEntries) {
+  const std::string c1 = a_->CreateCollective(MakeCollective("one"))->id;
+  const std::string c2 = a_->CreateCollective(MakeCollective("two"))->id;
+  for (int i = 0; i < 3; ++i) a_->CreateExperience(MakeExperience(c1));
+  for (int i = 0; i < 3; ++i) a_->CreateExperience(MakeExperience(c2));
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());  // hub log: 1 c1, 2 c2, 3-5 in c1, 6-8 in c2
+
+  pb::PullResponse page;
+  ASSERT_TRUE(Pull(*b_, 0, 2, &page, {c1}).ok());
+  ASSERT_EQ(page.changes_size(), 2);  // 1 and 3; 4 is next and matches
+  EXPECT_EQ(page.new_cursor().last_sequence(), 3u);
+  EXPECT_TRUE(page.has_more());
+  ASSERT_TRUE(Pull(*b_, 3, 2, &page, {c1}).ok());
+  ASSERT_EQ(page.changes_size(), 2);  // 4 and 5
+  EXPECT_EQ(page.new_cursor().last_sequence(), 8u);  // 6..8 examined and filtered out
+  EXPECT_FALSE(page.has_more());
+  ASSERT_TRUE(Pull(*b_, 5, 4, &page, {c1}).ok());
+  EXPECT_EQ(page.changes_size(), 0);
+  EXPECT_EQ(page.new_cursor().last_sequence(), 8u);  // an entirely filtered page advances
+  EXPECT_FALSE(page.has_more());
+
+  ASSERT_TRUE(Pull(*b_, 0, 8, &page).ok());
+  EXPECT_EQ(page.changes_size(), 8);
+  EXPECT_FALSE(page.has_more());  // exactly the rest: no phantom "more"
+}
+
+TEST_F(HubTest, EntityTypeFilter) {
+  a_->CreateCollective(MakeCollective());
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  pb::PullRequest request;
+  request.set_source_instance(b_->instance_id());
+  request.add_entity_types(pb::SYNC_ENTITY_TYPE_EXPERIENCE);
+  pb::PullResponse response;
+  ASSERT_TRUE(stub().Pull(Deadline().get(), request, &response).ok());
+  EXPECT_EQ(response.changes_size(), 0);
+  EXPECT_EQ(response.new_cursor().last_sequence(), 1u);
+}
+
+TEST_F(HubTest, PullRegistersTheServedCursorEvenWhenEmpty) {
+  pb::PullResponse response;
+  ASSERT_TRUE(Pull(*b_, 0, 10, &response).ok());
+  absl::StatusOr<std::optional<uint64_t>> served =
+      hub().context().store().GetCursor(b_->instance_id(), storage::CursorKind::kServed);
+  ASSERT_TRUE(served.ok());
+  EXPECT_TRUE(served->has_value());
+}
+
+// ----- Exactly once
+
+TEST_F(HubTest, ReplayedPushIsAcknowledgedAsDuplicatesAndNotAppliedTwice) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  a_->CreateExperience(MakeExperience(c));
+  pb::PushRequest request = OwnChangesRequest(*a_, 0);
+  pb::PushResponse first, replay;
+  ASSERT_TRUE(stub().Push(Deadline().get(), request, &first).ok());
+  const uint64_t head = hub().context().store().log().Head();
+  ASSERT_TRUE(stub().Push(Deadline().get(), request, &replay).ok());
+  EXPECT_EQ(replay.duplicates(), 2u);
+  EXPECT_EQ(replay.accepted(), 2u);
+  EXPECT_EQ(replay.new_cursor().last_sequence(), 2u);
+  EXPECT_EQ(hub().context().store().log().Head(), head);
+}
+
+TEST_F(HubTest, AFailedChangeStopsTheBatchAndSafeThroughNeverPassesIt) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  const std::string e = a_->CreateExperience(MakeExperience(c))->id;
+  pb::ExperienceUpdate u;
+  u.set_importance(0.3f);
+  a_->UpdateExperience(e, u);
+  a_->CreateExperience(MakeExperience(c));
+  pb::PushRequest request = OwnChangesRequest(*a_, 0);
+  request.mutable_changes()->DeleteSubrange(1, 1);  // the create is lost on the way: 1, 3, 4
+  pb::PushResponse response;
+  ASSERT_TRUE(stub().Push(Deadline().get(), request, &response).ok());
+  EXPECT_EQ(response.accepted(), 1u);
+  EXPECT_EQ(response.rejected(), 2u);
+  EXPECT_EQ(response.safe_through(), 1u);
+  EXPECT_EQ(response.first_failure().sequence(), 3u);
+  EXPECT_TRUE(absl::StrContains(response.first_failure().reason(), "not found"));
+  EXPECT_EQ(response.new_cursor().last_sequence(), 1u);
+  // Resending from the cursor with everything fixes it.
+  ASSERT_TRUE(PushOwn(*a_, 1, &response).ok());
+  EXPECT_EQ(response.rejected(), 0u);
+  EXPECT_EQ(response.new_cursor().last_sequence(), 4u);
+}
+
+// ----- Bad input: each a precise status, nothing changed
+
+class BadPushTest : public HubTest {
+ protected:
+  void SetUp() override {
+    HubTest::SetUp();
+    const std::string c = a_->CreateCollective(MakeCollective())->id;
+    a_->CreateExperience(MakeExperience(c));
+    a_->CreateExperience(MakeExperience(c));
+    good_ = OwnChangesRequest(*a_, 0);
+    before_ = *hub().context().store().RawDump();
+  }
+  void ExpectRefused(const pb::PushRequest& request, grpc::StatusCode code,
+                     const std::string& mentions) {
+    pb::PushResponse response;
+    grpc::Status status = stub().Push(Deadline().get(), request, &response);
+    EXPECT_EQ(status.error_code(), code) << status.error_message();
+    EXPECT_TRUE(absl::StrContains(status.error_message(), mentions)) << status.error_message();
+    EXPECT_EQ(*hub().context().store().RawDump(), before_) << "a refused push changed the hub";
+  }
+  pb::PushRequest good_;
+  std::string before_;
+};
+
+TEST_F(BadPushTest, WrongIdSizes) {
+  pb::PushRequest r = good_;
+  r.mutable_changes(1)->set_collective_id("xyz");
+  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "change 2");
+  r = good_;
+  r.set_source_instance("abc");
+  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "source_instance");
+}
+
+TEST_F(BadPushTest, UnknownEntityTypeAndMissingPayload) {
+  pb::PushRequest r = good_;
+  r.mutable_changes(0)->set_entity_type(static_cast<pb::SyncEntityType>(12));
+  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "entity_type");
+  r = good_;
+  r.mutable_changes(2)->clear_payload();
+  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "change 3: payload");
+}
+
+TEST_F(BadPushTest, EmptyBatch) {
+  pb::PushRequest r = good_;
+  r.clear_changes();
+  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "empty batch");
+}
+
+TEST_F(BadPushTest, BatchFromTwoOrigins) {
+  pb::PushRequest r = good_;
+  r.mutable_changes(1)->set_source_instance(b_->instance_id());
+  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "change 2");
+}
+
+TEST_F(BadPushTest, SequencesThatGoBackwardsOrRepeatOrAreZero) {
+  pb::PushRequest r = good_;
+  r.mutable_changes()->SwapElements(1, 2);
+  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "backwards");
+  r = good_;
+  r.mutable_changes(2)->set_sequence(2);
+  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "twice");
+  r = good_;
+  r.mutable_changes(0)->set_sequence(0);
+  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "sequence");
+}
+
+TEST_F(BadPushTest, OverTheBatchLimitIsResourceExhausted) {
+  StopHub();
+  hub_options().max_batch_size = 2;
+  StartHub();
+  ASSERT_TRUE(Handshake(*a_).ok());
+  before_ = *hub().context().store().RawDump();
+  ExpectRefused(OwnChangesRequest(*a_, 0), grpc::StatusCode::RESOURCE_EXHAUSTED, "limit of 2");
+}
+
+TEST_F(BadPushTest, OverTheMessageLimitIsResourceExhausted) {
+  StopHub();
+  hub_options().max_message_bytes = 2048;
+  StartHub();
+  ASSERT_TRUE(Handshake(*a_).ok());
+  before_ = *hub().context().store().RawDump();
+  pb::PushRequest r = OwnChangesRequest(*a_, 0);
+  r.mutable_changes(1)->mutable_payload()->mutable_experience_created()->set_content(
+      std::string(4096, 'x'));
+  pb::PushResponse response;
+  EXPECT_EQ(stub().Push(Deadline().get(), r, &response).error_code(),
+            grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_EQ(*hub().context().store().RawDump(), before_);
+}
+
+TEST_F(BadPushTest, EmbeddingOfTheWrongLength) {
+  pb::PushRequest r = good_;
+  r.mutable_changes(2)->mutable_payload()->mutable_experience_created()->add_embedding(0.5f);
+  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "change 3");
+}
+
+TEST_F(BadPushTest, UnknownPeerMustHandshakeFirst) {
+  auto stranger = NewPeerStore("stranger");
+  stranger->CreateCollective(MakeCollective());
+  ExpectRefused(OwnChangesRequest(*stranger, 0), grpc::StatusCode::FAILED_PRECONDITION,
+                "Handshake");
+}
+
+TEST_F(BadPushTest, AddressedToAnotherHubIsPeerChangedAndNamesTheResponder) {
+  pb::PushRequest r = good_;
+  r.set_target_instance(storage::NewUuidV7());
+  pb::PushResponse response;
+  auto context = Deadline();
+  grpc::Status status = stub().Push(context.get(), r, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "peer changed"));
+  EXPECT_EQ(Trailer(*context, "pulsedb-responder-bin"), hub().instance_id());
+  EXPECT_EQ(*hub().context().store().RawDump(), before_);
+}
+
+TEST_F(BadPushTest, ARelationToAMissingExperienceIsRejectedNotApplied) {
+  pb::PushResponse response;
+  ASSERT_TRUE(stub().Push(Deadline().get(), good_, &response).ok());
+  const std::string e = good_.changes(1).payload().experience_created().id();
+  pb::PushRequest r;
+  r.set_source_instance(a_->instance_id());
+  pb::SyncChange* change = r.add_changes();
+  change->set_sequence(10);
+  change->set_source_instance(a_->instance_id());
+  change->set_collective_id(good_.changes(0).collective_id());
+  change->set_entity_type(pb::SYNC_ENTITY_TYPE_RELATION);
+  change->set_timestamp(1);
+  *change->mutable_payload()->mutable_relation_created() =
+      testing::MakeRelation(e, storage::NewUuidV7());
+  ASSERT_TRUE(stub().Push(Deadline().get(), r, &response).ok());
+  EXPECT_EQ(response.rejected(), 1u);
+  EXPECT_FALSE(response.has_safe_through());
+  EXPECT_EQ(response.first_failure().sequence(), 10u);
+}
+
+TEST_F(HubTest, BadPullRequests) {
+  pb::PullRequest request;
+  request.set_source_instance(b_->instance_id());
+  request.add_collectives("short");
+  pb::PullResponse response;
+  EXPECT_EQ(stub().Pull(Deadline().get(), request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.clear_collectives();
+  request.add_entity_types(static_cast<pb::SyncEntityType>(99));
+  EXPECT_EQ(stub().Pull(Deadline().get(), request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.clear_entity_types();
+  request.set_max_reply_bytes(100);
+  EXPECT_EQ(stub().Pull(Deadline().get(), request, &response).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  request.set_max_reply_bytes(0);
+  request.mutable_cursor()->set_instance_id(storage::NewUuidV7());
+  EXPECT_EQ(stub().Pull(Deadline().get(), request, &response).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);
+  request.clear_cursor();
+  request.set_source_instance(storage::NewUuidV7());
+  EXPECT_EQ(stub().Pull(Deadline().get(), request, &response).error_code(),
+            grpc::StatusCode::FAILED_PRECONDITION);  // unknown peer
+}
+
+TEST_F(HubTest, AChangeLargerThanTheReplyBudgetIsResourceExhaustedWithItsSequence) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  pb::Experience big = MakeExperience(c);
+  big.set_content(std::string(3000, 'y'));
+  a_->CreateExperience(big);
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  pb::PullRequest request;
+  request.set_source_instance(b_->instance_id());
+  request.set_max_reply_bytes(2048);
+  pb::PullResponse response;
+  ASSERT_TRUE(stub().Pull(Deadline().get(), request, &response).ok());
+  EXPECT_EQ(response.changes_size(), 1);  // the collective fits
+  EXPECT_EQ(response.new_cursor().last_sequence(), 1u);
+  request.mutable_cursor()->set_last_sequence(1);
+  auto context = Deadline();
+  grpc::Status status = stub().Pull(context.get(), request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(absl::StrContains(Trailer(*context, "pulsedb-change-too-large"), "2,"));
+}
+
+// ----- Subscribe
+
+TEST_F(HubTest, SubscribeDeliversACatchUpThenAChangePushedAfterItOpened) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+
+  pb::SubscribeRequest request;
+  request.set_source_instance(b_->instance_id());
+  request.set_target_instance(hub().instance_id());
+  auto context = Deadline();
+  std::unique_ptr<grpc::ClientReader<pb::SubscribeEvent>> reader =
+      stub().Subscribe(context.get(), request);
+  pb::SubscribeEvent event;
+  ASSERT_TRUE(reader->Read(&event));
+  ASSERT_EQ(event.changes_size(), 1);  // catch-up
+  EXPECT_EQ(event.cursor().last_sequence(), 1u);
+
+  const std::string e = a_->CreateExperience(MakeExperience(c))->id;
+  ASSERT_TRUE(PushOwn(*a_, 1, &pushed).ok());
+  // Skip heartbeats until the live change arrives.
+  bool seen = false;
+  while (!seen && reader->Read(&event)) {
+    for (const pb::SyncChange& change : event.changes()) {
+      seen = change.payload().experience_created().id() == e;
+    }
+  }
+  EXPECT_TRUE(seen);
+  EXPECT_EQ(event.cursor().last_sequence(), 2u);
+  context->TryCancel();
+  reader->Finish();
+}
+
+TEST_F(HubTest, SubscribeSendsHeartbeatsWhenIdleAndNeverEchoes) {
+  a_->CreateCollective(MakeCollective());
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  pb::SubscribeRequest request;
+  request.set_source_instance(a_->instance_id());  // the origin itself
+  request.set_heartbeat_interval_ms(100);
+  auto context = Deadline();
+  auto reader = stub().Subscribe(context.get(), request);
+  pb::SubscribeEvent event;
+  for (int i = 0; i < 3; ++i) {
+    ASSERT_TRUE(reader->Read(&event));
+    EXPECT_EQ(event.changes_size(), 0);
+    EXPECT_EQ(event.responder_instance(), hub().instance_id());
+  }
+  EXPECT_EQ(event.cursor().last_sequence(), 1u);  // the filtered entry is passed
+  context->TryCancel();
+  reader->Finish();
+}
+
+TEST_F(HubTest, ManySubscribersAtOnce) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  constexpr int kSubscribers = 50;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<pb::SubscribeEvent>>> readers;
+  for (int i = 0; i < kSubscribers; ++i) {
+    pb::SubscribeRequest request;
+    request.set_source_instance(b_->instance_id());
+    contexts.push_back(Deadline());
+    readers.push_back(stub().Subscribe(contexts.back().get(), request));
+  }
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  for (auto& reader : readers) {
+    pb::SubscribeEvent event;
+    bool got = false;
+    while (!got && reader->Read(&event)) got = event.changes_size() == 1;
+    EXPECT_TRUE(got);
+  }
+  for (auto& context : contexts) context->TryCancel();
+  for (auto& reader : readers) reader->Finish();
+}
+
+TEST_F(HubTest, SubscribeFromACompactedCursorIsFailedPrecondition) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 5; ++i) a_->CreateExperience(MakeExperience(c));
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  pb::PullResponse pulled;
+  ASSERT_TRUE(Pull(*b_, 4, 10, &pulled).ok());
+  ASSERT_TRUE(Pull(*a_, 6, 10, &pulled).ok());
+  ASSERT_EQ(*hub().CompactNow(), 4u);
+  pb::SubscribeRequest request;
+  request.set_source_instance(b_->instance_id());
+  request.mutable_cursor()->set_last_sequence(2);
+  auto context = Deadline();
+  auto reader = stub().Subscribe(context.get(), request);
+  pb::SubscribeEvent event;
+  EXPECT_FALSE(reader->Read(&event));
+  grpc::Status status = reader->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_EQ(Trailer(*context, "pulsedb-oldest-retained"), "5");
+}
+
+// ----- Compaction and Snapshot
+
+TEST_F(HubTest, ACompactedCursorIsFailedPreconditionNamingTheOldestRetainedSequence) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 5; ++i) a_->CreateExperience(MakeExperience(c));
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  pb::PullResponse pulled;
+  ASSERT_TRUE(Pull(*b_, 3, 10, &pulled).ok());  // b acknowledges 3
+  ASSERT_TRUE(Pull(*a_, 6, 10, &pulled).ok());
+  ASSERT_EQ(*hub().CompactNow(), 3u);
+  auto c2 = NewPeerStore("c");
+  ASSERT_TRUE(Handshake(*c2).ok());
+  pb::PullRequest request;
+  request.set_source_instance(c2->instance_id());
+  auto context = Deadline();
+  grpc::Status status = stub().Pull(context.get(), request, &pulled);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  EXPECT_TRUE(absl::StrContains(status.error_message(), "oldest retained sequence is 4"));
+  EXPECT_EQ(Trailer(*context, "pulsedb-oldest-retained"), "4");
+}
+
+TEST_F(HubTest, SnapshotThenResumeEqualsAFullPull) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 30; ++i) ids.push_back(a_->CreateExperience(MakeExperience(c))->id);
+  a_->DeleteExperience(ids[3]);
+  a_->CreateRelation(testing::MakeRelation(ids[0], ids[1]));
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  const uint64_t mark = a_->log().Head();
+
+  // Peer c catches up by Snapshot...
+  auto c_store = NewPeerStore("c");
+  ASSERT_TRUE(Handshake(*c_store).ok());
+  pb::SnapshotRequest request;
+  request.set_source_instance(c_store->instance_id());
+  request.set_target_instance(hub().instance_id());
+  request.set_max_reply_bytes(1024);  // several chunks
+  auto context = Deadline();
+  auto reader = stub().Snapshot(context.get(), request);
+  pb::SnapshotChunk chunk;
+  int chunks = 0;
+  uint64_t sequence = 0;
+  storage::ApplyContext follower;
+  while (reader->Read(&chunk)) {
+    ++chunks;
+    EXPECT_EQ(chunk.responder_instance(), hub().instance_id());
+    ASSERT_TRUE(c_store->ApplySnapshotChunk(chunk, follower, hub().instance_id()).ok());
+    if (chunk.done()) sequence = chunk.sequence();
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_GT(chunks, 2);
+  EXPECT_EQ(sequence, hub().context().store().log().Head());
+
+  // ... then more changes happen and it resumes pulling from the snapshot's sequence.
+  a_->CreateExperience(MakeExperience(c));
+  ASSERT_TRUE(PushOwn(*a_, mark, &pushed).ok());
+  PullAndApply(*c_store);
+  // b does a full pull from zero.
+  PullAndApply(*b_);
+  EXPECT_EQ(*c_store->CanonicalDump(), *b_->CanonicalDump());
+  EXPECT_EQ(*c_store->CanonicalDump(), *hub().context().store().CanonicalDump());
+}
+
+// ----- Restart
+
+TEST_F(HubTest, HubRestartInTheMiddleOfPushesLosesNothingAndDuplicatesNothing) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  uint64_t acknowledged = 0;
+  for (int round = 0; round < 4; ++round) {
+    for (int i = 0; i < 5; ++i) a_->CreateExperience(MakeExperience(c));
+    pb::PushRequest request = OwnChangesRequest(*a_, acknowledged);
+    pb::PushResponse response;
+    ASSERT_TRUE(stub().Push(Deadline().get(), request, &response).ok());
+    acknowledged = response.new_cursor().last_sequence();
+    if (round % 2 == 1) {
+      StopHub();
+      StartHub();
+      // The same batch again, as a peer would after losing the reply: all duplicates.
+      ASSERT_TRUE(stub().Push(Deadline().get(), request, &response).ok());
+      EXPECT_EQ(response.duplicates(), static_cast<uint32_t>(request.changes_size()));
+    }
+  }
+  EXPECT_EQ(acknowledged, a_->log().Head());
+  EXPECT_EQ(hub().context().store().log().Head(), a_->log().Head());
+  EXPECT_EQ(*hub().context().store().CanonicalDump(), *a_->CanonicalDump());
+}
+
+// ----- Standard services
+
+TEST_F(HubTest, HealthServiceReportsServing) {
+  grpc::GenericStub generic(channel());
+  // grpc.health.v1.HealthCheckRequest{service=""} is an empty message.
+  grpc::ByteBuffer request_buffer;
+  grpc::Slice empty("");
+  request_buffer = grpc::ByteBuffer(&empty, 1);
+  auto context = Deadline();
+  grpc::CompletionQueue cq;
+  grpc::ByteBuffer response;
+  grpc::Status status;
+  std::unique_ptr<grpc::GenericClientAsyncResponseReader> call =
+      generic.PrepareUnaryCall(context.get(), "/grpc.health.v1.Health/Check", request_buffer, &cq);
+  call->StartCall();
+  call->Finish(&response, &status, reinterpret_cast<void*>(1));
+  void* tag;
+  bool ok;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
+  cq.Shutdown();
+}
+
+TEST_F(HubTest, AdminStatusListsPeersWithCursorsAndLag) {
+  a_->CreateCollective(MakeCollective());
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  pb::PullResponse pulled;
+  ASSERT_TRUE(Pull(*b_, 0, 10, &pulled).ok());
+  pb::HubStatusResponse status;
+  ASSERT_TRUE(admin().Status(Deadline().get(), {}, &status).ok());
+  EXPECT_EQ(status.instance_id(), hub().instance_id());
+  EXPECT_EQ(status.head_sequence(), 1u);
+  ASSERT_EQ(status.peers_size(), 2);
+  for (const pb::PeerInfo& peer : status.peers()) {
+    if (peer.instance_id() == a_->instance_id()) {
+      EXPECT_EQ(peer.acknowledged_sequence(), 1u);
+    } else {
+      EXPECT_EQ(peer.served_cursor(), 0u);
+      EXPECT_EQ(peer.lag(), 1u);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace pulse
