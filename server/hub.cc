@@ -122,7 +122,15 @@ void Hub::Shutdown() {
   context_->StopAcceptingStreams();
   context_->ForEachStream(
       [](LiveStream& s) { s.Close(absl::UnavailableError("hub is shutting down")); });
-  server_->Shutdown(absl::ToChronoTime(absl::Now() + context_->options().shutdown_grace));
+  // gRPC's shutdown also waits for idle client connections to go away, which they may
+  // never do on their own; so wait for our in-flight calls ourselves, then shut down with
+  // an immediate deadline (what is still pending then is cancelled; peers retry, and
+  // exactly-once makes that safe).
+  if (!context_->WaitForIdle(absl::Now() + context_->options().shutdown_grace)) {
+    Log(LogLevel::kWarning, "shutdown_grace_expired",
+        {{"in_flight", absl::StrCat(context_->in_flight())}});
+  }
+  server_->Shutdown(absl::ToChronoTime(absl::Now()));
   server_->Wait();
   if (ticker_.joinable()) ticker_.join();
   const std::string id = instance_id();

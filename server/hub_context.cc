@@ -48,6 +48,29 @@ void HubContext::ForEachStream(const std::function<void(LiveStream&)>& fn) {
   for (const std::shared_ptr<LiveStream>& s : live) fn(*s);
 }
 
+void HubContext::BeginCall() {
+  MutexLock lock(&mu_);
+  ++in_flight_;
+}
+
+void HubContext::EndCall() {
+  MutexLock lock(&mu_);
+  if (--in_flight_ == 0) idle_cv_.SignalAll();
+}
+
+int HubContext::in_flight() const {
+  MutexLock lock(&mu_);
+  return in_flight_;
+}
+
+bool HubContext::WaitForIdle(absl::Time deadline) {
+  MutexLock lock(&mu_);
+  while (in_flight_ > 0) {
+    if (idle_cv_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  return in_flight_ == 0;
+}
+
 void HubContext::StopAcceptingStreams() {
   MutexLock lock(&mu_);
   accepting_ = false;

@@ -47,6 +47,13 @@ class HubContext {
   int stream_count() const;
   // Calls `fn` on every open stream (outside the registry lock).
   void ForEachStream(const std::function<void(LiveStream&)>& fn);
+  // Unary calls whose work is queued or running (see sync_service.cc RunOnPool).
+  void BeginCall();
+  void EndCall();
+  int in_flight() const;
+  // Waits until no unary call is in flight; false if the deadline passed first.
+  bool WaitForIdle(absl::Time deadline);
+
   // Refuses new streams from now on (shutdown).
   void StopAcceptingStreams();
   bool accepting_streams() const;
@@ -61,6 +68,8 @@ class HubContext {
   mutable Mutex mu_;
   absl::flat_hash_map<const LiveStream*, std::weak_ptr<LiveStream>> streams_ ABSL_GUARDED_BY(mu_);
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
+  int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  CondVar idle_cv_;
 
   // Last: destroyed first, so queued work finishes while the rest still exists.
   std::unique_ptr<WorkPool> pool_;

@@ -6,10 +6,9 @@
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
+#include "common/command_line.h"
 #include "common/log.h"
 #include "server/hub.h"
 #include "storage/ids.h"
@@ -69,10 +68,13 @@ absl::StatusOr<pulse::server::HubOptions> OptionsFromFlags() {
 }  // namespace
 
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
-      "pulse_hub: the PulseSync hub (gRPC service pulsedb.sync.v1.SyncService).\n"
-      "Usage: pulse_hub [--listen=127.0.0.1:7070] [--data_dir=./pulse-data] [flags]");
-  absl::ParseCommandLine(argc, argv);
+  pulse::ParseFlagsOrExit(
+      argc, argv,
+      "the PulseSync hub (gRPC service pulsedb.sync.v1.SyncService).\n"
+      "Peers push their changes here and pull or subscribe to everyone else's.\n"
+      "Usage: pulse_hub [--listen=127.0.0.1:7070] [--data_dir=./pulse-data] [flags]\n"
+      "Stops cleanly (exit 0) on SIGINT or SIGTERM.",
+      "server/pulse_hub_main.cc");
   pulse::LogLevel level;
   if (!pulse::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
     std::fprintf(stderr, "pulse_hub: --log_level must be debug, info, warning, error or off\n");

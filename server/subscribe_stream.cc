@@ -76,9 +76,12 @@ grpc::ServerWriteReactor<pb::SubscribeEvent>* SubscribeStream::Start(
       {{"peer", storage::IdToText(stream->requester_)},
        {"cursor", absl::StrCat(request->cursor().last_sequence())}});
   {
+    // The first event goes out at once, even if empty: the subscriber learns that the
+    // stream is live and where the hub's log stands.
     MutexLock lock(&stream->mu_);
     stream->dirty_ = true;
-    stream->MaybeScheduleFill(/*heartbeat=*/false);
+    stream->heartbeat_due_ = true;
+    stream->MaybeScheduleFill(/*heartbeat=*/true);
   }
   return stream.get();
 }
@@ -125,7 +128,6 @@ void SubscribeStream::Fill(bool heartbeat) {
     FinishLocked(page.status());
     return;
   }
-  const bool moved = page->scanned_through != scan_.after;
   scan_.after = page->scanned_through;
   more_ = page->has_more;
   if (page->changes.empty() && !(heartbeat || heartbeat_due_)) {
@@ -133,7 +135,6 @@ void SubscribeStream::Fill(bool heartbeat) {
     if (dirty_ || more_) MaybeScheduleFill(false);
     return;
   }
-  if (page->changes.empty() && !moved && !heartbeat && !heartbeat_due_) return;
   heartbeat_due_ = false;
   event_.Clear();
   for (pb::SyncChange& change : page->changes) *event_.add_changes() = std::move(change);

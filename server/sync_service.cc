@@ -26,8 +26,10 @@ namespace {
 grpc::ServerUnaryReactor* RunOnPool(HubContext* hub, grpc::CallbackServerContext* context,
                                     std::function<absl::Status()> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  hub->pool().Schedule([reactor, context, work = std::move(work)] {
+  hub->BeginCall();
+  hub->pool().Schedule([hub, reactor, context, work = std::move(work)] {
     reactor->Finish(ToGrpcStatus(work(), context));
+    hub->EndCall();
   });
   return reactor;
 }

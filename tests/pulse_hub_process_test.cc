@@ -1,0 +1,127 @@
+// The pulse_hub binary as an operator runs it: flags, the "listening on" line, clean
+// stop on SIGTERM and SIGINT (exit 0, open streams ended with UNAVAILABLE), data kept
+// across restarts.
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "pulsedb/sync/v1/sync.grpc.pb.h"
+#include "storage/store.h"
+#include "tests/support/entities.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace pulse {
+namespace {
+
+namespace pb = pulsedb::sync::v1;
+using ::pulse::testing::ChildProcess;
+using ::pulse::testing::RunfilePath;
+
+struct RunningHub {
+  std::unique_ptr<ChildProcess> process;
+  std::string address;
+};
+
+RunningHub StartHubProcess(const std::string& data_dir) {
+  RunningHub hub;
+  hub.process = std::make_unique<ChildProcess>(std::vector<std::string>{
+      RunfilePath("server/pulse_hub"), "--listen=127.0.0.1:0", "--data_dir=" + data_dir,
+      "--log_level=warning"});
+  std::optional<std::string> line = hub.process->WaitForLine("listening on", absl::Seconds(30));
+  EXPECT_TRUE(line.has_value());
+  if (line.has_value()) hub.address = line->substr(line->rfind(' ') + 1);
+  return hub;
+}
+
+std::unique_ptr<grpc::ClientContext> Deadline() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(20)));
+  return context;
+}
+
+TEST(PulseHubProcess, HelpExitsZeroAndDocumentsEveryFlag) {
+  ChildProcess help({RunfilePath("server/pulse_hub"), "--help"});
+  std::string text;
+  while (std::optional<std::string> line = help.ReadLine(absl::Seconds(20))) text += *line + "\n";
+  std::optional<int> status = help.Wait(absl::Seconds(20));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  for (const char* flag : {"--listen", "--data_dir", "--sync", "--max_batch_size",
+                           "--max_message_bytes", "--conflict_resolution",
+                           "--compaction_interval", "--retain_min_entries",
+                           "--heartbeat_interval", "--log_level", "--shutdown_grace"}) {
+    EXPECT_TRUE(absl::StrContains(text, flag)) << flag;
+  }
+}
+
+TEST(PulseHubProcess, BadFlagValueExitsNonZeroWithAMessage) {
+  ChildProcess bad({RunfilePath("server/pulse_hub"), "--conflict_resolution=coin-toss"});
+  std::optional<int> status = bad.Wait(absl::Seconds(20));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status));
+  EXPECT_NE(WEXITSTATUS(*status), 0);
+}
+
+TEST(PulseHubProcess, SigtermEndsStreamsCleanlyExitsZeroAndKeepsData) {
+  pulse::testing::TempDir dir;
+  const std::string data_dir = dir.Sub("hub");
+  auto peer = *storage::Store::Open(dir.Sub("peer"));
+  peer->CreateCollective(pulse::testing::MakeCollective());
+  {
+    RunningHub hub = StartHubProcess(data_dir);
+    ASSERT_FALSE(hub.address.empty());
+    auto stub = pb::SyncService::NewStub(
+        grpc::CreateChannel(hub.address, grpc::InsecureChannelCredentials()));
+    pb::HandshakeRequest hello;
+    hello.set_instance_id(peer->instance_id());
+    hello.set_protocol_version(1);
+    pb::HandshakeResponse welcome;
+    ASSERT_TRUE(stub->Handshake(Deadline().get(), hello, &welcome).ok());
+    pb::PushRequest push;
+    push.set_source_instance(peer->instance_id());
+    storage::ScanRequest scan;
+    *push.add_changes() = peer->log().Scan(scan)->changes[0];
+    pb::PushResponse pushed;
+    ASSERT_TRUE(stub->Push(Deadline().get(), push, &pushed).ok());
+    ASSERT_EQ(pushed.new_cursor().last_sequence(), 1u);
+
+    // A subscriber is connected when the signal arrives.
+    pb::SubscribeRequest subscribe;
+    subscribe.set_source_instance(peer->instance_id());
+    auto context = Deadline();
+    auto reader = stub->Subscribe(context.get(), subscribe);
+    pb::SubscribeEvent event;
+    ASSERT_TRUE(reader->Read(&event));  // the stream is live
+
+    hub.process->Signal(SIGTERM);
+    while (reader->Read(&event)) {
+    }
+    grpc::Status ended = reader->Finish();
+    EXPECT_EQ(ended.error_code(), grpc::StatusCode::UNAVAILABLE) << ended.error_message();
+    std::optional<int> status = hub.process->Wait(absl::Seconds(30));
+    ASSERT_TRUE(status.has_value()) << "pulse_hub did not stop after SIGTERM";
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  }
+  {
+    RunningHub hub = StartHubProcess(data_dir);
+    auto stub = pb::SyncService::NewStub(
+        grpc::CreateChannel(hub.address, grpc::InsecureChannelCredentials()));
+    pb::HandshakeRequest hello;
+    hello.set_instance_id(peer->instance_id());
+    hello.set_protocol_version(1);
+    pb::HandshakeResponse welcome;
+    ASSERT_TRUE(stub->Handshake(Deadline().get(), hello, &welcome).ok());
+    EXPECT_EQ(welcome.head_sequence(), 1u);  // the acknowledged push survived
+    hub.process->Signal(SIGINT);
+    std::optional<int> status = hub.process->Wait(absl::Seconds(30));
+    ASSERT_TRUE(status.has_value());
+    EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
+  }
+}
+
+}  // namespace
+}  // namespace pulse
