@@ -1,0 +1,154 @@
+// SyncManager: the peer's sync engine, embedded next to the application's Store (the
+// original's "sidecar": it holds the store, it does not wrap it). It pushes this
+// instance's own changes to the hub and applies everyone else's, either by polling Pull
+// or by a live Subscribe stream, with exponential backoff on failures.
+//
+// Guarantees:
+// - push and pull cursors are separate, kept per hub identity, and persisted atomically
+//   with what they cover (the pull cursor in the same batch as the applied changes);
+// - nothing is applied twice (exactly-once by origin sequence) and nothing applied from
+//   the hub is ever pushed back;
+// - the push cursor never passes a change the hub did not acknowledge (safe_through);
+// - when the hub's identity changes (replaced data directory, another hub on the same
+//   address) the manager re-handshakes once per cycle and resumes from the new identity's
+//   own cursors, keeping the old identity's;
+// - a pull cursor older than the hub's retained log is recovered through Snapshot;
+// - terminal errors (protocol or settings mismatch, a change too large to ever send) stop
+//   the background loop and stay visible in status() after Stop().
+//
+// Thread-safe. The store and transport must outlive the manager.
+#ifndef PULSESYNC_CLIENT_SYNC_MANAGER_H_
+#define PULSESYNC_CLIENT_SYNC_MANAGER_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+#include "client/sync_config.h"
+#include "client/sync_transport.h"
+#include "common/mutex.h"
+#include "storage/store.h"
+
+namespace pulse::client {
+
+// The protocol version this peer speaks.
+inline constexpr uint32_t kProtocolVersion = 1;
+
+// One step of InitialSync (the original's on_progress(batch, total, has_more)), also
+// reported while catching up through a snapshot.
+struct SyncProgress {
+  uint64_t batch_complete = 0;  // changes (or snapshot entities) in the step just applied
+  uint64_t total_pulled = 0;    // so far in this catch-up
+  bool has_more = false;
+  bool from_snapshot = false;
+  uint64_t snapshot_total = 0;  // estimated entities in the snapshot
+};
+using SyncProgressCallback = std::function<void(const SyncProgress&)>;
+
+enum class SyncState { kIdle, kSyncing, kError, kDisconnected };
+
+struct SyncStatus {
+  SyncState state = SyncState::kIdle;
+  bool running = false;       // the background loop is alive
+  absl::Status last_error;    // OK when none yet
+  absl::Time last_error_time = absl::InfinitePast();
+  absl::Time last_success_time = absl::InfinitePast();
+  int consecutive_failures = 0;
+  uint64_t pushed = 0;        // own changes the hub acknowledged (replays excluded)
+  uint64_t pulled = 0;        // remote changes applied here
+  uint64_t lag = 0;           // hub head minus our pull cursor, at the last contact
+  std::string hub_id;         // empty before the first handshake
+  bool live = false;          // a Subscribe stream is open
+};
+
+class SyncManager {
+ public:
+  SyncManager(storage::Store* store, std::shared_ptr<SyncTransport> transport, SyncConfig config);
+  ~SyncManager();  // Stop()
+  SyncManager(const SyncManager&) = delete;
+  SyncManager& operator=(const SyncManager&) = delete;
+
+  // Validates the config, handshakes, then runs the loop on a background thread.
+  // FAILED_PRECONDITION while running; the handshake's error if it fails.
+  absl::Status Start();
+  // Ends the loop and any stream, and joins. Idempotent; returns within about one call
+  // deadline even mid-sync.
+  void Stop();
+
+  // One push + pull cycle on the calling thread (handshaking first if needed).
+  absl::Status SyncOnce();
+
+  // Pulls until the hub's log is exhausted, saving the cursor after each batch and
+  // reporting progress. OK only when the last page was reached and no change failed;
+  // CatchUpIncomplete when a page claims more but does not advance; Shutdown when
+  // Stop() interrupts it (the cursor is saved: a later call resumes).
+  absl::Status InitialSync(const SyncProgressCallback& progress = nullptr);
+
+  SyncStatus status() const;
+
+ private:
+  absl::Status EnsureHandshake() ABSL_LOCKS_EXCLUDED(mu_);
+  absl::Status HandshakeNow();
+  // A push + (optionally) pull cycle with at most one rebind.
+  absl::Status RunCycle(bool pull);
+  absl::Status PushAll();
+  absl::Status PullAll(const SyncProgressCallback* progress, bool initial);
+  absl::Status RecoverWithSnapshot(const SyncProgressCallback* progress);
+  absl::Status ApplyBatch(const google::protobuf::RepeatedPtrField<pulsedb::sync::v1::SyncChange>&
+                              changes,
+                          uint64_t through, uint64_t head);
+  void Loop();
+  void SubscriberLoop();
+  void StopSubscriber();
+  void RecordSuccess();
+  void RecordFailure(const absl::Status& status);
+  absl::Duration Backoff(int failures) const;
+  bool WaitFor(absl::Duration timeout) ABSL_LOCKS_EXCLUDED(mu_);  // false when stopping
+  bool stopping() const;
+  storage::ScanFilter Filter() const;
+  std::vector<pulsedb::sync::v1::SyncEntityType> EntityTypes() const;
+  bool PushEnabled() const { return config_.direction != SyncDirection::kPullOnly; }
+  bool PullEnabled() const { return config_.direction != SyncDirection::kPushOnly; }
+  storage::ApplyContext FollowerContext() const;
+
+  storage::Store* const store_;
+  const std::shared_ptr<SyncTransport> transport_;
+  const SyncConfig config_;
+  const std::string self_;
+
+  // Serializes cycles (loop, SyncOnce, InitialSync, snapshot recovery).
+  Mutex cycle_mu_;
+
+  mutable Mutex mu_;
+  CondVar wake_;
+  // The hub we are bound to.
+  std::string hub_id_ ABSL_GUARDED_BY(mu_);
+  bool handshaken_ ABSL_GUARDED_BY(mu_) = false;
+  bool hub_subscribes_ ABSL_GUARDED_BY(mu_) = false;
+  uint32_t hub_max_batch_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t hub_max_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t hub_head_ ABSL_GUARDED_BY(mu_) = 0;
+  // Loop state.
+  bool running_ ABSL_GUARDED_BY(mu_) = false;
+  bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  bool push_pending_ ABSL_GUARDED_BY(mu_) = false;
+  SyncStatus status_ ABSL_GUARDED_BY(mu_);
+  std::unique_ptr<EventStream<pulsedb::sync::v1::SubscribeEvent>>* live_stream_
+      ABSL_GUARDED_BY(mu_) = nullptr;
+  std::unique_ptr<EventStream<pulsedb::sync::v1::SnapshotChunk>>* snapshot_stream_
+      ABSL_GUARDED_BY(mu_) = nullptr;
+  bool subscriber_running_ ABSL_GUARDED_BY(mu_) = false;
+  bool subscriber_failed_ ABSL_GUARDED_BY(mu_) = false;
+
+  uint64_t log_listener_ = 0;
+  std::thread loop_;
+  std::thread subscriber_;
+};
+
+}  // namespace pulse::client
+
+#endif  // PULSESYNC_CLIENT_SYNC_MANAGER_H_
