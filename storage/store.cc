@@ -956,13 +956,6 @@ absl::StatusOr<std::string> Store::CanonicalDump() const {
     }
     if (!it->status().ok()) return FromRocks(it->status(), "dump");
   }
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.tombstones));
-  for (it->SeekToFirst(); it->Valid(); it->Next()) {
-    const std::string key = it->key().ToString();
-    lines.push_back(absl::StrCat("tombstone ", static_cast<int>(key[0]), " ",
-                                 IdToText(key.substr(1))));
-  }
-  if (!it->status().ok()) return FromRocks(it->status(), "dump");
   std::sort(lines.begin(), lines.end());
   return absl::StrJoin(lines, "\n");
 }

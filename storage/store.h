@@ -214,8 +214,9 @@ class Store {
   absl::StatusOr<std::vector<pulsedb::sync::v1::PeerInfo>> ListPeers() const;
 
   // ----- Inspection (tests and tools).
-  // Entities and tombstones as sorted text lines, without replica-specific version
-  // data: two converged replicas have equal dumps.
+  // Entities as sorted text lines, without replica-specific bookkeeping (versions,
+  // stamps, and tombstones, which each replica drops on its own schedule): two converged
+  // replicas have equal dumps.
   absl::StatusOr<std::string> CanonicalDump() const;
   // Every key and value of every column family, hex encoded: byte-for-byte state.
   absl::StatusOr<std::string> RawDump() const;
