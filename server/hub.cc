@@ -26,10 +26,14 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(HubOptions options) {
   if (!store.ok()) return store.status();
   absl::StatusOr<std::unique_ptr<PeerRegistry>> peers = PeerRegistry::Load(store->get());
   if (!peers.ok()) return peers.status();
+  absl::StatusOr<std::unique_ptr<Authorizer>> authorizer =
+      options.auth_token_file.empty() ? Authorizer::AllowAll()
+                                      : Authorizer::FromFile(options.auth_token_file);
+  if (!authorizer.ok()) return authorizer.status();
 
   std::unique_ptr<Hub> hub(new Hub());
-  hub->context_ =
-      std::make_unique<HubContext>(options, std::move(*store), std::move(*peers));
+  hub->context_ = std::make_unique<HubContext>(options, std::move(*store), std::move(*peers),
+                                               std::move(*authorizer));
   hub->instance_id_ = hub->context_->hub_id();
   hub->service_ = std::make_unique<SyncServiceImpl>(hub->context_.get());
   hub->admin_ = std::make_unique<SyncAdminImpl>(hub->context_.get());
@@ -64,7 +68,8 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(HubOptions options) {
        {"address", hub->address()},
        {"data_dir", options.data_dir},
        {"head", absl::StrCat(hub->context_->store().log().Head())},
-       {"sync_writes", options.sync_writes ? "true" : "false"}});
+       {"sync_writes", options.sync_writes ? "true" : "false"},
+       {"auth", options.auth_token_file.empty() ? "off" : "tokens"}});
   return hub;
 }
 

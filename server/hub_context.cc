@@ -5,10 +5,12 @@
 namespace pulse::server {
 
 HubContext::HubContext(HubOptions options, std::unique_ptr<storage::Store> store,
-                       std::unique_ptr<PeerRegistry> peers)
+                       std::unique_ptr<PeerRegistry> peers,
+                       std::unique_ptr<Authorizer> authorizer)
     : options_(std::move(options)),
       store_(std::move(store)),
       peers_(std::move(peers)),
+      authorizer_(std::move(authorizer)),
       hub_id_(store_->instance_id()),
       pool_(std::make_unique<WorkPool>(options_.worker_threads)) {
   // One listener for all streams: a commit wakes each (cheaply: they schedule work).

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
+#include "server/authorizer.h"
 #include "server/hub_options.h"
 #include "server/peer_registry.h"
 #include "server/work_pool.h"
@@ -32,12 +33,13 @@ class LiveStream {
 class HubContext {
  public:
   HubContext(HubOptions options, std::unique_ptr<storage::Store> store,
-             std::unique_ptr<PeerRegistry> peers);
+             std::unique_ptr<PeerRegistry> peers, std::unique_ptr<Authorizer> authorizer);
   ~HubContext();
 
   const HubOptions& options() const { return options_; }
   storage::Store& store() { return *store_; }
   PeerRegistry& peers() { return *peers_; }
+  const Authorizer& authorizer() const { return *authorizer_; }
   WorkPool& pool() { return *pool_; }
   const std::string& hub_id() const { return hub_id_; }
 
@@ -62,6 +64,7 @@ class HubContext {
   const HubOptions options_;
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<PeerRegistry> peers_;
+  std::unique_ptr<Authorizer> authorizer_;
   const std::string hub_id_;
   uint64_t log_listener_ = 0;
 

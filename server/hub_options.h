@@ -43,6 +43,8 @@ struct HubOptions {
   absl::Duration heartbeat_interval = absl::Seconds(5);
   // Threads for storage work (pushes, pulls, stream fills); gRPC's own threads never block.
   int worker_threads = 8;
+  // Bearer tokens and their collectives (authorizer.h); empty = no authentication.
+  std::string auth_token_file;
   // How long shutdown waits for in-flight calls before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(5);
 

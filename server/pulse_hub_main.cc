@@ -36,6 +36,9 @@ ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
 ABSL_FLAG(int, worker_threads, 8, "threads for storage work (pushes, pulls, stream reads)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "on SIGINT/SIGTERM, how long in-flight calls may take before they are cancelled");
+ABSL_FLAG(std::string, auth_tokens, "",
+          "file of bearer tokens, one per line: '<token> read=<ids>|* write=<ids>|* [admin]'; "
+          "empty = no authentication (for loopback-only use)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off");
 
 namespace {
@@ -61,6 +64,7 @@ absl::StatusOr<pulse::server::HubOptions> OptionsFromFlags() {
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
+  options.auth_token_file = absl::GetFlag(FLAGS_auth_tokens);
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   return options;
 }

@@ -85,10 +85,32 @@ absl::StatusOr<uint64_t> ReplyBudget(uint64_t requested, const HubOptions& optio
                         : std::min<uint64_t>(requested, options.max_message_bytes);
 }
 
+absl::StatusOr<Grant> CheckCaller(const grpc::ServerContextBase& context,
+                                  const Authorizer& authorizer, const std::string& hub_id,
+                                  const std::string& source, const std::string& target,
+                                  PeerRegistry& peers) {
+  absl::StatusOr<Grant> grant = authorizer.Authenticate(context);
+  if (!grant.ok()) return grant.status();
+  if (absl::Status s = CheckAddressing(hub_id, source, target, peers); !s.ok()) return s;
+  return grant;
+}
+
+absl::Status CheckPushWritable(const pb::PushRequest& request, const Grant& grant) {
+  if (grant.write_all) return absl::OkStatus();
+  for (const pb::SyncChange& change : request.changes()) {
+    if (!grant.CanWrite(change.collective_id())) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "change ", change.sequence(), ": ", grant.name, " may not write collective ",
+          storage::IdToText(change.collective_id())));
+    }
+  }
+  return absl::OkStatus();
+}
+
 absl::StatusOr<storage::ScanRequest> BuildScan(const ReadRequest& request,
                                                const std::string& requester,
                                                const std::string& hub_id,
-                                               const HubOptions& options) {
+                                               const HubOptions& options, const Grant& grant) {
   storage::ScanRequest scan;
   if (request.cursor != nullptr) {
     if (!request.cursor->instance_id().empty() && request.cursor->instance_id() != hub_id) {
@@ -115,6 +137,10 @@ absl::StatusOr<storage::ScanRequest> BuildScan(const ReadRequest& request,
       scan.filter.entity_types.push_back(static_cast<pb::SyncEntityType>(type));
     }
   }
+  absl::StatusOr<std::vector<std::string>> readable =
+      ReadableCollectives(grant, scan.filter.collectives);
+  if (!readable.ok()) return readable.status();
+  scan.filter.collectives = std::move(*readable);
   absl::StatusOr<uint64_t> budget = ReplyBudget(request.max_reply_bytes, options);
   if (!budget.ok()) return budget.status();
   scan.max_bytes = *budget - kReplyEnvelopeBytes;

@@ -13,6 +13,7 @@
 #include "absl/status/statusor.h"
 #include "google/protobuf/repeated_field.h"
 #include "pulsedb/sync/v1/sync.pb.h"
+#include "server/authorizer.h"
 #include "server/hub_options.h"
 #include "server/peer_registry.h"
 #include "storage/change_log.h"
@@ -26,6 +27,13 @@ inline constexpr uint64_t kReplyEnvelopeBytes = 256;
 // particular: an empty target).
 absl::Status CheckAddressing(const std::string& hub_id, const std::string& source,
                              const std::string& target, PeerRegistry& peers);
+
+// Authentication first (UNAUTHENTICATED), then sender valid and known, and the request
+// addressed to this hub (or to nobody in particular: an empty target).
+absl::StatusOr<Grant> CheckCaller(const grpc::ServerContextBase& context,
+                                  const Authorizer& authorizer, const std::string& hub_id,
+                                  const std::string& source, const std::string& target,
+                                  PeerRegistry& peers);
 
 // A handshake's own shape: id, capabilities (at most 8, each at most 64 bytes).
 absl::Status CheckHandshake(const std::string& hub_id,
@@ -45,10 +53,15 @@ struct ReadRequest {
   const google::protobuf::RepeatedField<int>* entity_types = nullptr;
   uint64_t max_reply_bytes = 0;
 };
+// Collectives are restricted to what `grant` may read (PERMISSION_DENIED when the
+// request names one it may not).
 absl::StatusOr<storage::ScanRequest> BuildScan(const ReadRequest& request,
                                                const std::string& requester,
                                                const std::string& hub_id,
-                                               const HubOptions& options);
+                                               const HubOptions& options, const Grant& grant);
+
+// Every change of a push must be in a collective `grant` may write.
+absl::Status CheckPushWritable(const pulsedb::sync::v1::PushRequest& request, const Grant& grant);
 
 // The reply budget: min(requested, hub limit), at least kMinMessageBytes.
 absl::StatusOr<uint64_t> ReplyBudget(uint64_t requested, const HubOptions& options);

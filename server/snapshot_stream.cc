@@ -27,13 +27,23 @@ class RefusedSnapshot : public grpc::ServerWriteReactor<pb::SnapshotChunk> {
 
 grpc::ServerWriteReactor<pb::SnapshotChunk>* SnapshotStream::Start(
     HubContext* hub, grpc::CallbackServerContext* context, const pb::SnapshotRequest* request) {
-  absl::Status status = CheckAddressing(hub->hub_id(), request->source_instance(),
-                                        request->target_instance(), hub->peers());
+  absl::StatusOr<Grant> grant =
+      CheckCaller(*context, hub->authorizer(), hub->hub_id(), request->source_instance(),
+                  request->target_instance(), hub->peers());
+  absl::Status status = grant.status();
   std::vector<std::string> collectives;
   for (const std::string& id : request->collectives()) {
     if (!status.ok()) break;
     status = storage::ValidateId(id, "collectives");
     collectives.push_back(id);
+  }
+  if (status.ok()) {
+    absl::StatusOr<std::vector<std::string>> readable = ReadableCollectives(*grant, collectives);
+    if (readable.ok()) {
+      collectives = std::move(*readable);
+    } else {
+      status = readable.status();
+    }
   }
   absl::StatusOr<uint64_t> budget = ReplyBudget(request->max_reply_bytes(), hub->options());
   if (status.ok() && !budget.ok()) status = budget.status();

@@ -30,9 +30,10 @@ class RefusedStream : public grpc::ServerWriteReactor<pb::SubscribeEvent> {
 
 grpc::ServerWriteReactor<pb::SubscribeEvent>* SubscribeStream::Start(
     HubContext* hub, grpc::CallbackServerContext* context, const pb::SubscribeRequest* request) {
-  absl::Status status =
-      CheckAddressing(hub->hub_id(), request->source_instance(), request->target_instance(),
-                      hub->peers());
+  absl::StatusOr<Grant> grant =
+      CheckCaller(*context, hub->authorizer(), hub->hub_id(), request->source_instance(),
+                  request->target_instance(), hub->peers());
+  absl::Status status = grant.status();
   storage::ScanRequest scan;
   if (status.ok()) {
     ReadRequest read;
@@ -41,7 +42,7 @@ grpc::ServerWriteReactor<pb::SubscribeEvent>* SubscribeStream::Start(
     read.entity_types = &request->entity_types();
     read.max_reply_bytes = request->max_reply_bytes();
     absl::StatusOr<storage::ScanRequest> built =
-        BuildScan(read, request->source_instance(), hub->hub_id(), hub->options());
+        BuildScan(read, request->source_instance(), hub->hub_id(), hub->options(), *grant);
     if (built.ok()) {
       scan = std::move(*built);
     } else {

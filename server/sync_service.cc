@@ -47,7 +47,13 @@ std::string Millis(absl::Time start) {
 grpc::ServerUnaryReactor* SyncServiceImpl::Handshake(grpc::CallbackServerContext* context,
                                                      const pb::HandshakeRequest* request,
                                                      pb::HandshakeResponse* response) {
-  return RunOnPool(hub_, context, [this, request, response] {
+  return RunOnPool(hub_, context, [this, context, request, response] {
+    if (absl::StatusOr<Grant> grant = hub_->authorizer().Authenticate(*context); !grant.ok()) {
+      Log(LogLevel::kInfo, "handshake_refused",
+          {{"peer", IdToText(request->instance_id())},
+           {"reason", std::string(grant.status().message())}});
+      return grant.status();
+    }
     return DoHandshake(*request, response);
   });
 }
@@ -99,17 +105,20 @@ absl::Status SyncServiceImpl::DoHandshake(const pb::HandshakeRequest& request,
 grpc::ServerUnaryReactor* SyncServiceImpl::Push(grpc::CallbackServerContext* context,
                                                 const pb::PushRequest* request,
                                                 pb::PushResponse* response) {
-  return RunOnPool(hub_, context, [this, request, response] {
-    return DoPush(*request, response);
+  return RunOnPool(hub_, context, [this, context, request, response] {
+    return DoPush(*context, *request, response);
   });
 }
 
-absl::Status SyncServiceImpl::DoPush(const pb::PushRequest& request, pb::PushResponse* response) {
+absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
+                                     const pb::PushRequest& request, pb::PushResponse* response) {
   const absl::Time start = absl::Now();
   const std::string& peer = request.source_instance();
-  absl::Status refused = CheckAddressing(hub_->hub_id(), peer, request.target_instance(),
-                                         hub_->peers());
+  absl::StatusOr<Grant> grant = CheckCaller(context, hub_->authorizer(), hub_->hub_id(), peer,
+                                            request.target_instance(), hub_->peers());
+  absl::Status refused = grant.status();
   if (refused.ok()) refused = CheckPushBatch(request, hub_->options());
+  if (refused.ok()) refused = CheckPushWritable(request, *grant);
   if (refused.ok()) refused = hub_->store().CheckEmbeddings(request.changes());
   if (!refused.ok()) {
     Log(LogLevel::kInfo, "push_refused",
@@ -118,11 +127,11 @@ absl::Status SyncServiceImpl::DoPush(const pb::PushRequest& request, pb::PushRes
          {"reason", std::string(refused.message())}});
     return refused;
   }
-  storage::ApplyContext context;
-  context.mode = storage::ApplyMode::kAuthority;
-  context.conflict_resolution = hub_->options().conflict_resolution;
+  storage::ApplyContext apply;
+  apply.mode = storage::ApplyMode::kAuthority;
+  apply.conflict_resolution = hub_->options().conflict_resolution;
   absl::StatusOr<storage::ApplyReport> report =
-      hub_->store().ApplyRemoteChanges(request.changes(), context);
+      hub_->store().ApplyRemoteChanges(request.changes(), apply);
   if (!report.ok()) {
     Log(LogLevel::kError, "push_failed", {{"peer", IdToText(peer)}, {"error", report.status().ToString()}});
     return report.status();
@@ -172,16 +181,18 @@ absl::Status SyncServiceImpl::DoPush(const pb::PushRequest& request, pb::PushRes
 grpc::ServerUnaryReactor* SyncServiceImpl::Pull(grpc::CallbackServerContext* context,
                                                 const pb::PullRequest* request,
                                                 pb::PullResponse* response) {
-  return RunOnPool(hub_, context, [this, request, response] {
-    return DoPull(*request, response);
+  return RunOnPool(hub_, context, [this, context, request, response] {
+    return DoPull(*context, *request, response);
   });
 }
 
-absl::Status SyncServiceImpl::DoPull(const pb::PullRequest& request, pb::PullResponse* response) {
+absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
+                                     const pb::PullRequest& request, pb::PullResponse* response) {
   const absl::Time start = absl::Now();
   const std::string& peer = request.source_instance();
-  absl::Status refused = CheckAddressing(hub_->hub_id(), peer, request.target_instance(),
-                                         hub_->peers());
+  absl::StatusOr<Grant> grant = CheckCaller(context, hub_->authorizer(), hub_->hub_id(), peer,
+                                            request.target_instance(), hub_->peers());
+  absl::Status refused = grant.status();
   absl::StatusOr<storage::ScanRequest> scan = absl::UnknownError("not built");
   if (!refused.ok()) {
     scan = refused;
@@ -192,7 +203,7 @@ absl::Status SyncServiceImpl::DoPull(const pb::PullRequest& request, pb::PullRes
     read.collectives = &request.collectives();
     read.entity_types = &request.entity_types();
     read.max_reply_bytes = request.max_reply_bytes();
-    scan = BuildScan(read, peer, hub_->hub_id(), hub_->options());
+    scan = BuildScan(read, peer, hub_->hub_id(), hub_->options(), *grant);
   }
   absl::StatusOr<storage::ScanResult> page =
       scan.ok() ? hub_->store().log().Scan(*scan) : absl::StatusOr<storage::ScanResult>(scan.status());
@@ -278,16 +289,33 @@ absl::Status BuildHubStatus(HubContext& hub, pb::HubStatusResponse* response) {
   return absl::OkStatus();
 }
 
+namespace {
+
+absl::Status CheckAdmin(const HubContext& hub, const grpc::ServerContextBase& context) {
+  absl::StatusOr<Grant> grant = hub.authorizer().Authenticate(context);
+  if (!grant.ok()) return grant.status();
+  if (!grant->admin) {
+    return absl::PermissionDeniedError(absl::StrCat(grant->name, " is not an admin token"));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 grpc::ServerUnaryReactor* SyncAdminImpl::Status(grpc::CallbackServerContext* context,
                                                 const pb::HubStatusRequest*,
                                                 pb::HubStatusResponse* response) {
-  return RunOnPool(hub_, context, [this, response] { return BuildHubStatus(*hub_, response); });
+  return RunOnPool(hub_, context, [this, context, response] {
+    if (absl::Status s = CheckAdmin(*hub_, *context); !s.ok()) return s;
+    return BuildHubStatus(*hub_, response);
+  });
 }
 
 grpc::ServerUnaryReactor* SyncAdminImpl::Compact(grpc::CallbackServerContext* context,
                                                  const pb::CompactRequest*,
                                                  pb::CompactResponse* response) {
-  return RunOnPool(hub_, context, [this, response]() -> absl::Status {
+  return RunOnPool(hub_, context, [this, context, response]() -> absl::Status {
+    if (absl::Status s = CheckAdmin(*hub_, *context); !s.ok()) return s;
     storage::Store& store = hub_->store();
     const uint64_t head = store.log().Head();
     const uint64_t floor = hub_->options().retain_min_entries;

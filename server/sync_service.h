@@ -33,9 +33,11 @@ class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::CallbackSer
  private:
   absl::Status DoHandshake(const pulsedb::sync::v1::HandshakeRequest& request,
                            pulsedb::sync::v1::HandshakeResponse* response);
-  absl::Status DoPush(const pulsedb::sync::v1::PushRequest& request,
+  absl::Status DoPush(const grpc::ServerContextBase& context,
+                      const pulsedb::sync::v1::PushRequest& request,
                       pulsedb::sync::v1::PushResponse* response);
-  absl::Status DoPull(const pulsedb::sync::v1::PullRequest& request,
+  absl::Status DoPull(const grpc::ServerContextBase& context,
+                      const pulsedb::sync::v1::PullRequest& request,
                       pulsedb::sync::v1::PullResponse* response);
 
   HubContext* const hub_;

@@ -609,6 +609,47 @@ TEST_F(HubTest, HealthServiceReportsServing) {
   cq.Shutdown();
 }
 
+TEST_F(HubTest, ServerReflectionListsTheSyncService) {
+  // A raw ServerReflectionInfo call (grpc.reflection.v1alpha), as generic tools make it:
+  // ServerReflectionRequest{list_services: ""} is field 7, an empty string.
+  grpc::GenericStub generic(channel());
+  grpc::CompletionQueue cq;
+  auto context = Deadline();
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call = generic.PrepareCall(
+      context.get(), "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo", &cq);
+  void* tag;
+  bool ok;
+  auto step = [&](intptr_t expected) {
+    ASSERT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(reinterpret_cast<intptr_t>(tag), expected);
+    EXPECT_TRUE(ok);
+  };
+  call->StartCall(reinterpret_cast<void*>(1));
+  step(1);
+  grpc::Slice request_slice(std::string("\x3a\x00", 2));
+  grpc::ByteBuffer request(&request_slice, 1);
+  call->Write(request, reinterpret_cast<void*>(2));
+  step(2);
+  call->WritesDone(reinterpret_cast<void*>(3));
+  step(3);
+  grpc::ByteBuffer response;
+  call->Read(&response, reinterpret_cast<void*>(4));
+  step(4);
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(5));
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(response.Dump(&slices).ok());
+  std::string bytes;
+  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  EXPECT_TRUE(absl::StrContains(bytes, "pulsedb.sync.v1.SyncService"));
+  EXPECT_TRUE(absl::StrContains(bytes, "pulsedb.sync.v1.SyncAdmin"));
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+}
+
 TEST_F(HubTest, AdminStatusListsPeersWithCursorsAndLag) {
   a_->CreateCollective(MakeCollective());
   pb::PushResponse pushed;
