@@ -34,7 +34,7 @@ class InMemoryHub {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-class InMemorySyncTransport final : public SyncTransport {
+class InMemorySyncTransport : public SyncTransport {
  public:
   explicit InMemorySyncTransport(std::shared_ptr<InMemoryHub> hub) : hub_(std::move(hub)) {}
 

@@ -372,6 +372,7 @@ absl::Status SyncManager::ApplyBatch(
   {
     MutexLock lock(&mu_);
     status_.pulled += report->applied;
+    status_.future_timestamps += report->future_timestamps;
     hub_head_ = std::max(hub_head_, head);
     status_.lag = hub_head_ > through ? hub_head_ - through : 0;
   }

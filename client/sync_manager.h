@@ -61,6 +61,8 @@ struct SyncStatus {
   uint64_t pushed = 0;        // own changes the hub acknowledged (replays excluded)
   uint64_t pulled = 0;        // remote changes applied here
   uint64_t lag = 0;           // hub head minus our pull cursor, at the last contact
+  // Pulled changes stamped more than 5 minutes ahead of this clock (counted, not clamped).
+  uint64_t future_timestamps = 0;
   std::string hub_id;         // empty before the first handshake
   bool live = false;          // a Subscribe stream is open
 };

@@ -127,6 +127,26 @@ TEST_F(EngineTest, InitialSyncReportsProgressPerBatch) {
   EXPECT_FALSE(steps[2].has_more);
 }
 
+// A hub whose pages claim more but never advance (a broken or malicious hub).
+class StuckPullTransport final : public InMemorySyncTransport {
+ public:
+  using InMemorySyncTransport::InMemorySyncTransport;
+  absl::StatusOr<pb::PullResponse> Pull(const pb::PullRequest& request) override {
+    pb::PullResponse response;
+    response.set_has_more(true);
+    *response.mutable_new_cursor() = request.cursor();
+    return response;
+  }
+};
+
+TEST_F(EngineTest, InitialSyncEndsWithCatchUpIncompleteWhenAPageDoesNotAdvance) {
+  auto a = Open("a");
+  SyncManager manager(a.get(), std::make_shared<StuckPullTransport>(hub_), SyncConfig());
+  absl::Status status = manager.InitialSync();
+  EXPECT_EQ(SyncErrorOf(status), SyncErrorKind::kCatchUpIncomplete) << status;
+  EXPECT_NE(status.message().find("cursor 0"), absl::string_view::npos) << status;
+}
+
 TEST_F(EngineTest, InvalidConfigIsRefusedAtStart) {
   auto a = Open("a");
   SyncConfig config;
