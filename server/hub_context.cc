@@ -2,6 +2,10 @@
 
 #include <utility>
 
+#include "common/log.h"
+#include "storage/ids.h"
+#include "storage/keys.h"
+
 namespace pulse::server {
 
 HubContext::HubContext(HubOptions options, std::unique_ptr<storage::Store> store,
@@ -21,6 +25,16 @@ HubContext::HubContext(HubOptions options, std::unique_ptr<storage::Store> store
 HubContext::~HubContext() {
   store_->log().RemoveListener(log_listener_);
   pool_.reset();  // drain queued work before the store goes
+}
+
+void HubContext::RecordServed(const std::string& peer, uint64_t sequence) {
+  if (peers_->IsObserver(peer)) return;
+  absl::StatusOr<uint64_t> served =
+      store_->AdvanceCursor(peer, storage::CursorKind::kServed, sequence);
+  if (!served.ok()) {
+    Log(LogLevel::kWarning, "served_cursor_not_recorded",
+        {{"peer", storage::IdToText(peer)}, {"error", served.status().ToString()}});
+  }
 }
 
 void HubContext::AddStream(const std::shared_ptr<LiveStream>& stream) {

@@ -43,6 +43,11 @@ class HubContext {
   WorkPool& pool() { return *pool_; }
   const std::string& hub_id() const { return hub_id_; }
 
+  // Records that `peer` has acknowledged the log up to `sequence` (forward only), which
+  // holds compaction there; observers are not recorded. Errors are logged, not returned:
+  // a missed update only makes compaction more conservative.
+  void RecordServed(const std::string& peer, uint64_t sequence);
+
   // Streams register themselves on start and leave in OnDone.
   void AddStream(const std::shared_ptr<LiveStream>& stream);
   void RemoveStream(const LiveStream* stream);

@@ -50,6 +50,16 @@ absl::Status PeerRegistry::CheckKnownAndTouch(const std::string& peer_id, int64_
   return absl::OkStatus();
 }
 
+bool PeerRegistry::IsObserver(const std::string& peer_id) const {
+  MutexLock lock(&mu_);
+  auto it = peers_.find(peer_id);
+  if (it == peers_.end()) return false;
+  for (const std::string& c : it->second.capabilities()) {
+    if (c == "observe") return true;
+  }
+  return false;
+}
+
 std::vector<pulsedb::sync::v1::PeerInfo> PeerRegistry::Snapshot() const {
   std::vector<pulsedb::sync::v1::PeerInfo> out;
   MutexLock lock(&mu_);

@@ -26,6 +26,9 @@ class PeerRegistry {
   // FAILED_PRECONDITION unless `peer_id` shook hands; refreshes last_seen in memory.
   absl::Status CheckKnownAndTouch(const std::string& peer_id, int64_t now_millis);
   std::vector<pulsedb::sync::v1::PeerInfo> Snapshot() const;
+  // An observer (capability "observe": pulsectl tail, dashboards) reads without holding
+  // compaction back: no served cursor is recorded for it.
+  bool IsObserver(const std::string& peer_id) const;
 
  private:
   explicit PeerRegistry(storage::Store* store) : store_(store) {}

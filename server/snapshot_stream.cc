@@ -68,8 +68,7 @@ grpc::ServerWriteReactor<pb::SnapshotChunk>* SnapshotStream::Start(
     return new RefusedSnapshot(context, status);
   }
   // The peer resumes from the snapshot's sequence: hold compaction there for it.
-  hub->store().AdvanceCursor(request->source_instance(), storage::CursorKind::kServed,
-                             reader->sequence());
+  hub->RecordServed(request->source_instance(), reader->sequence());
   Log(LogLevel::kInfo, "snapshot",
       {{"peer", storage::IdToText(request->source_instance())},
        {"sequence", absl::StrCat(reader->sequence())},

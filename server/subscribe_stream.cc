@@ -71,8 +71,7 @@ grpc::ServerWriteReactor<pb::SubscribeEvent>* SubscribeStream::Start(
   stream->self_ = stream;
   hub->AddStream(stream);
   // Subscribing acknowledges everything up to the cursor: it holds compaction there.
-  hub->store().AdvanceCursor(stream->requester_, storage::CursorKind::kServed,
-                             request->cursor().last_sequence());
+  hub->RecordServed(stream->requester_, request->cursor().last_sequence());
   Log(LogLevel::kInfo, "subscribe",
       {{"peer", storage::IdToText(stream->requester_)},
        {"cursor", absl::StrCat(request->cursor().last_sequence())}});
@@ -167,7 +166,7 @@ void SubscribeStream::OnWriteDone(bool ok) {
   const uint64_t delivered = scan_.after;
   std::shared_ptr<SubscribeStream> self = shared_from_this();
   hub_->pool().Schedule([self, delivered] {
-    self->hub_->store().AdvanceCursor(self->requester_, storage::CursorKind::kServed, delivered);
+    self->hub_->RecordServed(self->requester_, delivered);
   });
   if (dirty_ || more_) MaybeScheduleFill(false);
 }

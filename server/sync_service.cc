@@ -220,11 +220,7 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
   }
   // The request's cursor acknowledges what the peer has applied: register it, even for
   // an empty page, so compaction waits for this peer.
-  if (absl::StatusOr<uint64_t> served = hub_->store().AdvanceCursor(
-          peer, storage::CursorKind::kServed, request.cursor().last_sequence());
-      !served.ok()) {
-    return served.status();
-  }
+  hub_->RecordServed(peer, request.cursor().last_sequence());
   const std::size_t count = page->changes.size();
   for (pb::SyncChange& change : page->changes) *response->add_changes() = std::move(change);
   response->set_has_more(page->has_more);

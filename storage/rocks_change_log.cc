@@ -161,6 +161,12 @@ void RocksChangeLog::RemoveListener(uint64_t id) {
   listeners_.erase(id);
 }
 
+void RocksChangeLog::ResetEmpty(uint64_t sequence) {
+  compacted_through_.store(sequence);
+  MutexLock lock(&head_mu_);
+  head_ = sequence;
+}
+
 void RocksChangeLog::Publish(uint64_t head) {
   {
     MutexLock lock(&head_mu_);

@@ -34,6 +34,9 @@ class RocksChangeLog final : public ChangeLog {
   // store after the WriteBatch holding them is written, in commit order.
   void Publish(uint64_t head);
 
+  // For Store::MarkHistoryUnavailableThrough: an empty log now starts after `sequence`.
+  void ResetEmpty(uint64_t sequence);
+
  private:
   rocksdb::DB* const db_;
   const ColumnFamilies cf_;

@@ -805,6 +805,22 @@ absl::StatusOr<SnapshotApplyReport> Store::ApplySnapshotChunk(const pb::Snapshot
   return report;
 }
 
+absl::Status Store::MarkHistoryUnavailableThrough(uint64_t sequence) {
+  if (log_->Head() != 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("the log already holds ", log_->Head(), " entries"));
+  }
+  absl::Status s = Commit([&](WriteTxn& txn) {
+    txn.Put(cf_.meta, kMetaHead, EncodeSequence(sequence));
+    txn.Put(cf_.meta, kMetaCompactedThrough, EncodeSequence(sequence));
+    committed_head_ = sequence;  // this stage runs on the group leader, its only user
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  log_->ResetEmpty(sequence);
+  return absl::OkStatus();
+}
+
 // ---------------------------------------------------------------------------
 // Cursors and compaction
 // ---------------------------------------------------------------------------

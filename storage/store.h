@@ -185,6 +185,12 @@ class Store {
       const pulsedb::sync::v1::SnapshotChunk& chunk, ApplyContext context,
       absl::string_view hub_id);
 
+  // After restoring a snapshot into an empty store: declares that the log's history up
+  // to `sequence` is not available here, so a peer pulling from before it is told to
+  // catch up with a snapshot instead of silently receiving nothing. FAILED_PRECONDITION
+  // unless the log is empty. Not for concurrent use with writes.
+  absl::Status MarkHistoryUnavailableThrough(uint64_t sequence);
+
   // ----- Log and cursors.
   ChangeLog& log() { return *log_; }
   const ChangeLog& log() const { return *log_; }

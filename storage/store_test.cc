@@ -634,6 +634,28 @@ TEST_F(StoreTest, SnapshotItemLargerThanTheBudgetIsResourceExhausted) {
   EXPECT_EQ(reader->Next(10, &chunk).status().code(), absl::StatusCode::kResourceExhausted);
 }
 
+TEST_F(StoreTest, ARestoredStoreSendsEarlierCursorsToSnapshotAndContinuesItsLog) {
+  auto hub = OpenStore(dir_.Sub("hub"));
+  const std::string c = hub->CreateCollective(MakeCollective())->id;
+  hub->CreateExperience(MakeExperience(c));
+  auto restored = OpenStore(dir_.Sub("restored"));
+  auto reader = *hub->OpenSnapshot({});
+  pb::SnapshotChunk chunk;
+  ASSERT_FALSE(*reader->Next(1 << 20, &chunk));
+  ASSERT_TRUE(restored->ApplySnapshotChunk(chunk, Follower(), hub->instance_id()).ok());
+  ASSERT_TRUE(restored->MarkHistoryUnavailableThrough(reader->sequence()).ok());
+  EXPECT_EQ(*restored->CanonicalDump(), *hub->CanonicalDump());
+  ScanRequest from_zero;
+  EXPECT_EQ(restored->log().Scan(from_zero).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(restored->CreateExperience(MakeExperience(c))->sequence, 3u);
+  EXPECT_EQ(restored->MarkHistoryUnavailableThrough(9).code(),
+            absl::StatusCode::kFailedPrecondition);
+  restored.reset();
+  restored = OpenStore(dir_.Sub("restored"));  // survives reopen
+  EXPECT_EQ(restored->log().OldestRetained(), 3u);
+}
+
 // ----- Concurrency: group commit keeps the log dense and published in order
 
 TEST_F(StoreTest, ConcurrentWritersGetDenseSequencesAndReadersNeverSeeAGap) {
