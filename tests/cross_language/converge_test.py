@@ -3,7 +3,8 @@ agent sync through one real hub: each one's changes reach the other two exactly 
 and nothing comes back to its origin.
 
 The C++ peer creates the collective and records an experience; the agents join that
-collective when its creation reaches them and record one experience each. Every peer
+collective when its creation reaches them and record one experience each. A second case
+runs the two agents as docs/clients.md shows them, the Python one creating the collective. Every peer
 prints JSON lines; once all three report "converged", each is stopped with SIGTERM and
 prints a summary of what it pushed and received, which this test compares. Waits are on
 those lines, with deadlines.
@@ -96,29 +97,52 @@ class ConvergeTest(unittest.TestCase):
         self.addCleanup(peer.kill)
         return peer
 
+    def python_agent(self, *flags):
+        return self.start("python", [
+            sys.executable, os.environ["PYTHON_AGENT"], "--hub", self.hub.address, *flags])
+
+    def node_agent(self, *flags):
+        return self.start("node", [
+            "node", os.environ["NODE_AGENT"], "--hub", self.hub.address, *flags])
+
     def test_three_languages_converge_exactly_once(self):
-        hub = self.hub.address
-        agent_flags = ["--hub", hub, "--collective", COLLECTIVE, "--expect", "3"]
         peers = [
             self.start("cpp", [
-                os.environ["CPP_PEER"], f"--hub={hub}",
+                os.environ["CPP_PEER"], f"--hub={self.hub.address}",
                 f"--data_dir={os.path.join(self.dir, 'cpp')}",
                 f"--collective={COLLECTIVE}", "--record=lesson from C++", "--expect=2",
             ]),
-            self.start("python", [
-                sys.executable, os.environ["PYTHON_AGENT"], *agent_flags,
-                "--record", "lesson from Python",
-            ]),
-            self.start("node", [
-                "node", os.environ["NODE_AGENT"], *agent_flags, "--record", "lesson from Node",
-            ]),
+            self.python_agent("--collective", COLLECTIVE, "--record", "lesson from Python",
+                              "--expect", "3"),
+            self.node_agent("--collective", COLLECTIVE, "--record", "lesson from Node",
+                            "--expect", "3"),
         ]
+        pushed = self.converge_exactly_once(peers)
+        self.assertEqual([k[2] for k in pushed["cpp"]], ["collective_created", "experience_created"])
+        self.assertEqual([k[3] for k in pushed["python"]], ["lesson from Python"])
+        self.assertEqual([k[3] for k in pushed["node"]], ["lesson from Node"])
+
+    def test_the_agents_as_docs_clients_md_runs_them(self):
+        # The page's commands, plus the hub's address and --expect.
+        peers = [
+            self.python_agent("--collective", "team", "--create", "--record",
+                              "retry with backoff", "--expect", "1"),
+            self.node_agent("--collective", "team", "--record", "prefer small commits",
+                            "--expect", "2"),
+        ]
+        pushed = self.converge_exactly_once(peers)
+        self.assertEqual([k[3] for k in pushed["python"]], ["team", "retry with backoff"])
+        self.assertEqual([k[3] for k in pushed["node"]], ["prefer small commits"])
+
+    def converge_exactly_once(self, peers):
+        """Waits for every peer to converge, stops them, checks that each received every
+        other peer's changes exactly once and none of its own, and that the hub's log
+        holds each change once. Returns what each pushed, by peer name."""
         deadline = time.monotonic() + DEADLINE_S
         for peer in peers:
             self.assertIsNotNone(
                 peer.wait_for("converged", deadline), f"{peer.name} did not converge: {peer.seen}"
             )
-
         summaries = {}
         for peer in peers:
             summary, code = peer.stop(time.monotonic() + DEADLINE_S)
@@ -130,22 +154,17 @@ class ConvergeTest(unittest.TestCase):
             return (change["origin"], change["sequence"], change["kind"], change["text"])
 
         pushed = {name: [key(c) for c in s["pushed"]] for name, s in summaries.items()}
-        self.assertEqual(len(pushed["cpp"]), 2)  # the collective and an experience
-        self.assertEqual([k[3] for k in pushed["python"]], ["lesson from Python"])
-        self.assertEqual([k[3] for k in pushed["node"]], ["lesson from Node"])
         for name, summary in summaries.items():
             received = Counter(key(c) for c in summary["received"])
             expected = Counter(k for other in pushed if other != name for k in pushed[other])
             self.assertEqual(received, expected, f"{name} received")
             self.assertNotIn(summary["instance"], {k[0] for k in received}, f"{name} echo")
 
-        # The hub's log holds each change once, from its origin.
-        observer = HubClient(hub)
+        observer = HubClient(self.hub.address)
         self.addCleanup(observer.close)
         logged = Counter((id_text(c.source_instance), c.sequence) for c in observer.pull())
-        self.assertEqual(
-            logged, Counter(k[:2] for changes in pushed.values() for k in changes)
-        )
+        self.assertEqual(logged, Counter(k[:2] for changes in pushed.values() for k in changes))
+        return pushed
 
 
 if __name__ == "__main__":
