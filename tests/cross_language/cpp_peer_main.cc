@@ -98,8 +98,7 @@ int Fail(const absl::Status& status) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  pulse::ParseFlagsOrExit(argc, argv,
-                          "cpp_peer: a C++ PulseSync peer for the cross-language test.",
+  pulse::ParseFlagsOrExit(argc, argv, "cpp_peer: a C++ PulseSync peer for the cross-language test.",
                           "tests/cross_language/cpp_peer_main.cc");
   // Signals are taken synchronously below (sigtimedwait): block them before any thread
   // (gRPC's, the SyncManager's) starts, so they all inherit the mask.
@@ -114,8 +113,8 @@ int main(int argc, char** argv) {
   auto store = pulse::storage::Store::Open(absl::GetFlag(FLAGS_data_dir), options);
   if (!store.ok()) return Fail(store.status());
   const std::string self = (*store)->instance_id();
-  Emit(absl::StrCat("{\"event\":\"ready\",\"agent\":\"cpp-peer\",\"instance\":",
-                    Quote(IdToText(self)), "}"));
+  Emit(absl::StrCat(
+      "{\"event\":\"ready\",\"agent\":\"cpp-peer\",\"instance\":", Quote(IdToText(self)), "}"));
 
   pb::Collective collective;
   collective.set_name(absl::GetFlag(FLAGS_collective));
@@ -126,7 +125,8 @@ int main(int argc, char** argv) {
     pb::Experience experience;
     experience.set_collective_id(created->id);
     experience.set_content(text);
-    experience.mutable_embedding()->Resize(static_cast<int>(collective.embedding_dimension()), 0.5f);
+    experience.mutable_embedding()->Resize(static_cast<int>(collective.embedding_dimension()),
+                                           0.5f);
     experience.mutable_experience_type()->mutable_generic();
     experience.set_source_agent("cpp-peer");
     if (auto written = (*store)->CreateExperience(experience); !written.ok()) {
@@ -136,23 +136,29 @@ int main(int argc, char** argv) {
 
   pulse::client::GrpcTransportOptions transport;
   transport.target = absl::GetFlag(FLAGS_hub);
-  pulse::client::SyncManager manager(
-      store->get(), std::make_shared<pulse::client::GrpcSyncTransport>(transport),
-      pulse::client::SyncConfig{});
+  pulse::client::SyncManager manager(store->get(),
+                                     std::make_shared<pulse::client::GrpcSyncTransport>(transport),
+                                     pulse::client::SyncConfig{});
   if (absl::Status started = manager.Start(); !started.ok()) return Fail(started);
 
-  // Wait for convergence, then for the stop signal, both within one deadline. The log's
-  // own wait wakes on every commit; the signal is checked between waits (a 100 ms
-  // re-check period, not synchronization).
+  // Wait for convergence, then for the stop signal, both within one deadline. Until
+  // convergence the log's own wait wakes on every commit and the signal is checked
+  // between waits (a 100 ms re-check period, not synchronization); after it, only the
+  // signal is waited for.
   const absl::Time deadline = absl::Now() + absl::GetFlag(FLAGS_timeout);
   const int expect = absl::GetFlag(FLAGS_expect);
   bool converged = expect == 0;
   bool stopped = false;
   uint64_t seen_head = 0;
   const timespec no_wait{0, 0};
+  const timespec slice{0, 100 * 1000 * 1000};
   while (!stopped && absl::Now() < deadline) {
+    if (converged) {
+      stopped = sigtimedwait(&stop_signals, nullptr, &slice) > 0;
+      continue;
+    }
     const uint64_t head = (*store)->log().Head();
-    if (!converged && head != seen_head) {
+    if (head != seen_head) {
       seen_head = head;
       absl::StatusOr<std::vector<pb::SyncChange>> log = WholeLog(**store);
       if (!log.ok()) return Fail(log.status());
@@ -175,7 +181,7 @@ int main(int argc, char** argv) {
     std::string& list = change.source_instance() == self ? pushed : received;
     absl::StrAppend(&list, list.empty() ? "" : ",", Describe(change));
   }
-  Emit(absl::StrCat("{\"event\":\"summary\",\"instance\":", Quote(IdToText(self)),
-                    ",\"pushed\":[", pushed, "],\"received\":[", received, "]}"));
+  Emit(absl::StrCat("{\"event\":\"summary\",\"instance\":", Quote(IdToText(self)), ",\"pushed\":[",
+                    pushed, "],\"received\":[", received, "]}"));
   return 0;
 }
