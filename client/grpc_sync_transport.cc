@@ -1,5 +1,7 @@
 #include "client/grpc_sync_transport.h"
 
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -45,6 +47,21 @@ class GrpcEventStream final : public EventStream<Event> {
 
 }  // namespace
 
+namespace {
+
+absl::StatusOr<std::string> ReadPem(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return MakeSyncError(SyncErrorKind::kHandshake, absl::StatusCode::kInvalidArgument,
+                         "cannot read TLS file " + path);
+  }
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+}  // namespace
+
 GrpcSyncTransport::GrpcSyncTransport(GrpcTransportOptions options) : options_(std::move(options)) {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(static_cast<int>(options_.max_message_bytes));
@@ -55,8 +72,28 @@ GrpcSyncTransport::GrpcSyncTransport(GrpcTransportOptions options) : options_(st
     args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
     args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   }
-  std::shared_ptr<grpc::ChannelCredentials> credentials =
-      options_.credentials != nullptr ? options_.credentials : grpc::InsecureChannelCredentials();
+  std::shared_ptr<grpc::ChannelCredentials> credentials = options_.credentials;
+  if (credentials == nullptr && !options_.tls_ca_file.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    absl::StatusOr<std::string> ca = ReadPem(options_.tls_ca_file);
+    if (ca.ok()) ssl.pem_root_certs = *ca;
+    if (!options_.tls_cert_file.empty()) {
+      absl::StatusOr<std::string> cert = ReadPem(options_.tls_cert_file);
+      absl::StatusOr<std::string> key = ReadPem(options_.tls_key_file);
+      if (cert.ok() && key.ok()) {
+        ssl.pem_cert_chain = *cert;
+        ssl.pem_private_key = *key;
+      } else {
+        setup_error_ = cert.ok() ? key.status() : cert.status();
+      }
+    }
+    if (!ca.ok()) setup_error_ = ca.status();
+    credentials = grpc::SslCredentials(ssl);
+    if (!options_.tls_server_name.empty()) {
+      args.SetSslTargetNameOverride(options_.tls_server_name);
+    }
+  }
+  if (credentials == nullptr) credentials = grpc::InsecureChannelCredentials();
   channel_ = grpc::CreateCustomChannel(options_.target, credentials, args);
   stub_ = pb::SyncService::NewStub(channel_);
 }
@@ -74,6 +111,7 @@ std::unique_ptr<grpc::ClientContext> GrpcSyncTransport::NewContext(bool with_dea
 
 absl::StatusOr<pb::HandshakeResponse> GrpcSyncTransport::Handshake(
     const pb::HandshakeRequest& request) {
+  if (!setup_error_.ok()) return setup_error_;
   auto context = NewContext(true);
   pb::HandshakeResponse response;
   grpc::Status status = stub_->Handshake(context.get(), request, &response);

@@ -22,7 +22,14 @@ struct GrpcTransportOptions {
   absl::Duration request_timeout = absl::Seconds(30);
   // Largest message sent or received.
   uint64_t max_message_bytes = 64ull << 20;
-  // nullptr = plaintext. TLS: grpc::SslCredentials(...) with the hub's CA.
+  // TLS: a PEM file of the CA the hub's certificate chains to (empty = plaintext), and
+  // for mutual TLS this peer's own certificate chain and key. `tls_server_name` overrides
+  // the name checked against the hub's certificate (when dialing an IP address, say).
+  std::string tls_ca_file;
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_server_name;
+  // Explicit credentials win over the TLS files (nullptr = use them, or plaintext).
   std::shared_ptr<grpc::ChannelCredentials> credentials;
   // Keepalive ping period on the connection (0 = gRPC's default: none).
   absl::Duration keepalive = absl::Seconds(20);
@@ -30,6 +37,7 @@ struct GrpcTransportOptions {
 
 class GrpcSyncTransport final : public SyncTransport {
  public:
+  // A TLS file that cannot be read is reported by Handshake (kHandshake, terminal).
   explicit GrpcSyncTransport(GrpcTransportOptions options);
 
   absl::StatusOr<pulsedb::sync::v1::HandshakeResponse> Handshake(
@@ -50,6 +58,7 @@ class GrpcSyncTransport final : public SyncTransport {
   std::unique_ptr<grpc::ClientContext> NewContext(bool with_deadline) const;
 
   const GrpcTransportOptions options_;
+  absl::Status setup_error_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<pulsedb::sync::v1::SyncService::Stub> stub_;
 };

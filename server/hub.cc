@@ -1,6 +1,8 @@
 #include "server/hub.h"
 
 #include <algorithm>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -13,7 +15,35 @@
 namespace pulse::server {
 
 namespace {
+
 constexpr char kServiceName[] = "pulsedb.sync.v1.SyncService";
+
+absl::StatusOr<std::string> ReadFile(const std::string& path, absl::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return absl::NotFoundError(absl::StrCat("cannot read ", what, " ", path));
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+// Plaintext, or TLS (optionally mutual) from the PEM files the options name.
+absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> Credentials(const HubOptions& options) {
+  if (options.tls_cert_file.empty()) return grpc::InsecureServerCredentials();
+  absl::StatusOr<std::string> cert = ReadFile(options.tls_cert_file, "TLS certificate");
+  if (!cert.ok()) return cert.status();
+  absl::StatusOr<std::string> key = ReadFile(options.tls_key_file, "TLS key");
+  if (!key.ok()) return key.status();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({*key, *cert});
+  if (!options.tls_client_ca_file.empty()) {
+    absl::StatusOr<std::string> ca = ReadFile(options.tls_client_ca_file, "TLS client CA");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *ca;
+    ssl.client_certificate_request = GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(HubOptions options) {
@@ -26,6 +56,8 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(HubOptions options) {
   if (!store.ok()) return store.status();
   absl::StatusOr<std::unique_ptr<PeerRegistry>> peers = PeerRegistry::Load(store->get());
   if (!peers.ok()) return peers.status();
+  absl::StatusOr<std::shared_ptr<grpc::ServerCredentials>> credentials = Credentials(options);
+  if (!credentials.ok()) return credentials.status();
   absl::StatusOr<std::unique_ptr<Authorizer>> authorizer =
       options.auth_token_file.empty() ? Authorizer::AllowAll()
                                       : Authorizer::FromFile(options.auth_token_file);
@@ -41,8 +73,7 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(HubOptions options) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(options.listen_address, grpc::InsecureServerCredentials(),
-                           &hub->port_);
+  builder.AddListeningPort(options.listen_address, *credentials, &hub->port_);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
   builder.RegisterService(hub->service_.get());
@@ -69,7 +100,10 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(HubOptions options) {
        {"data_dir", options.data_dir},
        {"head", absl::StrCat(hub->context_->store().log().Head())},
        {"sync_writes", options.sync_writes ? "true" : "false"},
-       {"auth", options.auth_token_file.empty() ? "off" : "tokens"}});
+       {"auth", options.auth_token_file.empty() ? "off" : "tokens"},
+       {"tls", options.tls_cert_file.empty()
+                   ? "off"
+                   : (options.tls_client_ca_file.empty() ? "on" : "mutual")}});
   return hub;
 }
 

@@ -15,6 +15,8 @@ HubContext::HubContext(HubOptions options, std::unique_ptr<storage::Store> store
       store_(std::move(store)),
       peers_(std::move(peers)),
       authorizer_(std::move(authorizer)),
+      limiter_(options_.peer_requests_per_second, options_.peer_request_burst,
+               options_.peer_max_streams),
       hub_id_(store_->instance_id()),
       pool_(std::make_unique<WorkPool>(options_.worker_threads)) {
   // One listener for all streams: a commit wakes each (cheaply: they schedule work).

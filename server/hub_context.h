@@ -13,6 +13,7 @@
 #include "common/mutex.h"
 #include "server/authorizer.h"
 #include "server/hub_options.h"
+#include "server/peer_limiter.h"
 #include "server/peer_registry.h"
 #include "server/work_pool.h"
 #include "storage/store.h"
@@ -40,6 +41,7 @@ class HubContext {
   storage::Store& store() { return *store_; }
   PeerRegistry& peers() { return *peers_; }
   const Authorizer& authorizer() const { return *authorizer_; }
+  PeerLimiter& limiter() { return limiter_; }
   WorkPool& pool() { return *pool_; }
   const std::string& hub_id() const { return hub_id_; }
 
@@ -70,6 +72,7 @@ class HubContext {
   std::unique_ptr<storage::Store> store_;
   std::unique_ptr<PeerRegistry> peers_;
   std::unique_ptr<Authorizer> authorizer_;
+  PeerLimiter limiter_;
   const std::string hub_id_;
   uint64_t log_listener_ = 0;
 

@@ -25,6 +25,15 @@ absl::Status HubOptions::Validate() const {
   if (worker_threads < 1 || worker_threads > 256) {
     return absl::InvalidArgumentError("worker threads must be in [1, 256]");
   }
+  if (tls_cert_file.empty() != tls_key_file.empty()) {
+    return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
+  }
+  if (!tls_client_ca_file.empty() && tls_cert_file.empty()) {
+    return absl::InvalidArgumentError("a TLS client CA needs the hub's own certificate and key");
+  }
+  if (peer_requests_per_second < 0 || peer_request_burst < 0 || peer_max_streams < 0) {
+    return absl::InvalidArgumentError("per-peer limits cannot be negative");
+  }
   if (shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("shutdown grace cannot be negative");
   }

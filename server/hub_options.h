@@ -45,6 +45,15 @@ struct HubOptions {
   int worker_threads = 8;
   // Bearer tokens and their collectives (authorizer.h); empty = no authentication.
   std::string auth_token_file;
+  // TLS: the hub's certificate chain and private key (PEM files); both or neither. With a
+  // client CA, peers must also present a certificate it signed (mutual TLS).
+  std::string tls_cert_file;
+  std::string tls_key_file;
+  std::string tls_client_ca_file;
+  // Per-peer limits (peer_limiter.h); 0 = unlimited.
+  double peer_requests_per_second = 1000;
+  double peer_request_burst = 2000;
+  int peer_max_streams = 16;
   // How long shutdown waits for in-flight calls before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(5);
 

@@ -39,6 +39,13 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
 ABSL_FLAG(std::string, auth_tokens, "",
           "file of bearer tokens, one per line: '<token> read=<ids>|* write=<ids>|* [admin]'; "
           "empty = no authentication (for loopback-only use)");
+ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the hub; enables TLS (with --tls_key)");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of the hub");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA that peers' client certificates must chain to (mutual TLS); empty = none");
+ABSL_FLAG(double, peer_rps, 1000, "requests per second one peer may make (0 = unlimited)");
+ABSL_FLAG(double, peer_burst, 2000, "requests one peer may make at once above its rate");
+ABSL_FLAG(int, peer_max_streams, 16, "Subscribe/Snapshot streams one peer may hold open (0 = unlimited)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off");
 
 namespace {
@@ -65,6 +72,12 @@ absl::StatusOr<pulse::server::HubOptions> OptionsFromFlags() {
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.auth_token_file = absl::GetFlag(FLAGS_auth_tokens);
+  options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls_key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls_client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.peer_requests_per_second = absl::GetFlag(FLAGS_peer_rps);
+  options.peer_request_burst = absl::GetFlag(FLAGS_peer_burst);
+  options.peer_max_streams = absl::GetFlag(FLAGS_peer_max_streams);
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   return options;
 }

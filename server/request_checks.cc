@@ -85,13 +85,14 @@ absl::StatusOr<uint64_t> ReplyBudget(uint64_t requested, const HubOptions& optio
                         : std::min<uint64_t>(requested, options.max_message_bytes);
 }
 
-absl::StatusOr<Grant> CheckCaller(const grpc::ServerContextBase& context,
-                                  const Authorizer& authorizer, const std::string& hub_id,
-                                  const std::string& source, const std::string& target,
-                                  PeerRegistry& peers) {
-  absl::StatusOr<Grant> grant = authorizer.Authenticate(context);
+absl::StatusOr<Grant> CheckCaller(const grpc::ServerContextBase& context, HubContext& hub,
+                                  const std::string& source, const std::string& target) {
+  absl::StatusOr<Grant> grant = hub.authorizer().Authenticate(context);
   if (!grant.ok()) return grant.status();
-  if (absl::Status s = CheckAddressing(hub_id, source, target, peers); !s.ok()) return s;
+  if (absl::Status s = CheckAddressing(hub.hub_id(), source, target, hub.peers()); !s.ok()) {
+    return s;
+  }
+  if (absl::Status s = hub.limiter().AdmitRequest(source, absl::Now()); !s.ok()) return s;
   return grant;
 }
 

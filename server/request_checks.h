@@ -14,6 +14,7 @@
 #include "google/protobuf/repeated_field.h"
 #include "pulsedb/sync/v1/sync.pb.h"
 #include "server/authorizer.h"
+#include "server/hub_context.h"
 #include "server/hub_options.h"
 #include "server/peer_registry.h"
 #include "storage/change_log.h"
@@ -28,12 +29,11 @@ inline constexpr uint64_t kReplyEnvelopeBytes = 256;
 absl::Status CheckAddressing(const std::string& hub_id, const std::string& source,
                              const std::string& target, PeerRegistry& peers);
 
-// Authentication first (UNAUTHENTICATED), then sender valid and known, and the request
-// addressed to this hub (or to nobody in particular: an empty target).
-absl::StatusOr<Grant> CheckCaller(const grpc::ServerContextBase& context,
-                                  const Authorizer& authorizer, const std::string& hub_id,
-                                  const std::string& source, const std::string& target,
-                                  PeerRegistry& peers);
+// Authentication first (UNAUTHENTICATED), then sender valid and known, the request
+// addressed to this hub (or to nobody in particular: an empty target), and within the
+// sender's request rate (RESOURCE_EXHAUSTED).
+absl::StatusOr<Grant> CheckCaller(const grpc::ServerContextBase& context, HubContext& hub,
+                                  const std::string& source, const std::string& target);
 
 // A handshake's own shape: id, capabilities (at most 8, each at most 64 bytes).
 absl::Status CheckHandshake(const std::string& hub_id,

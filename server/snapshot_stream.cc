@@ -28,8 +28,7 @@ class RefusedSnapshot : public grpc::ServerWriteReactor<pb::SnapshotChunk> {
 grpc::ServerWriteReactor<pb::SnapshotChunk>* SnapshotStream::Start(
     HubContext* hub, grpc::CallbackServerContext* context, const pb::SnapshotRequest* request) {
   absl::StatusOr<Grant> grant =
-      CheckCaller(*context, hub->authorizer(), hub->hub_id(), request->source_instance(),
-                  request->target_instance(), hub->peers());
+      CheckCaller(*context, *hub, request->source_instance(), request->target_instance());
   absl::Status status = grant.status();
   std::vector<std::string> collectives;
   for (const std::string& id : request->collectives()) {
@@ -50,6 +49,7 @@ grpc::ServerWriteReactor<pb::SnapshotChunk>* SnapshotStream::Start(
   if (status.ok() && !hub->accepting_streams()) {
     status = absl::UnavailableError("hub is shutting down");
   }
+  if (status.ok()) status = hub->limiter().AcquireStream(request->source_instance());
   std::unique_ptr<storage::SnapshotReader> reader;
   if (status.ok()) {
     absl::StatusOr<std::unique_ptr<storage::SnapshotReader>> opened =
@@ -58,6 +58,7 @@ grpc::ServerWriteReactor<pb::SnapshotChunk>* SnapshotStream::Start(
       reader = std::move(*opened);
     } else {
       status = opened.status();
+      hub->limiter().ReleaseStream(request->source_instance());
     }
   }
   if (!status.ok()) {
@@ -156,6 +157,7 @@ void SnapshotStream::Close(const absl::Status& status) {
 }
 
 void SnapshotStream::OnDone() {
+  hub_->limiter().ReleaseStream(requester_);
   hub_->RemoveStream(this);
   std::shared_ptr<SnapshotStream> keep;
   {

@@ -31,8 +31,7 @@ class RefusedStream : public grpc::ServerWriteReactor<pb::SubscribeEvent> {
 grpc::ServerWriteReactor<pb::SubscribeEvent>* SubscribeStream::Start(
     HubContext* hub, grpc::CallbackServerContext* context, const pb::SubscribeRequest* request) {
   absl::StatusOr<Grant> grant =
-      CheckCaller(*context, hub->authorizer(), hub->hub_id(), request->source_instance(),
-                  request->target_instance(), hub->peers());
+      CheckCaller(*context, *hub, request->source_instance(), request->target_instance());
   absl::Status status = grant.status();
   storage::ScanRequest scan;
   if (status.ok()) {
@@ -55,6 +54,7 @@ grpc::ServerWriteReactor<pb::SubscribeEvent>* SubscribeStream::Start(
   if (status.ok() && !hub->accepting_streams()) {
     status = absl::UnavailableError("hub is shutting down");
   }
+  if (status.ok()) status = hub->limiter().AcquireStream(request->source_instance());
   if (!status.ok()) {
     Log(LogLevel::kInfo, "subscribe_refused",
         {{"peer", storage::IdToText(request->source_instance())},
@@ -188,6 +188,7 @@ void SubscribeStream::OnCancel() {
 
 void SubscribeStream::OnDone() {
   Log(LogLevel::kInfo, "subscribe_end", {{"peer", storage::IdToText(requester_)}});
+  hub_->limiter().ReleaseStream(requester_);
   hub_->RemoveStream(this);
   std::shared_ptr<SubscribeStream> keep;
   {

@@ -48,11 +48,15 @@ grpc::ServerUnaryReactor* SyncServiceImpl::Handshake(grpc::CallbackServerContext
                                                      const pb::HandshakeRequest* request,
                                                      pb::HandshakeResponse* response) {
   return RunOnPool(hub_, context, [this, context, request, response] {
-    if (absl::StatusOr<Grant> grant = hub_->authorizer().Authenticate(*context); !grant.ok()) {
+    absl::Status admitted = hub_->authorizer().Authenticate(*context).status();
+    if (admitted.ok()) {
+      admitted = hub_->limiter().AdmitRequest(request->instance_id(), absl::Now());
+    }
+    if (!admitted.ok()) {
       Log(LogLevel::kInfo, "handshake_refused",
           {{"peer", IdToText(request->instance_id())},
-           {"reason", std::string(grant.status().message())}});
-      return grant.status();
+           {"reason", std::string(admitted.message())}});
+      return admitted;
     }
     return DoHandshake(*request, response);
   });
@@ -114,8 +118,7 @@ absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
                                      const pb::PushRequest& request, pb::PushResponse* response) {
   const absl::Time start = absl::Now();
   const std::string& peer = request.source_instance();
-  absl::StatusOr<Grant> grant = CheckCaller(context, hub_->authorizer(), hub_->hub_id(), peer,
-                                            request.target_instance(), hub_->peers());
+  absl::StatusOr<Grant> grant = CheckCaller(context, *hub_, peer, request.target_instance());
   absl::Status refused = grant.status();
   if (refused.ok()) refused = CheckPushBatch(request, hub_->options());
   if (refused.ok()) refused = CheckPushWritable(request, *grant);
@@ -190,8 +193,7 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
                                      const pb::PullRequest& request, pb::PullResponse* response) {
   const absl::Time start = absl::Now();
   const std::string& peer = request.source_instance();
-  absl::StatusOr<Grant> grant = CheckCaller(context, hub_->authorizer(), hub_->hub_id(), peer,
-                                            request.target_instance(), hub_->peers());
+  absl::StatusOr<Grant> grant = CheckCaller(context, *hub_, peer, request.target_instance());
   absl::Status refused = grant.status();
   absl::StatusOr<storage::ScanRequest> scan = absl::UnknownError("not built");
   if (!refused.ok()) {
