@@ -454,8 +454,14 @@ TEST_F(HubTest, ManySubscribersAtOnce) {
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   std::vector<std::unique_ptr<grpc::ClientReader<pb::SubscribeEvent>>> readers;
   for (int i = 0; i < kSubscribers; ++i) {
+    // Distinct peers: one peer's own streams are capped (peer_max_streams).
+    pb::HandshakeRequest hello;
+    hello.set_instance_id(storage::NewUuidV7());
+    hello.set_protocol_version(1);
+    pb::HandshakeResponse welcome;
+    ASSERT_TRUE(stub().Handshake(Deadline().get(), hello, &welcome).ok());
     pb::SubscribeRequest request;
-    request.set_source_instance(b_->instance_id());
+    request.set_source_instance(hello.instance_id());
     contexts.push_back(Deadline());
     readers.push_back(stub().Subscribe(contexts.back().get(), request));
   }
