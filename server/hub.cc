@@ -51,6 +51,7 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(HubOptions options) {
   storage::StoreOptions store_options;
   store_options.sync_writes = options.sync_writes;
   store_options.authoritative = true;
+  store_options.file_system = options.file_system;
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       storage::Store::Open(options.data_dir, store_options);
   if (!store.ok()) return store.status();

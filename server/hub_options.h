@@ -9,6 +9,7 @@
 #include "absl/status/status.h"
 #include "absl/time/time.h"
 #include "pulsedb/sync/v1/sync.pb.h"
+#include "rocksdb/file_system.h"
 
 namespace pulse::server {
 
@@ -54,6 +55,8 @@ struct HubOptions {
   double peer_requests_per_second = 1000;
   double peer_request_burst = 2000;
   int peer_max_streams = 16;
+  // RocksDB's file system; nullptr = the default. Tests inject a full disk here.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
   // How long shutdown waits for in-flight calls before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(5);
 

@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "common/log.h"
 #include "storage/ids.h"
 
 namespace pulse::server {
@@ -33,7 +34,12 @@ absl::Status PeerRegistry::Register(const std::string& peer_id,
   record.set_last_seen(now_millis);
   record.clear_capabilities();
   for (std::string& c : capabilities) record.add_capabilities(std::move(c));
-  if (absl::Status s = store_->PutPeer(record); !s.ok()) return s;
+  // Persisting the record is best effort: a peer the hub forgets after a restart is told
+  // "unknown peer" and shakes hands again. A full disk must not stop handshakes.
+  if (absl::Status s = store_->PutPeer(record); !s.ok()) {
+    Log(LogLevel::kWarning, "peer_not_persisted",
+        {{"peer", storage::IdToText(peer_id)}, {"error", s.ToString()}});
+  }
   MutexLock lock(&mu_);
   peers_[peer_id] = std::move(record);
   return absl::OkStatus();

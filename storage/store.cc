@@ -80,6 +80,14 @@ absl::Status Store::OpenDb() {
   // Keep memory modest: many stores may live in one process (tests, tools).
   db_options.max_open_files = 256;
   db_options.keep_log_file_num = 4;
+  // After a failed write (a full disk, an I/O error) RocksDB refuses writes and retries
+  // its recovery in the background; retry often, so writes work again soon after the
+  // cause is gone. Writes fail with UNAVAILABLE meanwhile (peers retry; reads go on).
+  db_options.bgerror_resume_retry_interval = 100000;  // microseconds
+  if (options_.file_system != nullptr) {
+    env_ = rocksdb::NewCompositeEnv(options_.file_system);
+    db_options.env = env_.get();
+  }
 
   std::vector<std::string> existing;
   rocksdb::Status listed = rocksdb::DB::ListColumnFamilies(db_options, directory_, &existing);
@@ -210,9 +218,11 @@ absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage) {
   absl::Status written;
   if (!txn.empty()) {
     if (txn.has_appended()) txn.Put(cf_.meta, kMetaHead, EncodeSequence(txn.head()));
+    MaybeResume();
     rocksdb::WriteOptions write;
     write.sync = options_.sync_writes;
     written = FromRocks(db_->Write(write, txn.batch()), "commit");
+    if (!written.ok()) resume_needed_ = true;
   }
   if (written.ok() && txn.has_appended()) {
     committed_head_ = txn.head();
@@ -228,6 +238,16 @@ absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage) {
   }
   if (!writers_.empty()) writers_.front()->cv.Signal();
   return self.status;
+}
+
+void Store::MaybeResume() {
+  if (!resume_needed_) return;
+  const absl::Time now = absl::Now();
+  if (now - last_resume_attempt_ < absl::Milliseconds(100)) return;
+  last_resume_attempt_ = now;
+  // Busy means RocksDB's own background recovery is running; anything else but OK means
+  // the cause (a full disk) is still there.
+  if (db_->Resume().ok()) resume_needed_ = false;
 }
 
 // ---------------------------------------------------------------------------

@@ -27,10 +27,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "common/mutex.h"
 #include "absl/types/span.h"
 #include "pulsedb/sync/v1/sync.pb.h"
 #include "rocksdb/db.h"
+#include "rocksdb/file_system.h"
 #include "storage/change_applier.h"
 #include "storage/change_log.h"
 #include "storage/column_families.h"
@@ -50,6 +52,9 @@ struct StoreOptions {
   bool authoritative = false;
   // Most writers one commit group takes.
   int max_group_size = 64;
+  // The file system RocksDB writes through; nullptr = the default one. Tests inject faults
+  // (a full disk) here.
+  std::shared_ptr<rocksdb::FileSystem> file_system;
 };
 
 // One local write's result: the entity id (assigned when the caller left it empty) and
@@ -247,6 +252,7 @@ class Store {
 
   const std::string directory_;
   const StoreOptions options_;
+  std::unique_ptr<rocksdb::Env> env_;  // only with options_.file_system
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   ColumnFamilies cf_;
@@ -257,8 +263,16 @@ class Store {
 
   Mutex queue_mu_;
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(queue_mu_);
-  // Only the current group leader touches it.
+  // After a failed write RocksDB refuses writes until it recovers. The commit leader asks
+  // it to resume (at most every 100 ms); RocksDB may still refuse until the process is
+  // restarted (its recovery can give up while the disk is full): writes then keep failing
+  // with UNAVAILABLE, and reads keep working.
+  void MaybeResume();
+
+  // Only the current group leader touches these.
   uint64_t committed_head_ = 0;
+  bool resume_needed_ = false;
+  absl::Time last_resume_attempt_ = absl::InfinitePast();
 };
 
 }  // namespace pulse::storage
