@@ -86,6 +86,7 @@ void SyncManager::Stop() {
   {
     MutexLock lock(&mu_);
     stopping_ = true;
+    ++stop_epoch_;  // interrupts a cycle running on any thread (SyncOnce, InitialSync)
     if (live_stream_ != nullptr && *live_stream_ != nullptr) (*live_stream_)->Cancel();
     if (snapshot_stream_ != nullptr && *snapshot_stream_ != nullptr) {
       (*snapshot_stream_)->Cancel();
@@ -99,6 +100,11 @@ void SyncManager::Stop() {
   status_.running = false;
   status_.live = false;
   if (status_.state == SyncState::kSyncing) status_.state = SyncState::kIdle;
+}
+
+void SyncManager::BeginCycle() {
+  MutexLock lock(&mu_);
+  cycle_epoch_ = stop_epoch_;
 }
 
 bool SyncManager::stopping() const {
@@ -220,6 +226,7 @@ absl::Status SyncManager::HandshakeNow() {
 
 absl::Status SyncManager::RunCycle(bool pull) {
   MutexLock cycle(&cycle_mu_);
+  BeginCycle();
   int rebinds = 0;
   for (;;) {
     absl::Status status = EnsureHandshake();
@@ -266,7 +273,7 @@ absl::Status SyncManager::PushAll() {
     uint64_t max_bytes, max_batch;
     {
       MutexLock lock(&mu_);
-      if (stopping_) {
+      if (stop_epoch_ != cycle_epoch_) {
         return MakeSyncError(SyncErrorKind::kShutdown, absl::StatusCode::kCancelled, "stopping");
       }
       hub = hub_id_;
@@ -392,7 +399,7 @@ absl::Status SyncManager::PullAll(const SyncProgressCallback* progress, bool ini
     std::string hub;
     {
       MutexLock lock(&mu_);
-      if (stopping_) {
+      if (stop_epoch_ != cycle_epoch_) {
         return MakeSyncError(SyncErrorKind::kShutdown, absl::StatusCode::kCancelled,
                              "stopped during sync; the cursor is saved");
       }
@@ -461,7 +468,7 @@ absl::Status SyncManager::RecoverWithSnapshot(const SyncProgressCallback* progre
   {
     MutexLock lock(&mu_);
     snapshot_stream_ = &stream;
-    if (stopping_) stream->Cancel();
+    if (stop_epoch_ != cycle_epoch_) stream->Cancel();
   }
   pb::SnapshotChunk chunk;
   uint64_t entities = 0;
@@ -525,6 +532,7 @@ absl::Status SyncManager::SyncOnce() {
 absl::Status SyncManager::InitialSync(const SyncProgressCallback& progress) {
   if (absl::Status s = config_.Validate(); !s.ok()) return s;
   MutexLock cycle(&cycle_mu_);
+  BeginCycle();
   int rebinds = 0;
   for (;;) {
     absl::Status status = EnsureHandshake();
@@ -681,6 +689,7 @@ void SyncManager::SubscriberLoop() {
     if (stopping()) break;
     if (SyncErrorOf(status) == SyncErrorKind::kCursorNotFound) {
       MutexLock cycle(&cycle_mu_);
+      BeginCycle();
       status = RecoverWithSnapshot(nullptr);
       if (status.ok()) continue;
     }

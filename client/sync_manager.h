@@ -124,6 +124,9 @@ class SyncManager {
 
   // Serializes cycles (loop, SyncOnce, InitialSync, snapshot recovery).
   Mutex cycle_mu_;
+  // Remembers Stop()'s epoch at a cycle's start; a later Stop() interrupts the cycle, and
+  // cycles started after Stop() (SyncOnce on a stopped manager) run normally.
+  void BeginCycle();
 
   mutable Mutex mu_;
   CondVar wake_;
@@ -137,6 +140,8 @@ class SyncManager {
   // Loop state.
   bool running_ ABSL_GUARDED_BY(mu_) = false;
   bool stopping_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t stop_epoch_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t cycle_epoch_ ABSL_GUARDED_BY(mu_) = 0;
   bool push_pending_ ABSL_GUARDED_BY(mu_) = false;
   SyncStatus status_ ABSL_GUARDED_BY(mu_);
   std::unique_ptr<EventStream<pulsedb::sync::v1::SubscribeEvent>>* live_stream_
