@@ -80,9 +80,10 @@ class Stager {
     return current;
   }
 
-  void Stamp(pb::VersionedEntity* entity, uint64_t log_sequence, uint64_t current_version) {
+  void Stamp(pb::VersionedEntity* entity, uint64_t log_sequence, uint64_t current_version,
+             std::optional<int64_t> timestamp = std::nullopt) {
     entity->set_version(NewVersion(log_sequence, current_version));
-    entity->set_stamp_timestamp(change_.timestamp());
+    entity->set_stamp_timestamp(timestamp.value_or(change_.timestamp()));
     entity->set_stamp_origin(change_.source_instance());
     entity->set_collective_id(change_.collective_id());
   }
@@ -166,24 +167,29 @@ class Stager {
     *entity.mutable_experience() = e;
     NormalizeReinforcement(entity.mutable_experience());
     Stamp(&entity, seq, 0);
+    entity.set_created_version(entity.version());
+    entity.set_created_timestamp(entity.stamp_timestamp());
+    entity.set_created_origin(entity.stamp_origin());
     txn_.PutEntity(pb::SYNC_ENTITY_TYPE_EXPERIENCE, e.id(), entity);
     return Applied(seq);
   }
 
-  // Whether the plain fields of this update beat the entity's current version.
-  bool PlainFieldsWin(const pb::VersionedEntity& current) const {
+  // Whether this update's value of a field beats the field's current version.
+  bool FieldWins(const pb::FieldVersion& current) const {
     if (local_) return true;
     if (ctx_.conflict_resolution == pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS) {
       return StampIsNewer(change_.timestamp(), change_.source_instance(),
                           current.stamp_timestamp(), current.stamp_origin());
     }
-    // SERVER_WINS: a follower takes whatever its hub sends. The hub refuses an update
+    // SERVER_WINS: a follower takes whatever its hub sends. The hub refuses a field value
     // made on top of a version older than one another instance has since written.
     if (ctx_.mode == ApplyMode::kFollower) return true;
     return !(current.version() > change_.base_version() &&
              current.stamp_origin() != change_.source_instance());
   }
 
+  // Plain fields resolve one by one (entity_rules.h): concurrent updates of different
+  // fields both survive everywhere; of the same field, the conflict rule picks one.
   absl::StatusOr<StageResult> UpdateExperience(const std::string& id,
                                                const pb::ExperienceUpdate& update) {
     constexpr auto kType = pb::SYNC_ENTITY_TYPE_EXPERIENCE;
@@ -202,32 +208,61 @@ class Stager {
     }
     pb::VersionedEntity entity = std::move(**loaded);
     if (absl::Status s = CheckSameCollective(entity, Named(kType, id)); !s.ok()) return s;
-    const bool has_plain = HasPlainFields(update);
-    const bool plain_wins = has_plain && PlainFieldsWin(entity);
+    std::vector<std::string> won, lost;
+    for (const std::string& field : PlainFieldsSet(update)) {
+      (FieldWins(FieldStamp(entity, field)) ? won : lost).push_back(field);
+    }
     const bool crdt_changed = MergeCrdtFields(update, entity.mutable_experience());
-    if (!plain_wins && !crdt_changed) {
-      if (has_plain) return Skip(Kind::kConflict, "a newer version is already in place");
+    if (won.empty() && !crdt_changed) {
+      if (!lost.empty()) return Skip(Kind::kConflict, "a newer version is already in place");
       return Skip(Kind::kSkipped, "no effect");
     }
     pb::SyncChange logged = change_;
     if (local_) logged.set_base_version(entity.version());
-    if (has_plain && !plain_wins) {
+    int64_t stamp = change_.timestamp();
+    if (local_) {
+      // A local write must order after the versions it was made on, or last-write-wins
+      // replicas would drop it while this one keeps it (a clock that went backwards, or a
+      // remote write in the same millisecond from a larger origin id): move its stamp just
+      // past them, like a hybrid logical clock.
+      for (const std::string& field : won) {
+        const pb::FieldVersion current = FieldStamp(entity, field);
+        if (!StampIsNewer(stamp, change_.source_instance(), current.stamp_timestamp(),
+                          current.stamp_origin())) {
+          stamp = current.stamp_timestamp() + 1;
+        }
+      }
+    }
+    if (!lost.empty() || stamp != change_.timestamp()) {
       // Log what this store actually applied, so every follower applies the same.
       pb::ExperienceUpdated* reduced = logged.mutable_payload()->mutable_experience_updated();
       reduced->set_id(id);
-      reduced->set_timestamp(change_.timestamp());
-      *reduced->mutable_update() = CrdtPart(update);
+      reduced->set_timestamp(stamp);
+      *reduced->mutable_update() = KeepPlainFields(update, won);
+      logged.set_timestamp(stamp);
     }
     const uint64_t seq = txn_.AppendChange(std::move(logged));
-    if (plain_wins) {
-      ApplyPlainFields(update, entity.mutable_experience());
-      Stamp(&entity, seq, entity.version());
+    for (const std::string& field : won) {
+      const pb::FieldVersion current = FieldStamp(entity, field);
+      ApplyPlainField(field, update, entity.mutable_experience());
+      pb::FieldVersion next;
+      next.set_field(field);
+      next.set_version(NewVersion(seq, current.version()));
+      next.set_stamp_timestamp(stamp);
+      next.set_stamp_origin(change_.source_instance());
+      SetFieldStamp(next, &entity);
+    }
+    if (!won.empty()) Stamp(&entity, seq, entity.version(), stamp);
+    if (ctx_.mode == ApplyMode::kFollower) {
+      // Everything of this entity up to here in the hub's log is now applied here: the
+      // base of this store's next local update of it.
+      entity.set_version(std::max(entity.version(), change_.log_sequence()));
     }
     txn_.PutEntity(kType, id, entity);
     StageResult r = Applied(seq);
-    if (has_plain && !plain_wins) {
+    if (!lost.empty()) {
       r.kind = Kind::kConflict;
-      r.reason = "a newer version is already in place; reinforcement merged";
+      r.reason = absl::StrCat(lost.size(), " field(s) already have a newer version; the rest merged");
     }
     return r;
   }

@@ -10,6 +10,8 @@
 #define PULSESYNC_STORAGE_ENTITY_RULES_H_
 
 #include <cstdint>
+#include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
 #include "google/protobuf/repeated_field.h"
@@ -48,6 +50,26 @@ bool MergeCrdtFields(const pulsedb::sync::v1::ExperienceUpdate& update,
 
 // `update` without its plain fields.
 pulsedb::sync::v1::ExperienceUpdate CrdtPart(const pulsedb::sync::v1::ExperienceUpdate& update);
+
+// The plain fields, by name, in a fixed order.
+const std::vector<std::string>& PlainFieldNames();
+// The names of the plain fields `update` sets.
+std::vector<std::string> PlainFieldsSet(const pulsedb::sync::v1::ExperienceUpdate& update);
+// Copies one named plain field from `update` into `experience`.
+void ApplyPlainField(absl::string_view field, const pulsedb::sync::v1::ExperienceUpdate& update,
+                     pulsedb::sync::v1::Experience* experience);
+// Copies one named plain field from one experience to another.
+void CopyPlainField(absl::string_view field, const pulsedb::sync::v1::Experience& from,
+                    pulsedb::sync::v1::Experience* to);
+// `update` keeping only the named plain fields (and all its CRDT fields).
+pulsedb::sync::v1::ExperienceUpdate KeepPlainFields(
+    const pulsedb::sync::v1::ExperienceUpdate& update, const std::vector<std::string>& fields);
+
+// The version and stamp of `field` in `entity` (its create's when no update set it).
+pulsedb::sync::v1::FieldVersion FieldStamp(const pulsedb::sync::v1::VersionedEntity& entity,
+                                           absl::string_view field);
+void SetFieldStamp(const pulsedb::sync::v1::FieldVersion& stamp,
+                   pulsedb::sync::v1::VersionedEntity* entity);
 
 }  // namespace pulse::storage
 

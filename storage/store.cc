@@ -742,27 +742,34 @@ absl::StatusOr<SnapshotApplyReport> Store::ApplySnapshotChunk(const pb::Snapshot
       if (!local.ok()) return local.status();
       pb::VersionedEntity merged = incoming;
       if (local->has_value()) {
-        const pb::VersionedEntity& mine = **local;
-        bool take_theirs = type == pb::SYNC_ENTITY_TYPE_EXPERIENCE &&
-                           (context.conflict_resolution == pb::CONFLICT_RESOLUTION_SERVER_WINS
-                                ? incoming.version() >= mine.version()
-                                : StampIsNewer(incoming.stamp_timestamp(), incoming.stamp_origin(),
-                                               mine.stamp_timestamp(), mine.stamp_origin()));
-        if (type == pb::SYNC_ENTITY_TYPE_EXPERIENCE) {
-          pb::VersionedEntity base = take_theirs ? incoming : mine;
-          MergeReinforcement(take_theirs ? mine.experience().reinforcement()
-                                         : incoming.experience().reinforcement(),
-                             base.mutable_experience()->mutable_reinforcement());
-          base.mutable_experience()->set_applications(
-              ReinforcementTotal(base.experience().reinforcement()));
-          base.mutable_experience()->set_last_reinforced(
-              std::max(mine.experience().last_reinforced(),
-                       incoming.experience().last_reinforced()));
-          merged = std::move(base);
-        } else {
-          ++report.skipped;
+        if (type != pb::SYNC_ENTITY_TYPE_EXPERIENCE) {
+          ++report.skipped;  // immutable once created: nothing to merge
           continue;
         }
+        // Field by field, as updates are (change_applier.h); the G-counter by maximum.
+        const pb::VersionedEntity& mine = **local;
+        merged = mine;
+        for (const std::string& field : PlainFieldNames()) {
+          const pb::FieldVersion theirs = FieldStamp(incoming, field);
+          const pb::FieldVersion ours = FieldStamp(mine, field);
+          const bool take =
+              context.conflict_resolution == pb::CONFLICT_RESOLUTION_SERVER_WINS
+                  ? theirs.version() >= ours.version()
+                  : StampIsNewer(theirs.stamp_timestamp(), theirs.stamp_origin(),
+                                 ours.stamp_timestamp(), ours.stamp_origin());
+          if (!take) continue;
+          CopyPlainField(field, incoming.experience(), merged.mutable_experience());
+          SetFieldStamp(theirs, &merged);
+        }
+        MergeCrdtFields(
+            [&] {
+              pb::ExperienceUpdate crdt;
+              *crdt.mutable_reinforcement() = incoming.experience().reinforcement();
+              crdt.set_last_reinforced(incoming.experience().last_reinforced());
+              return crdt;
+            }(),
+            merged.mutable_experience());
+        merged.set_version(std::max(mine.version(), incoming.version()));
       } else if (type == pb::SYNC_ENTITY_TYPE_EXPERIENCE) {
         NormalizeReinforcement(merged.mutable_experience());
       }

@@ -430,6 +430,66 @@ TEST_F(StoreTest, ServerWinsHubRefusesAnUpdateMadeOnAStaleVersionButMergesReinfo
   EXPECT_EQ(b->GetExperience(e)->applications(), 1u);
 }
 
+// Found by the chaos test: with one stamp per entity, an update of `importance` and a
+// concurrent archive could each win on a different replica, leaving them apart for good.
+TEST_F(StoreTest, ConcurrentUpdatesOfDifferentFieldsBothSurviveEverywhere) {
+  for (const auto rule : {pb::CONFLICT_RESOLUTION_SERVER_WINS,
+                          pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS}) {
+    SCOPED_TRACE(pb::ConflictResolution_Name(rule));
+    const std::string tag = pb::ConflictResolution_Name(rule);
+    StoreOptions hub_options;
+    hub_options.authoritative = true;
+    auto hub = OpenStore(dir_.Sub("hub" + tag), hub_options);
+    auto a = OpenStore(dir_.Sub("a" + tag)), b = OpenStore(dir_.Sub("b" + tag));
+    const std::string c = a->CreateCollective(MakeCollective())->id;
+    const std::string e = a->CreateExperience(MakeExperience(c))->id;
+    Apply(*hub, OwnChanges(*a), Authority(rule));
+    Apply(*b, AllChanges(*hub), Follower(rule));
+    const uint64_t a_mark = a->log().Head();
+    const uint64_t hub_mark = hub->log().Head();
+    pb::ExperienceUpdate importance;
+    importance.set_importance(0.9f);
+    a->UpdateExperience(e, importance);
+    b->ArchiveExperience(e);
+    // The hub sees b first, then a; each peer follows the hub.
+    Apply(*hub, OwnChanges(*b), Authority(rule));
+    Apply(*hub, OwnChanges(*a, a_mark), Authority(rule));
+    Apply(*a, AllChanges(*hub, hub_mark), Follower(rule));
+    Apply(*b, AllChanges(*hub, hub_mark), Follower(rule));
+    for (Store* s : {hub.get(), a.get(), b.get()}) {
+      absl::StatusOr<pb::Experience> got = s->GetExperience(e);
+      EXPECT_FLOAT_EQ(got->importance(), 0.9f);
+      EXPECT_TRUE(got->archived());
+    }
+  }
+}
+
+TEST_F(StoreTest, ALocalUpdateAlwaysOrdersAfterTheVersionItWasMadeOn) {
+  auto a = OpenStore(dir_.Sub("a")), b = OpenStore(dir_.Sub("b"));
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  const std::string e = a->CreateExperience(MakeExperience(c))->id;
+  std::vector<pb::SyncChange> create = OwnChanges(*a);
+  Apply(*b, create, Follower(pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS));
+  // A remote update stamped far in the future arrives at b...
+  pb::ExperienceUpdate future;
+  future.set_importance(0.1f);
+  const uint64_t mark = a->log().Head();
+  a->UpdateExperience(e, future);
+  std::vector<pb::SyncChange> remote = OwnChanges(*a, mark);
+  remote[0].set_timestamp(remote[0].timestamp() + 3600 * 1000);
+  Apply(*b, remote, Follower(pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS));
+  // ...then b updates locally: its write must be stamped after it, or other replicas
+  // would ignore it while b kept it.
+  pb::ExperienceUpdate mine;
+  mine.set_importance(0.7f);
+  b->UpdateExperience(e, mine);
+  std::vector<pb::SyncChange> from_b = OwnChanges(*b);
+  ASSERT_EQ(from_b.size(), 1u);
+  EXPECT_GT(from_b[0].timestamp(), remote[0].timestamp());
+  Apply(*a, from_b, Follower(pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS));
+  EXPECT_FLOAT_EQ(a->GetExperience(e)->importance(), 0.7f);
+}
+
 TEST_F(StoreTest, ReinforcementFromTwoInstancesSumsEverywhere) {
   auto a = OpenStore(dir_.Sub("a"));
   auto b = OpenStore(dir_.Sub("b"));

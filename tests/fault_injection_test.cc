@@ -140,7 +140,9 @@ TEST_F(FaultInjectionTest, ExactlyOnceHoldsUnderLostDuplicatedReorderedAndCutTra
 
   // Every reinforcement counted once, everywhere; all replicas equal.
   uint64_t total = 0;
-  for (const pb::Experience& e : *hub().context().store().ListExperiences()) {
+  absl::StatusOr<std::vector<pb::Experience>> at_hub = hub().context().store().ListExperiences();
+  ASSERT_TRUE(at_hub.ok());
+  for (const pb::Experience& e : *at_hub) {
     total += e.applications();
   }
   EXPECT_EQ(total, static_cast<uint64_t>(reinforcements));

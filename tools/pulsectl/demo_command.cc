@@ -102,7 +102,9 @@ int DemoCommand(const std::vector<std::string>& args) {
 
   // One collective for the demo, made once and reused by later runs.
   std::string collective;
-  for (const pb::Collective& c : *alice->store->ListCollectives()) {
+  absl::StatusOr<std::vector<pb::Collective>> known = alice->store->ListCollectives();
+  if (!known.ok()) return Fail(known.status());
+  for (const pb::Collective& c : *known) {
     if (c.name() == "demo-team") collective = c.id();
   }
   if (collective.empty()) {
