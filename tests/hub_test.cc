@@ -214,7 +214,7 @@ TEST_F(HubTest, AFailedChangeStopsTheBatchAndSafeThroughNeverPassesIt) {
   EXPECT_EQ(response.new_cursor().last_sequence(), 4u);
 }
 
-// ----- Bad input: each a precise status, nothing changed
+// ----- Bad input (the full table is tests/bad_input_test.cc)
 
 class BadPushTest : public HubTest {
  protected:
@@ -238,85 +238,6 @@ class BadPushTest : public HubTest {
   std::string before_;
 };
 
-TEST_F(BadPushTest, WrongIdSizes) {
-  pb::PushRequest r = good_;
-  r.mutable_changes(1)->set_collective_id("xyz");
-  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "change 2");
-  r = good_;
-  r.set_source_instance("abc");
-  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "source_instance");
-}
-
-TEST_F(BadPushTest, UnknownEntityTypeAndMissingPayload) {
-  pb::PushRequest r = good_;
-  r.mutable_changes(0)->set_entity_type(static_cast<pb::SyncEntityType>(12));
-  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "entity_type");
-  r = good_;
-  r.mutable_changes(2)->clear_payload();
-  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "change 3: payload");
-}
-
-TEST_F(BadPushTest, EmptyBatch) {
-  pb::PushRequest r = good_;
-  r.clear_changes();
-  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "empty batch");
-}
-
-TEST_F(BadPushTest, BatchFromTwoOrigins) {
-  pb::PushRequest r = good_;
-  r.mutable_changes(1)->set_source_instance(b_->instance_id());
-  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "change 2");
-}
-
-TEST_F(BadPushTest, SequencesThatGoBackwardsOrRepeatOrAreZero) {
-  pb::PushRequest r = good_;
-  r.mutable_changes()->SwapElements(1, 2);
-  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "backwards");
-  r = good_;
-  r.mutable_changes(2)->set_sequence(2);
-  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "twice");
-  r = good_;
-  r.mutable_changes(0)->set_sequence(0);
-  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "sequence");
-}
-
-TEST_F(BadPushTest, OverTheBatchLimitIsResourceExhausted) {
-  StopHub();
-  hub_options().max_batch_size = 2;
-  StartHub();
-  ASSERT_TRUE(Handshake(*a_).ok());
-  before_ = *hub().context().store().RawDump();
-  ExpectRefused(OwnChangesRequest(*a_, 0), grpc::StatusCode::RESOURCE_EXHAUSTED, "limit of 2");
-}
-
-TEST_F(BadPushTest, OverTheMessageLimitIsResourceExhausted) {
-  StopHub();
-  hub_options().max_message_bytes = 2048;
-  StartHub();
-  ASSERT_TRUE(Handshake(*a_).ok());
-  before_ = *hub().context().store().RawDump();
-  pb::PushRequest r = OwnChangesRequest(*a_, 0);
-  r.mutable_changes(1)->mutable_payload()->mutable_experience_created()->set_content(
-      std::string(4096, 'x'));
-  pb::PushResponse response;
-  EXPECT_EQ(stub().Push(Deadline().get(), r, &response).error_code(),
-            grpc::StatusCode::RESOURCE_EXHAUSTED);
-  EXPECT_EQ(*hub().context().store().RawDump(), before_);
-}
-
-TEST_F(BadPushTest, EmbeddingOfTheWrongLength) {
-  pb::PushRequest r = good_;
-  r.mutable_changes(2)->mutable_payload()->mutable_experience_created()->add_embedding(0.5f);
-  ExpectRefused(r, grpc::StatusCode::INVALID_ARGUMENT, "change 3");
-}
-
-TEST_F(BadPushTest, UnknownPeerMustHandshakeFirst) {
-  auto stranger = NewPeerStore("stranger");
-  stranger->CreateCollective(MakeCollective());
-  ExpectRefused(OwnChangesRequest(*stranger, 0), grpc::StatusCode::FAILED_PRECONDITION,
-                "Handshake");
-}
-
 TEST_F(BadPushTest, AddressedToAnotherHubIsPeerChangedAndNamesTheResponder) {
   pb::PushRequest r = good_;
   r.set_target_instance(storage::NewUuidV7());
@@ -327,26 +248,6 @@ TEST_F(BadPushTest, AddressedToAnotherHubIsPeerChangedAndNamesTheResponder) {
   EXPECT_TRUE(absl::StrContains(status.error_message(), "peer changed"));
   EXPECT_EQ(Trailer(*context, "pulsedb-responder-bin"), hub().instance_id());
   EXPECT_EQ(*hub().context().store().RawDump(), before_);
-}
-
-TEST_F(BadPushTest, ARelationToAMissingExperienceIsRejectedNotApplied) {
-  pb::PushResponse response;
-  ASSERT_TRUE(stub().Push(Deadline().get(), good_, &response).ok());
-  const std::string e = good_.changes(1).payload().experience_created().id();
-  pb::PushRequest r;
-  r.set_source_instance(a_->instance_id());
-  pb::SyncChange* change = r.add_changes();
-  change->set_sequence(10);
-  change->set_source_instance(a_->instance_id());
-  change->set_collective_id(good_.changes(0).collective_id());
-  change->set_entity_type(pb::SYNC_ENTITY_TYPE_RELATION);
-  change->set_timestamp(1);
-  *change->mutable_payload()->mutable_relation_created() =
-      testing::MakeRelation(e, storage::NewUuidV7());
-  ASSERT_TRUE(stub().Push(Deadline().get(), r, &response).ok());
-  EXPECT_EQ(response.rejected(), 1u);
-  EXPECT_FALSE(response.has_safe_through());
-  EXPECT_EQ(response.first_failure().sequence(), 10u);
 }
 
 TEST_F(HubTest, BadPullRequests) {
