@@ -40,6 +40,12 @@ ABSL_FLAG(std::string, auth_tokens, "",
           "file of bearer tokens, one per line: '<token> read=<ids>|* write=<ids>|* [admin]'; "
           "empty = no authentication (for loopback-only use)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:7071",
+          "IPv4:port of the Prometheus /metrics page over HTTP (port 0 picks a free port); "
+          "empty = off");
+ABSL_FLAG(absl::Duration, peer_lease, absl::Hours(24 * 7),
+          "a peer idle this long (and with no open Subscribe stream) is expired: its cursor "
+          "no longer holds compaction back (0 = never)");
 
 namespace {
 
@@ -65,6 +71,8 @@ absl::StatusOr<pulse::server::HubOptions> OptionsFromFlags() {
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.auth_token_file = absl::GetFlag(FLAGS_auth_tokens);
+  options.metrics_listen_address = absl::GetFlag(FLAGS_metrics_listen);
+  options.peer_lease = absl::GetFlag(FLAGS_peer_lease);
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   return options;
 }
@@ -107,6 +115,11 @@ int main(int argc, char** argv) {
   std::printf("pulse_hub %s listening on %s\n",
               pulse::storage::IdToText((*hub)->instance_id()).c_str(),
               (*hub)->address().c_str());
+  if ((*hub)->metrics_port() != 0) {
+    std::printf("pulse_hub %s metrics on http://%s/metrics\n",
+                pulse::storage::IdToText((*hub)->instance_id()).c_str(),
+                (*hub)->metrics_address().c_str());
+  }
   std::fflush(stdout);
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);
