@@ -100,10 +100,29 @@ TEST_F(PulsectlTest, StatusShowsTheHubAndItsPeers) {
   EXPECT_EQ(status.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(status.text, "hub " + hub_id_text_)) << status.text;
   EXPECT_TRUE(absl::StrContains(status.text, "head 4")) << status.text;
-  EXPECT_TRUE(absl::StrContains(status.text, "PEER")) << status.text;
+  EXPECT_TRUE(absl::StrContains(status.text, "BEHIND")) << status.text;
+  // The pushing peer never pulled: it is 4 changes behind, for some milliseconds now.
+  EXPECT_TRUE(absl::StrContains(status.text, "         0         4  ")) << status.text;
+  EXPECT_TRUE(absl::StrContains(status.text, "behind")) << status.text;
   Output json = Run({"status", "--json"});
   EXPECT_EQ(json.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(json.text, "\"headSequence\":\"4\"")) << json.text;
+}
+
+TEST_F(PulsectlTest, StatusShowsAPeerIdleBeyondTheLeaseAsExpired) {
+  hub_.reset();
+  StartHub(dir_.Sub("leased"), {"--peer_lease=100ms"});
+  PushFromAPeer(1);
+  Output status;
+  EXPECT_TRUE(testing::Eventually(
+      [&] {
+        status = Run({"status"});
+        return absl::StrContains(status.text, "expired");
+      },
+      absl::Seconds(20)))
+      << status.text;
+  Output json = Run({"status", "--json"});
+  EXPECT_TRUE(absl::StrContains(json.text, "\"expired\":true")) << json.text;
 }
 
 TEST_F(PulsectlTest, TailPrintsChangesAsLinesOrJson) {
