@@ -8,6 +8,8 @@
 
 #include <fstream>
 #include <map>
+#include <set>
+#include <sstream>
 
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -260,6 +262,32 @@ TEST_F(MetricsTest, AProtocolMismatchCountsAsARefusedHandshake) {
   EXPECT_EQ(ScrapeNow()["pulse_refusals_total{method=\"Handshake\",code=\"OK\",reason="
                         "\"protocol_version\"}"],
             1);
+}
+
+TEST_F(MetricsTest, EveryExportedMetricIsDocumentedInOperationsMdAndNothingMore) {
+  KnownSequence();
+  std::ifstream in(testing::RunfilePath("docs/operations.md"));
+  ASSERT_TRUE(in) << "docs/operations.md not in runfiles";
+  std::stringstream doc_text;
+  doc_text << in.rdbuf();
+  const std::string doc = doc_text.str();
+  const std::string metrics_section = doc.substr(doc.find("## Metrics"));
+  std::set<std::string> exported;
+  for (absl::string_view line : absl::StrSplit(ScrapeNow().text(), '\n')) {
+    if (!absl::StartsWith(line, "# TYPE ")) continue;
+    std::vector<std::string> words = absl::StrSplit(line, ' ');
+    exported.insert(words[2]);
+    EXPECT_TRUE(absl::StrContains(metrics_section, "| `" + words[2] + "`") ||
+                absl::StrContains(metrics_section, "| `" + words[2] + "{"))
+        << words[2] << " is exported but not in the table of docs/operations.md";
+  }
+  // Every metric named in a table row exists.
+  for (absl::string_view line : absl::StrSplit(metrics_section, '\n')) {
+    if (!absl::StartsWith(line, "| `pulse_")) continue;
+    const absl::string_view name = line.substr(3, line.find_first_of("`{", 3) - 3);
+    EXPECT_TRUE(exported.count(std::string(name))) << name << " is documented but not exported";
+  }
+  EXPECT_EQ(exported.size(), 25u);
 }
 
 TEST(MetricsOptions, AMetricsAddressInUseFailsTheStartAndEmptyTurnsItOff) {
