@@ -273,7 +273,8 @@ TEST_F(MetricsTest, EveryExportedMetricIsDocumentedInOperationsMdAndNothingMore)
   const std::string doc = doc_text.str();
   const std::string metrics_section = doc.substr(doc.find("## Metrics"));
   std::set<std::string> exported;
-  for (absl::string_view line : absl::StrSplit(ScrapeNow().text(), '\n')) {
+  const Scrape page = ScrapeNow();
+  for (absl::string_view line : absl::StrSplit(page.text(), '\n')) {
     if (!absl::StartsWith(line, "# TYPE ")) continue;
     std::vector<std::string> words = absl::StrSplit(line, ' ');
     exported.insert(words[2]);
