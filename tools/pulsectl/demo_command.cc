@@ -108,7 +108,10 @@ int DemoCommand(const std::vector<std::string>& args) {
 
   // One collective for the demo, made once and reused by later runs.
   std::string collective;
-  for (const pb::Collective& c : *alice->store->ListCollectives()) {
+  // Held in a variable: ranging over `*ListCollectives()` would read a destroyed temporary.
+  absl::StatusOr<std::vector<pb::Collective>> collectives = alice->store->ListCollectives();
+  if (!collectives.ok()) return Fail(collectives.status());
+  for (const pb::Collective& c : *collectives) {
     if (c.name() == "demo-team") collective = c.id();
   }
   if (collective.empty()) {
