@@ -205,6 +205,12 @@ absl::Status SyncManager::HandshakeNow() {
   if (absl::Status s = storage::ValidateId(response->instance_id(), "hub instance_id"); !s.ok()) {
     return WithSyncErrorKind(s, SyncErrorKind::kHandshake);
   }
+  // The lag is known from the handshake already: the hub's head against our pull cursor
+  // for this identity.
+  absl::StatusOr<std::optional<uint64_t>> pulled =
+      store_->GetCursor(response->instance_id(), CursorKind::kPull);
+  if (!pulled.ok()) return pulled.status();
+  const uint64_t cursor = pulled->value_or(0);
   MutexLock lock(&mu_);
   if (!hub_id_.empty() && hub_id_ != response->instance_id()) {
     Log(LogLevel::kWarning, "hub_changed",
@@ -217,6 +223,7 @@ absl::Status SyncManager::HandshakeNow() {
   hub_max_batch_ = response->limits().max_batch_size();
   hub_max_bytes_ = response->limits().max_message_bytes();
   hub_head_ = response->head_sequence();
+  status_.lag = PullEnabled() && hub_head_ > cursor ? hub_head_ - cursor : 0;
   hub_subscribes_ = std::find(response->capabilities().begin(), response->capabilities().end(),
                               "subscribe") != response->capabilities().end();
   Log(LogLevel::kInfo, "handshake",

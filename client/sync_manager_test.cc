@@ -3,6 +3,8 @@
 // tests/peer_test.cc.
 #include "client/sync_manager.h"
 
+#include <atomic>
+
 #include "client/in_memory_sync_transport.h"
 #include "client/sync_error.h"
 #include "gtest/gtest.h"
@@ -145,6 +147,128 @@ TEST_F(EngineTest, InitialSyncEndsWithCatchUpIncompleteWhenAPageDoesNotAdvance) 
   absl::Status status = manager.InitialSync();
   EXPECT_EQ(SyncErrorOf(status), SyncErrorKind::kCatchUpIncomplete) << status;
   EXPECT_NE(status.message().find("cursor 0"), absl::string_view::npos) << status;
+}
+
+// ----- status(): every field an operator or an application reads
+
+// Pulls fail with UNAVAILABLE while `failing` is set; everything else goes through.
+class FlakyPullTransport final : public InMemorySyncTransport {
+ public:
+  using InMemorySyncTransport::InMemorySyncTransport;
+  absl::StatusOr<pb::PullResponse> Pull(const pb::PullRequest& request) override {
+    if (failing) return absl::UnavailableError("hub unreachable (test)");
+    return InMemorySyncTransport::Pull(request);
+  }
+  std::atomic<bool> failing{true};
+};
+
+TEST_F(EngineTest, StatusReportsLagFromTheHandshakeFailuresWithTheirTimeAndTheRecovery) {
+  auto a = Open("a");
+  auto ma = Manager(a.get());
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 4; ++i) a->CreateExperience(MakeExperience(c));
+  ASSERT_TRUE(ma->SyncOnce().ok());
+  EXPECT_EQ(ma->status().pushed, 5u);
+  EXPECT_EQ(ma->status().lag, 0u);  // its own changes are passed over, not waited for
+
+  auto b = Open("b");
+  auto flaky = std::make_shared<FlakyPullTransport>(hub_);
+  SyncManager mb(b.get(), flaky, SyncConfig());
+  const absl::Time start = absl::Now();
+  EXPECT_EQ(mb.SyncOnce().code(), absl::StatusCode::kUnavailable);
+  SyncStatus status = mb.status();
+  EXPECT_EQ(status.lag, 5u);  // known from the handshake, before any pull succeeded
+  EXPECT_EQ(status.consecutive_failures, 1);
+  EXPECT_EQ(status.last_error.code(), absl::StatusCode::kUnavailable);
+  EXPECT_GE(status.last_error_time, start);
+  EXPECT_EQ(status.last_success_time, absl::InfinitePast());
+  EXPECT_EQ(status.state, SyncState::kError);
+  EXPECT_EQ(status.pulled, 0u);
+  EXPECT_EQ(mb.SyncOnce().code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(mb.status().consecutive_failures, 2);
+
+  flaky->failing = false;
+  ASSERT_TRUE(mb.SyncOnce().ok());
+  status = mb.status();
+  EXPECT_EQ(status.lag, 0u);
+  EXPECT_EQ(status.consecutive_failures, 0);
+  EXPECT_EQ(status.pulled, 5u);
+  EXPECT_EQ(status.pushed, 0u);
+  EXPECT_EQ(status.state, SyncState::kIdle);
+  EXPECT_GE(status.last_success_time, status.last_error_time);
+  // The last error stays visible, with its time, after the recovery.
+  EXPECT_EQ(status.last_error.code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(EngineTest, LagFollowsTheHeadOfEachPullPage) {
+  auto a = Open("a");
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 4; ++i) a->CreateExperience(MakeExperience(c));
+  ASSERT_TRUE(Manager(a.get())->SyncOnce().ok());
+  auto b = Open("b");
+  SyncConfig config;
+  config.batch_size = 2;
+  auto mb = Manager(b.get(), config);
+  std::vector<uint64_t> lags;
+  ASSERT_TRUE(mb->InitialSync([&](const SyncProgress&) { lags.push_back(mb->status().lag); }).ok());
+  EXPECT_EQ(lags, (std::vector<uint64_t>{3, 1, 0}));
+}
+
+// A Subscribe stream that delivers one scripted event, then waits to be cancelled.
+class ScriptedStream final : public EventStream<pb::SubscribeEvent> {
+ public:
+  explicit ScriptedStream(pb::SubscribeEvent event) : event_(std::move(event)) {}
+  bool Next(pb::SubscribeEvent* event) override {
+    MutexLock lock(&mu_);
+    if (!sent_) {
+      sent_ = true;
+      *event = event_;
+      return true;
+    }
+    while (!cancelled_) cv_.Wait(&mu_);
+    return false;
+  }
+  void Cancel() override {
+    MutexLock lock(&mu_);
+    cancelled_ = true;
+    cv_.SignalAll();
+  }
+  absl::Status Finish() override { return absl::CancelledError("cancelled"); }
+
+ private:
+  const pb::SubscribeEvent event_;
+  Mutex mu_;
+  CondVar cv_;
+  bool sent_ ABSL_GUARDED_BY(mu_) = false;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Its Subscribe says: nothing for you yet, but the log's head is at 7.
+class BehindSubscribeTransport final : public InMemorySyncTransport {
+ public:
+  using InMemorySyncTransport::InMemorySyncTransport;
+  std::unique_ptr<EventStream<pb::SubscribeEvent>> Subscribe(
+      const pb::SubscribeRequest& request) override {
+    pb::SubscribeEvent event;
+    *event.mutable_cursor() = request.cursor();
+    event.set_head_sequence(7);
+    return std::make_unique<ScriptedStream>(event);
+  }
+};
+
+TEST_F(EngineTest, LagFollowsTheHeadOfSubscribeEvents) {
+  auto a = Open("a");
+  SyncConfig config;
+  config.live_mode = LiveMode::kOn;
+  config.push_interval = absl::Milliseconds(20);
+  config.pull_interval = absl::Milliseconds(20);
+  SyncManager manager(a.get(), std::make_shared<BehindSubscribeTransport>(hub_), config);
+  ASSERT_TRUE(manager.Start().ok());
+  EXPECT_TRUE(Eventually([&] {
+    const SyncStatus status = manager.status();
+    return status.live && status.lag == 7;
+  }));
+  manager.Stop();
 }
 
 TEST_F(EngineTest, InvalidConfigIsRefusedAtStart) {

@@ -10,6 +10,8 @@
 #include "common/log.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "server/compaction.h"
+#include "server/metrics_page.h"
 #include "storage/ids.h"
 
 namespace pulse::server {
@@ -94,10 +96,18 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(HubOptions options) {
     health->SetServingStatus(true);
     health->SetServingStatus(kServiceName, true);
   }
+  if (!options.metrics_listen_address.empty()) {
+    absl::StatusOr<std::unique_ptr<MetricsHttpServer>> metrics = MetricsHttpServer::Start(
+        options.metrics_listen_address,
+        [context = hub->context_.get()] { return RenderMetricsPage(*context); });
+    if (!metrics.ok()) return metrics.status();  // ~Hub shuts the gRPC server down
+    hub->metrics_http_ = std::move(*metrics);
+  }
   hub->ticker_ = std::thread([h = hub.get()] { h->Tick(); });
   Log(LogLevel::kInfo, "hub_started",
       {{"instance", storage::IdToText(hub->instance_id())},
        {"address", hub->address()},
+       {"metrics", options.metrics_listen_address.empty() ? "off" : hub->metrics_address()},
        {"data_dir", options.data_dir},
        {"head", absl::StrCat(hub->context_->store().log().Head())},
        {"sync_writes", options.sync_writes ? "true" : "false"},
@@ -112,20 +122,18 @@ Hub::~Hub() { Shutdown(); }
 
 std::string Hub::address() const { return absl::StrCat(host_, ":", port_); }
 
+std::string Hub::metrics_address() const {
+  if (metrics_http_ == nullptr) return "";
+  const std::string& listen = context_->options().metrics_listen_address;
+  std::string host = listen.substr(0, listen.rfind(':'));
+  if (host.empty() || host == "0.0.0.0" || host == "[::]") host = "127.0.0.1";
+  return absl::StrCat(host, ":", metrics_http_->port());
+}
+
 absl::StatusOr<uint64_t> Hub::CompactNow() {
-  storage::Store& store = context_->store();
-  const uint64_t head = store.log().Head();
-  const uint64_t floor = context_->options().retain_min_entries;
-  absl::StatusOr<uint64_t> removed = store.CompactWal(head > floor ? head - floor + 1 : 1);
-  if (!removed.ok()) {
-    Log(LogLevel::kError, "compaction_failed", {{"error", removed.status().ToString()}});
-    return removed;
-  }
-  Log(*removed > 0 ? LogLevel::kInfo : LogLevel::kDebug, "compaction",
-      {{"removed", absl::StrCat(*removed)},
-       {"oldest", absl::StrCat(store.log().OldestRetained())},
-       {"head", absl::StrCat(head)}});
-  return removed;
+  absl::StatusOr<CompactionResult> run = CompactHubLog(*context_, "timer");
+  if (!run.ok()) return run.status();
+  return run->removed;
 }
 
 void Hub::Tick() {
@@ -173,6 +181,7 @@ void Hub::Shutdown() {
   server_->Shutdown(absl::ToChronoTime(absl::Now()));
   server_->Wait();
   if (ticker_.joinable()) ticker_.join();
+  metrics_http_.reset();  // waits for a scrape in progress; it reads the store
   const std::string id = instance_id();
   const uint64_t head = context_->store().log().Head();
   context_.reset();  // drains the pool, closes the store

@@ -1,7 +1,8 @@
 // Hub: a running PulseSync hub: its store, the SyncService and SyncAdmin gRPC services,
 // the standard grpc.health.v1 service, server reflection, and a ticker for stream
-// heartbeats and periodic compaction. What `pulse_hub` runs and what integration tests
-// start on 127.0.0.1:0. Thread-safe.
+// heartbeats and periodic compaction, and the Prometheus /metrics page on its own HTTP
+// address (metrics_http.h). What `pulse_hub` runs and what integration tests start on
+// 127.0.0.1:0. Thread-safe.
 #ifndef PULSESYNC_SERVER_HUB_H_
 #define PULSESYNC_SERVER_HUB_H_
 
@@ -14,6 +15,7 @@
 #include "grpcpp/grpcpp.h"
 #include "server/hub_context.h"
 #include "server/hub_options.h"
+#include "server/metrics_http.h"
 #include "server/sync_service.h"
 
 namespace pulse::server {
@@ -31,6 +33,9 @@ class Hub {
   int port() const { return port_; }
   std::string address() const;
   const std::string& instance_id() const { return instance_id_; }
+  // The /metrics endpoint's bound port and "host:port"; 0 and "" when it is off.
+  int metrics_port() const { return metrics_http_ ? metrics_http_->port() : 0; }
+  std::string metrics_address() const;
   HubContext& context() { return *context_; }
 
   // One compaction by the minimum peer cursor, keeping retain_min_entries.
@@ -49,6 +54,7 @@ class Hub {
   std::unique_ptr<SyncServiceImpl> service_;
   std::unique_ptr<SyncAdminImpl> admin_;
   std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<MetricsHttpServer> metrics_http_;
   int port_ = 0;
   std::string host_;
   std::string instance_id_;

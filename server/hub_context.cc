@@ -2,6 +2,7 @@
 
 #include <utility>
 
+#include "absl/time/clock.h"
 #include "common/log.h"
 #include "storage/ids.h"
 #include "storage/keys.h"
@@ -18,6 +19,9 @@ HubContext::HubContext(HubOptions options, std::unique_ptr<storage::Store> store
       limiter_(options_.peer_requests_per_second, options_.peer_request_burst,
                options_.peer_max_streams),
       hub_id_(store_->instance_id()),
+      metrics_(std::make_unique<HubMetrics>()),
+      lease_(std::make_unique<PeerLease>(options_.peer_lease, absl::Now())),
+      commit_times_(std::make_unique<CommitTimes>(&store_->log())),
       pool_(std::make_unique<WorkPool>(options_.worker_threads)) {
   // One listener for all streams: a commit wakes each (cheaply: they schedule work).
   log_listener_ = store_->log().AddListener(

@@ -12,7 +12,10 @@
 #include "absl/time/time.h"
 #include "common/mutex.h"
 #include "server/authorizer.h"
+#include "server/commit_times.h"
 #include "server/hub_options.h"
+#include "server/metrics.h"
+#include "server/peer_lease.h"
 #include "server/peer_limiter.h"
 #include "server/peer_registry.h"
 #include "server/work_pool.h"
@@ -44,6 +47,10 @@ class HubContext {
   PeerLimiter& limiter() { return limiter_; }
   WorkPool& pool() { return *pool_; }
   const std::string& hub_id() const { return hub_id_; }
+  // Observability: event counters, which peers are expired, when entries were committed.
+  HubMetrics& metrics() { return *metrics_; }
+  PeerLease& lease() { return *lease_; }
+  const CommitTimes& commit_times() const { return *commit_times_; }
 
   // Records that `peer` has acknowledged the log up to `sequence` (forward only), which
   // holds compaction there; observers are not recorded. Errors are logged, not returned:
@@ -81,6 +88,10 @@ class HubContext {
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
   CondVar idle_cv_;
+
+  std::unique_ptr<HubMetrics> metrics_;
+  std::unique_ptr<PeerLease> lease_;
+  std::unique_ptr<CommitTimes> commit_times_;
 
   // Last: destroyed first, so queued work finishes while the rest still exists.
   std::unique_ptr<WorkPool> pool_;

@@ -37,6 +37,12 @@ absl::Status HubOptions::Validate() const {
   if (shutdown_grace < absl::ZeroDuration()) {
     return absl::InvalidArgumentError("shutdown grace cannot be negative");
   }
+  if (peer_lease < absl::ZeroDuration()) {
+    return absl::InvalidArgumentError("peer lease cannot be negative");
+  }
+  if (!metrics_listen_address.empty() && metrics_listen_address.rfind(':') == std::string::npos) {
+    return absl::InvalidArgumentError("metrics listen address must be host:port");
+  }
   return absl::OkStatus();
 }
 

@@ -59,6 +59,12 @@ struct HubOptions {
   std::shared_ptr<rocksdb::FileSystem> file_system;
   // How long shutdown waits for in-flight calls before cancelling them.
   absl::Duration shutdown_grace = absl::Seconds(5);
+  // IPv4:port of the Prometheus /metrics page (HTTP); port 0 picks a free one (see
+  // Hub::metrics_port()); empty = no metrics endpoint.
+  std::string metrics_listen_address = "127.0.0.1:7071";
+  // A peer not seen for longer than this (and with no open Subscribe stream) is expired:
+  // reported as such, and its cursor no longer holds compaction back. 0 = never.
+  absl::Duration peer_lease = absl::Hours(24 * 7);
 
   // INVALID_ARGUMENT naming the first bad option.
   absl::Status Validate() const;

@@ -47,6 +47,12 @@ ABSL_FLAG(double, peer_rps, 1000, "requests per second one peer may make (0 = un
 ABSL_FLAG(double, peer_burst, 2000, "requests one peer may make at once above its rate");
 ABSL_FLAG(int, peer_max_streams, 16, "Subscribe/Snapshot streams one peer may hold open (0 = unlimited)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:7071",
+          "IPv4:port of the Prometheus /metrics page over HTTP (port 0 picks a free port); "
+          "empty = off");
+ABSL_FLAG(absl::Duration, peer_lease, absl::Hours(24 * 7),
+          "a peer idle this long (and with no open Subscribe stream) is expired: its cursor "
+          "no longer holds compaction back (0 = never)");
 
 namespace {
 
@@ -78,6 +84,8 @@ absl::StatusOr<pulse::server::HubOptions> OptionsFromFlags() {
   options.peer_requests_per_second = absl::GetFlag(FLAGS_peer_rps);
   options.peer_request_burst = absl::GetFlag(FLAGS_peer_burst);
   options.peer_max_streams = absl::GetFlag(FLAGS_peer_max_streams);
+  options.metrics_listen_address = absl::GetFlag(FLAGS_metrics_listen);
+  options.peer_lease = absl::GetFlag(FLAGS_peer_lease);
   if (absl::Status s = options.Validate(); !s.ok()) return s;
   return options;
 }
@@ -120,6 +128,11 @@ int main(int argc, char** argv) {
   std::printf("pulse_hub %s listening on %s\n",
               pulse::storage::IdToText((*hub)->instance_id()).c_str(),
               (*hub)->address().c_str());
+  if ((*hub)->metrics_port() != 0) {
+    std::printf("pulse_hub %s metrics on http://%s/metrics\n",
+                pulse::storage::IdToText((*hub)->instance_id()).c_str(),
+                (*hub)->metrics_address().c_str());
+  }
   std::fflush(stdout);
   int signal_number = 0;
   sigwait(&stop_signals, &signal_number);

@@ -66,6 +66,7 @@ grpc::ServerWriteReactor<pb::SnapshotChunk>* SnapshotStream::Start(
         {{"peer", storage::IdToText(request->source_instance())},
          {"code", absl::StatusCodeToString(status.code())},
          {"reason", std::string(status.message())}});
+    hub->metrics().RecordRefusal(RpcMethod::kSnapshot, status);
     return new RefusedSnapshot(context, status);
   }
   // The peer resumes from the snapshot's sequence: hold compaction there for it.

@@ -60,6 +60,7 @@ grpc::ServerWriteReactor<pb::SubscribeEvent>* SubscribeStream::Start(
         {{"peer", storage::IdToText(request->source_instance())},
          {"code", absl::StatusCodeToString(status.code())},
          {"reason", std::string(status.message())}});
+    hub->metrics().RecordRefusal(RpcMethod::kSubscribe, status);
     return new RefusedStream(context, status);
   }
   absl::Duration heartbeat = hub->options().heartbeat_interval;
@@ -69,6 +70,7 @@ grpc::ServerWriteReactor<pb::SubscribeEvent>* SubscribeStream::Start(
   std::shared_ptr<SubscribeStream> stream(new SubscribeStream(
       hub, context, request->source_instance(), std::move(scan), heartbeat));
   stream->self_ = stream;
+  hub->lease().StreamOpened(stream->requester_);  // before any path to OnDone
   hub->AddStream(stream);
   // Subscribing acknowledges everything up to the cursor: it holds compaction there.
   hub->RecordServed(stream->requester_, request->cursor().last_sequence());
@@ -125,6 +127,7 @@ void SubscribeStream::Fill(bool heartbeat) {
   if (!page.ok()) {
     Log(LogLevel::kWarning, "subscribe_error",
         {{"peer", storage::IdToText(requester_)}, {"error", page.status().ToString()}});
+    hub_->metrics().RecordRefusal(RpcMethod::kSubscribe, page.status());
     FinishLocked(page.status());
     return;
   }
@@ -142,6 +145,7 @@ void SubscribeStream::Fill(bool heartbeat) {
   event_.mutable_cursor()->set_last_sequence(scan_.after);
   event_.set_head_sequence(hub_->store().log().Head());
   event_.set_responder_instance(hub_->hub_id());
+  committed_ = hub_->commit_times().CommittedAt(event_.changes());
   writing_ = true;
   last_write_ = absl::Now();
   StartWrite(&event_);
@@ -150,6 +154,7 @@ void SubscribeStream::Fill(bool heartbeat) {
 void SubscribeStream::OnWriteDone(bool ok) {
   MutexLock lock(&mu_);
   writing_ = false;
+  if (ok) hub_->metrics().RecordDelivered(committed_, absl::Now());
   if (pending_finish_.has_value()) {
     Finish(ToGrpcStatus(*pending_finish_, context_));
     pending_finish_.reset();
@@ -190,6 +195,7 @@ void SubscribeStream::OnDone() {
   Log(LogLevel::kInfo, "subscribe_end", {{"peer", storage::IdToText(requester_)}});
   hub_->limiter().ReleaseStream(requester_);
   hub_->RemoveStream(this);
+  hub_->lease().StreamClosed(requester_);
   std::shared_ptr<SubscribeStream> keep;
   {
     MutexLock lock(&mu_);

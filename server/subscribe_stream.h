@@ -11,6 +11,7 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/time/time.h"
 #include "common/mutex.h"
@@ -66,6 +67,7 @@ class SubscribeStream final : public grpc::ServerWriteReactor<pulsedb::sync::v1:
   bool finished_ ABSL_GUARDED_BY(mu_) = false;     // Finish called (or pending a write)
   std::optional<absl::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
   absl::Time last_write_ ABSL_GUARDED_BY(mu_);
+  std::vector<absl::Time> committed_ ABSL_GUARDED_BY(mu_);  // of the event being written
 };
 
 }  // namespace pulse::server

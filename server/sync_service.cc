@@ -8,6 +8,7 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "common/status_payloads.h"
+#include "server/compaction.h"
 #include "server/request_checks.h"
 #include "server/snapshot_stream.h"
 #include "server/status_mapping.h"
@@ -22,13 +23,17 @@ using storage::IdToText;
 
 namespace {
 
-// Runs `work` on the pool and finishes the unary call with its status.
+// Runs `work` on the pool and finishes the unary call with its status, recorded in the
+// metrics with the time since the call arrived.
 grpc::ServerUnaryReactor* RunOnPool(HubContext* hub, grpc::CallbackServerContext* context,
-                                    std::function<absl::Status()> work) {
+                                    RpcMethod method, std::function<absl::Status()> work) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  const absl::Time arrived = absl::Now();
   hub->BeginCall();
-  hub->pool().Schedule([hub, reactor, context, work = std::move(work)] {
-    reactor->Finish(ToGrpcStatus(work(), context));
+  hub->pool().Schedule([hub, reactor, context, method, arrived, work = std::move(work)] {
+    const absl::Status status = work();
+    hub->metrics().RecordCall(method, status, absl::Now() - arrived);
+    reactor->Finish(ToGrpcStatus(status, context));
     hub->EndCall();
   });
   return reactor;
@@ -47,7 +52,7 @@ std::string Millis(absl::Time start) {
 grpc::ServerUnaryReactor* SyncServiceImpl::Handshake(grpc::CallbackServerContext* context,
                                                      const pb::HandshakeRequest* request,
                                                      pb::HandshakeResponse* response) {
-  return RunOnPool(hub_, context, [this, context, request, response] {
+  return RunOnPool(hub_, context, RpcMethod::kHandshake, [this, context, request, response] {
     absl::Status admitted = hub_->authorizer().Authenticate(*context).status();
     if (admitted.ok()) {
       admitted = hub_->limiter().AdmitRequest(request->instance_id(), absl::Now());
@@ -85,6 +90,7 @@ absl::Status SyncServiceImpl::DoHandshake(const pb::HandshakeRequest& request,
         request.protocol_version())));
     Log(LogLevel::kInfo, "handshake_refused",
         {{"peer", IdToText(request.instance_id())}, {"reason", response->reason()}});
+    hub_->metrics().RecordProtocolMismatch();
     return absl::OkStatus();
   }
   std::vector<std::string> capabilities(request.capabilities().begin(),
@@ -109,7 +115,7 @@ absl::Status SyncServiceImpl::DoHandshake(const pb::HandshakeRequest& request,
 grpc::ServerUnaryReactor* SyncServiceImpl::Push(grpc::CallbackServerContext* context,
                                                 const pb::PushRequest* request,
                                                 pb::PushResponse* response) {
-  return RunOnPool(hub_, context, [this, context, request, response] {
+  return RunOnPool(hub_, context, RpcMethod::kPush, [this, context, request, response] {
     return DoPush(*context, *request, response);
   });
 }
@@ -139,6 +145,7 @@ absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
     Log(LogLevel::kError, "push_failed", {{"peer", IdToText(peer)}, {"error", report.status().ToString()}});
     return report.status();
   }
+  hub_->metrics().RecordPushedChanges(*report);
   absl::StatusOr<uint64_t> mark = hub_->store().OriginMark(peer);
   if (!mark.ok()) return mark.status();
   response->set_accepted(static_cast<uint32_t>(report->applied + report->duplicates +
@@ -184,7 +191,7 @@ absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
 grpc::ServerUnaryReactor* SyncServiceImpl::Pull(grpc::CallbackServerContext* context,
                                                 const pb::PullRequest* request,
                                                 pb::PullResponse* response) {
-  return RunOnPool(hub_, context, [this, context, request, response] {
+  return RunOnPool(hub_, context, RpcMethod::kPull, [this, context, request, response] {
     return DoPull(*context, *request, response);
   });
 }
@@ -224,6 +231,7 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
   // an empty page, so compaction waits for this peer.
   hub_->RecordServed(peer, request.cursor().last_sequence());
   const std::size_t count = page->changes.size();
+  hub_->metrics().RecordPulledChanges(count);
   for (pb::SyncChange& change : page->changes) *response->add_changes() = std::move(change);
   response->set_has_more(page->has_more);
   response->mutable_new_cursor()->set_instance_id(hub_->hub_id());
@@ -258,35 +266,6 @@ grpc::ServerWriteReactor<pb::SnapshotChunk>* SyncServiceImpl::Snapshot(
 // Admin
 // ---------------------------------------------------------------------------
 
-absl::Status BuildHubStatus(HubContext& hub, pb::HubStatusResponse* response) {
-  storage::Store& store = hub.store();
-  const uint64_t head = store.log().Head();
-  response->set_instance_id(hub.hub_id());
-  response->set_head_sequence(head);
-  response->set_oldest_sequence(store.log().OldestRetained());
-  response->set_conflict_resolution(hub.options().conflict_resolution);
-  response->mutable_limits()->set_max_batch_size(hub.options().max_batch_size);
-  response->mutable_limits()->set_max_message_bytes(hub.options().max_message_bytes);
-  response->set_subscribers(static_cast<uint32_t>(hub.stream_count()));
-  for (pb::PeerInfo& peer : hub.peers().Snapshot()) {
-    absl::StatusOr<std::optional<uint64_t>> served =
-        store.GetCursor(peer.instance_id(), storage::CursorKind::kServed);
-    if (!served.ok()) return served.status();
-    const uint64_t cursor = served->value_or(0);
-    peer.set_served_cursor(cursor);
-    peer.set_lag(head > cursor ? head - cursor : 0);
-    absl::StatusOr<uint64_t> mark = store.OriginMark(peer.instance_id());
-    if (!mark.ok()) return mark.status();
-    peer.set_acknowledged_sequence(*mark);
-    *response->add_peers() = std::move(peer);
-  }
-  std::sort(response->mutable_peers()->begin(), response->mutable_peers()->end(),
-            [](const pb::PeerInfo& a, const pb::PeerInfo& b) {
-              return a.instance_id() < b.instance_id();
-            });
-  return absl::OkStatus();
-}
-
 namespace {
 
 absl::Status CheckAdmin(const HubContext& hub, const grpc::ServerContextBase& context) {
@@ -303,7 +282,7 @@ absl::Status CheckAdmin(const HubContext& hub, const grpc::ServerContextBase& co
 grpc::ServerUnaryReactor* SyncAdminImpl::Status(grpc::CallbackServerContext* context,
                                                 const pb::HubStatusRequest*,
                                                 pb::HubStatusResponse* response) {
-  return RunOnPool(hub_, context, [this, context, response] {
+  return RunOnPool(hub_, context, RpcMethod::kStatus, [this, context, response] {
     if (absl::Status s = CheckAdmin(*hub_, *context); !s.ok()) return s;
     return BuildHubStatus(*hub_, response);
   });
@@ -312,20 +291,12 @@ grpc::ServerUnaryReactor* SyncAdminImpl::Status(grpc::CallbackServerContext* con
 grpc::ServerUnaryReactor* SyncAdminImpl::Compact(grpc::CallbackServerContext* context,
                                                  const pb::CompactRequest*,
                                                  pb::CompactResponse* response) {
-  return RunOnPool(hub_, context, [this, context, response]() -> absl::Status {
+  return RunOnPool(hub_, context, RpcMethod::kCompact, [this, context, response]() -> absl::Status {
     if (absl::Status s = CheckAdmin(*hub_, *context); !s.ok()) return s;
-    storage::Store& store = hub_->store();
-    const uint64_t head = store.log().Head();
-    const uint64_t floor = hub_->options().retain_min_entries;
-    absl::StatusOr<uint64_t> removed =
-        store.CompactWal(head > floor ? head - floor + 1 : 1);
-    if (!removed.ok()) return removed.status();
-    response->set_removed(*removed);
-    response->set_oldest_sequence(store.log().OldestRetained());
-    Log(LogLevel::kInfo, "compaction",
-        {{"trigger", "admin"},
-         {"removed", absl::StrCat(*removed)},
-         {"oldest", absl::StrCat(response->oldest_sequence())}});
+    absl::StatusOr<CompactionResult> run = CompactHubLog(*hub_, "admin");
+    if (!run.ok()) return run.status();
+    response->set_removed(run->removed);
+    response->set_oldest_sequence(run->oldest_retained);
     return absl::OkStatus();
   });
 }

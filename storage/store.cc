@@ -898,14 +898,22 @@ absl::StatusOr<std::vector<Store::CursorRecord>> Store::ListCursors() const {
   return out;
 }
 
-absl::StatusOr<uint64_t> Store::CompactWal(std::optional<uint64_t> retain_from) {
+absl::StatusOr<uint64_t> Store::CompactWal(std::optional<uint64_t> retain_from,
+                                           const absl::flat_hash_set<std::string>& ignore_peers) {
   absl::StatusOr<std::vector<CursorRecord>> cursors = ListCursors();
   if (!cursors.ok()) return cursors.status();
   std::optional<uint64_t> minimum;
+  bool ignored_any = false;
   for (const CursorRecord& c : *cursors) {
     if (c.kind == CursorKind::kPull) continue;  // a position in another store's log
+    if (ignore_peers.contains(c.peer_id)) {
+      ignored_any = true;
+      continue;
+    }
     minimum = minimum.has_value() ? std::min(*minimum, c.sequence) : c.sequence;
   }
+  // Only ignored peers hold cursors: nobody holds the log back any more.
+  if (!minimum.has_value() && ignored_any) minimum = log_->Head();
   if (!minimum.has_value()) return 0;
   uint64_t through = *minimum;
   if (retain_from.has_value()) through = std::min(through, *retain_from > 0 ? *retain_from - 1 : 0);
@@ -930,6 +938,19 @@ absl::StatusOr<uint64_t> Store::CompactWal(std::optional<uint64_t> retain_from) 
     if (!s.ok()) return s;
   }
   return *removed;
+}
+
+absl::StatusOr<Store::DiskUsage> Store::GetDiskUsage() const {
+  DiskUsage usage;
+  const std::pair<const char*, uint64_t*> properties[] = {
+      {"rocksdb.estimate-live-data-size", &usage.live_data_bytes},
+      {"rocksdb.estimate-pending-compaction-bytes", &usage.pending_compaction_bytes}};
+  for (const auto& [name, out] : properties) {
+    if (!db_->GetAggregatedIntProperty(name, out)) {
+      return absl::InternalError(absl::StrCat("RocksDB does not report ", name));
+    }
+  }
+  return usage;
 }
 
 // ---------------------------------------------------------------------------

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
@@ -215,9 +216,21 @@ class Store {
 
   // The original's min-cursor compaction: with no push or served cursors nothing is
   // removed; otherwise log entries (and tombstones) at or below the smallest such cursor
-  // are, further capped at `retain_from - 1` when given. Returns how many log entries
-  // were removed. Idempotent.
-  absl::StatusOr<uint64_t> CompactWal(std::optional<uint64_t> retain_from = std::nullopt);
+  // are, further capped at `retain_from - 1` when given. Cursors of the peers in
+  // `ignore_peers` (a hub's expired peers) do not count; when every cursor belongs to
+  // one of them, the log is compacted up to the head (still capped by `retain_from`).
+  // Returns how many log entries were removed. Idempotent.
+  absl::StatusOr<uint64_t> CompactWal(
+      std::optional<uint64_t> retain_from = std::nullopt,
+      const absl::flat_hash_set<std::string>& ignore_peers = {});
+
+  // RocksDB's own estimates, summed over the column families, for monitoring.
+  struct DiskUsage {
+    uint64_t live_data_bytes = 0;           // rocksdb.estimate-live-data-size
+    uint64_t pending_compaction_bytes = 0;  // rocksdb.estimate-pending-compaction-bytes
+  };
+  // INTERNAL when RocksDB does not report a property.
+  absl::StatusOr<DiskUsage> GetDiskUsage() const;
 
   // ----- Peers that completed a handshake with this store acting as hub.
   // Inserts or replaces the record of peer.instance_id().

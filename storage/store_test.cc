@@ -605,6 +605,23 @@ TEST_F(CompactionTest, RetentionFloorKeepsRecentEntries) {
   EXPECT_EQ(*store_->CompactWal(/*retain_from=*/4), 3u);
 }
 
+TEST_F(CompactionTest, IgnoredPeersDoNotHoldTheLogBack) {
+  const std::string gone = NewUuidV7();
+  store_->AdvanceCursor(gone, CursorKind::kServed, 2);
+  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 7);
+  EXPECT_EQ(*store_->CompactWal(std::nullopt, {gone}), 7u);
+  EXPECT_EQ(store_->log().OldestRetained(), 8u);
+}
+
+TEST_F(CompactionTest, WhenOnlyIgnoredPeersHoldCursorsTheRetentionFloorAloneLimits) {
+  const std::string gone = NewUuidV7();
+  store_->AdvanceCursor(gone, CursorKind::kServed, 2);
+  EXPECT_EQ(*store_->CompactWal(/*retain_from=*/9, {gone}), 8u);
+  EXPECT_EQ(store_->log().OldestRetained(), 9u);
+  EXPECT_EQ(*store_->CompactWal(std::nullopt, {gone}), 2u);  // through the head
+  EXPECT_EQ(store_->log().OldestRetained(), 11u);
+}
+
 TEST_F(CompactionTest, ACursorBelowTheRetainedLogIsRefusedWithTheOldestSequence) {
   store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 6);
   store_->CompactWal();
@@ -638,6 +655,20 @@ TEST_F(StoreTest, TombstonesAreDroppedOnceEveryPeerPassedThem) {
   store->AdvanceCursor(peer, CursorKind::kServed, 3);
   store->CompactWal();
   EXPECT_FALSE(*store->IsTombstoned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, e));
+}
+
+TEST_F(StoreTest, DiskUsageReportsRocksDbEstimates) {
+  auto store = OpenStore(dir_.Sub("db"));
+  absl::StatusOr<Store::DiskUsage> usage = store->GetDiskUsage();
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  EXPECT_EQ(usage->live_data_bytes, 0u);  // nothing in table files yet
+  const std::string c = store->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 50; ++i) store->CreateExperience(MakeExperience(c));
+  store.reset();
+  store = OpenStore(dir_.Sub("db"));  // recovery writes the memtables to table files
+  usage = store->GetDiskUsage();
+  ASSERT_TRUE(usage.ok()) << usage.status();
+  EXPECT_GT(usage->live_data_bytes, 0u);
 }
 
 // ----- Snapshots

@@ -64,7 +64,7 @@ class Chaos {
     hub_ = std::make_unique<testing::ChildProcess>(std::vector<std::string>{
         testing::RunfilePath("server/pulse_hub"), "--listen=" + address_,
         "--data_dir=" + dir_.Sub("hub"), "--log_level=error", "--retain_min_entries=0",
-        "--compaction_interval=0",
+        "--compaction_interval=0", "--metrics_listen=",
         std::string("--conflict_resolution=") +
             (rule_ == pb::CONFLICT_RESOLUTION_SERVER_WINS ? "server-wins" : "last-write-wins")});
     ASSERT_TRUE(hub_->WaitForLine("listening on", absl::Seconds(30)).has_value());

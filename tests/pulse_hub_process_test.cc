@@ -11,6 +11,7 @@
 #include "pulsedb/sync/v1/sync.grpc.pb.h"
 #include "storage/store.h"
 #include "tests/support/entities.h"
+#include "tests/support/http_get.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -30,7 +31,7 @@ RunningHub StartHubProcess(const std::string& data_dir) {
   RunningHub hub;
   hub.process = std::make_unique<ChildProcess>(std::vector<std::string>{
       RunfilePath("server/pulse_hub"), "--listen=127.0.0.1:0", "--data_dir=" + data_dir,
-      "--log_level=warning"});
+      "--log_level=warning", "--metrics_listen=127.0.0.1:0"});
   std::optional<std::string> line = hub.process->WaitForLine("listening on", absl::Seconds(30));
   EXPECT_TRUE(line.has_value());
   if (line.has_value()) hub.address = line->substr(line->rfind(' ') + 1);
@@ -51,9 +52,9 @@ TEST(PulseHubProcess, HelpExitsZeroAndDocumentsEveryFlag) {
   ASSERT_TRUE(status.has_value());
   EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
   for (const char* flag : {"--listen", "--data_dir", "--sync", "--max_batch_size",
-                           "--max_message_bytes", "--conflict_resolution",
-                           "--compaction_interval", "--retain_min_entries",
-                           "--heartbeat_interval", "--log_level", "--shutdown_grace"}) {
+                           "--max_message_bytes", "--conflict_resolution", "--compaction_interval",
+                           "--retain_min_entries", "--heartbeat_interval", "--log_level",
+                           "--shutdown_grace", "--metrics_listen", "--peer_lease"}) {
     EXPECT_TRUE(absl::StrContains(text, flag)) << flag;
   }
 }
@@ -121,6 +122,37 @@ TEST(PulseHubProcess, SigtermEndsStreamsCleanlyExitsZeroAndKeepsData) {
     ASSERT_TRUE(status.has_value());
     EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
   }
+}
+
+TEST(PulseHubProcess, ServesMetricsOnItsOwnAddressAndExitsZeroWhenItIsTaken) {
+  pulse::testing::TempDir dir;
+  RunningHub hub = StartHubProcess(dir.Sub("hub"));
+  ASSERT_FALSE(hub.address.empty());
+  // The second stdout line names the metrics page.
+  std::optional<std::string> line = hub.process->WaitForLine("metrics on", absl::Seconds(30));
+  ASSERT_TRUE(line.has_value());
+  const std::string url = line->substr(line->rfind(' ') + 1);
+  ASSERT_TRUE(absl::StartsWith(url, "http://127.0.0.1:")) << url;
+  const std::string metrics_address =
+      url.substr(7, url.size() - 7 - std::string("/metrics").size());
+  absl::StatusOr<pulse::testing::HttpResponse> page =
+      pulse::testing::HttpGet(metrics_address, "/metrics");
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->status, 200);
+  EXPECT_TRUE(absl::StrContains(page->body, "\npulse_wal_head_sequence 0\n")) << page->body;
+
+  // A second hub asked to serve metrics on the same address refuses to start.
+  ChildProcess second({RunfilePath("server/pulse_hub"), "--listen=127.0.0.1:0",
+                       "--data_dir=" + dir.Sub("second"), "--log_level=warning",
+                       "--metrics_listen=" + metrics_address});
+  std::optional<int> status = second.Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 1);
+
+  hub.process->Signal(SIGTERM);
+  status = hub.process->Wait(absl::Seconds(30));
+  ASSERT_TRUE(status.has_value());
+  EXPECT_TRUE(WIFEXITED(*status) && WEXITSTATUS(*status) == 0);
 }
 
 }  // namespace

@@ -13,6 +13,7 @@
 #include "storage/ids.h"
 #include "storage/store.h"
 #include "tests/support/entities.h"
+#include "tests/support/eventually.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -33,10 +34,12 @@ class PulsectlTest : public ::testing::Test {
   void SetUp() override { StartHub(dir_.Sub("hub")); }
   void TearDown() override { hub_.reset(); }
 
-  void StartHub(const std::string& data_dir) {
-    hub_ = std::make_unique<ChildProcess>(std::vector<std::string>{
-        RunfilePath("server/pulse_hub"), "--listen=127.0.0.1:0", "--data_dir=" + data_dir,
-        "--log_level=warning", "--retain_min_entries=0"});
+  void StartHub(const std::string& data_dir, const std::vector<std::string>& flags = {}) {
+    std::vector<std::string> argv = {
+        RunfilePath("server/pulse_hub"), "--listen=127.0.0.1:0",   "--data_dir=" + data_dir,
+        "--log_level=warning",           "--retain_min_entries=0", "--metrics_listen=127.0.0.1:0"};
+    argv.insert(argv.end(), flags.begin(), flags.end());
+    hub_ = std::make_unique<ChildProcess>(argv);
     std::optional<std::string> line = hub_->WaitForLine("listening on", absl::Seconds(30));
     ASSERT_TRUE(line.has_value());
     address_ = line->substr(line->rfind(' ') + 1);
@@ -97,10 +100,29 @@ TEST_F(PulsectlTest, StatusShowsTheHubAndItsPeers) {
   EXPECT_EQ(status.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(status.text, "hub " + hub_id_text_)) << status.text;
   EXPECT_TRUE(absl::StrContains(status.text, "head 4")) << status.text;
-  EXPECT_TRUE(absl::StrContains(status.text, "PEER")) << status.text;
+  EXPECT_TRUE(absl::StrContains(status.text, "BEHIND")) << status.text;
+  // The pushing peer never pulled: it is 4 changes behind, for some milliseconds now.
+  EXPECT_TRUE(absl::StrContains(status.text, "         0         4  ")) << status.text;
+  EXPECT_TRUE(absl::StrContains(status.text, "behind")) << status.text;
   Output json = Run({"status", "--json"});
   EXPECT_EQ(json.exit_code, 0);
   EXPECT_TRUE(absl::StrContains(json.text, "\"headSequence\":\"4\"")) << json.text;
+}
+
+TEST_F(PulsectlTest, StatusShowsAPeerIdleBeyondTheLeaseAsExpired) {
+  hub_.reset();
+  StartHub(dir_.Sub("leased"), {"--peer_lease=100ms"});
+  PushFromAPeer(1);
+  Output status;
+  EXPECT_TRUE(testing::Eventually(
+      [&] {
+        status = Run({"status"});
+        return absl::StrContains(status.text, "expired");
+      },
+      absl::Seconds(20)))
+      << status.text;
+  Output json = Run({"status", "--json"});
+  EXPECT_TRUE(absl::StrContains(json.text, "\"expired\":true")) << json.text;
 }
 
 TEST_F(PulsectlTest, TailPrintsChangesAsLinesOrJson) {
@@ -147,11 +169,12 @@ TEST_F(PulsectlTest, SnapshotRestoreMakesADirectoryThatServesTheSameState) {
 
 TEST_F(PulsectlTest, DemoRunsAHubWithTwoPeersAndExits) {
   Output demo = Run({"demo", "--listen=127.0.0.1:0", "--data_dir=" + dir_.Sub("demo"),
-                     "--exit_after_demo"});
+                     "--metrics_listen=127.0.0.1:0", "--exit_after_demo"});
   EXPECT_EQ(demo.exit_code, 0) << demo.text;
   EXPECT_TRUE(absl::StrContains(demo.text, "alice -> bob")) << demo.text;
   EXPECT_TRUE(absl::StrContains(demo.text, "applications 0 -> 1")) << demo.text;
   EXPECT_TRUE(absl::StrContains(demo.text, "stopped")) << demo.text;
+  EXPECT_TRUE(absl::StrContains(demo.text, "metrics on http://127.0.0.1:")) << demo.text;
 }
 
 }  // namespace

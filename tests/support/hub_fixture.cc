@@ -16,6 +16,7 @@ std::unique_ptr<grpc::ClientContext> Deadline(absl::Duration timeout) {
 
 void HubFixture::SetUp() {
   hub_options_.listen_address = "127.0.0.1:0";
+  hub_options_.metrics_listen_address = "127.0.0.1:0";
   hub_options_.data_dir = dir_.Sub("hub");
   hub_options_.compaction_interval = absl::ZeroDuration();
   hub_options_.retain_min_entries = 0;

@@ -23,6 +23,8 @@
 ABSL_DECLARE_FLAG(std::string, data_dir);
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070", "demo: where the demo hub listens");
 ABSL_FLAG(bool, exit_after_demo, false, "demo: stop once the demo has run");
+ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:7071",
+          "demo: where the demo hub serves /metrics (empty = off)");
 
 namespace pulse::pulsectl {
 
@@ -84,11 +86,15 @@ int DemoCommand(const std::vector<std::string>& args) {
   server::HubOptions options;
   options.listen_address = absl::GetFlag(FLAGS_listen);
   options.data_dir = data_dir;
+  options.metrics_listen_address = absl::GetFlag(FLAGS_metrics_listen);
   absl::StatusOr<std::unique_ptr<server::Hub>> hub = server::Hub::Start(options);
   if (!hub.ok()) return Fail(hub.status());
   std::printf("hub %s listening on %s (data in %s)\n",
               storage::IdToText((*hub)->instance_id()).c_str(), (*hub)->address().c_str(),
               data_dir.c_str());
+  if ((*hub)->metrics_port() != 0) {
+    std::printf("metrics on http://%s/metrics\n", (*hub)->metrics_address().c_str());
+  }
 
   const std::string peers_dir = data_dir + "-demo";
   std::filesystem::create_directories(peers_dir);
@@ -102,9 +108,10 @@ int DemoCommand(const std::vector<std::string>& args) {
 
   // One collective for the demo, made once and reused by later runs.
   std::string collective;
-  absl::StatusOr<std::vector<pb::Collective>> known = alice->store->ListCollectives();
-  if (!known.ok()) return Fail(known.status());
-  for (const pb::Collective& c : *known) {
+  // Held in a variable: ranging over `*ListCollectives()` would read a destroyed temporary.
+  absl::StatusOr<std::vector<pb::Collective>> collectives = alice->store->ListCollectives();
+  if (!collectives.ok()) return Fail(collectives.status());
+  for (const pb::Collective& c : *collectives) {
     if (c.name() == "demo-team") collective = c.id();
   }
   if (collective.empty()) {

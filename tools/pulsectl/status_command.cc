@@ -1,4 +1,7 @@
-// pulsectl status: the hub's identity and log, and one row per peer.
+// pulsectl status: the hub's identity and log, and one row per peer: its served cursor,
+// lag in changes and in time (how long the oldest change after its cursor has waited),
+// what the hub acknowledged of its own changes, last contact and state (observer,
+// expired, current or behind). The same numbers as /metrics (server/hub_status.cc).
 #include <cstdio>
 
 #include "absl/flags/flag.h"
@@ -24,6 +27,16 @@ std::string PeerState(const pb::PeerInfo& peer) {
   }
   if (peer.expired()) return "expired";
   return peer.lag() == 0 ? "current" : "behind";
+}
+
+// "-" when nothing waits, else e.g. "850ms", "42s", "7m", "3h", "2d".
+std::string FormatWait(uint64_t millis) {
+  if (millis == 0) return "-";
+  if (millis < 1000) return absl::StrCat(millis, "ms");
+  if (millis < 120000) return absl::StrCat(millis / 1000, "s");
+  if (millis < 7200000) return absl::StrCat(millis / 60000, "m");
+  if (millis < 172800000) return absl::StrCat(millis / 3600000, "h");
+  return absl::StrCat(millis / 86400000, "d");
 }
 
 }  // namespace
@@ -54,13 +67,13 @@ int StatusCommand(const std::vector<std::string>& args) {
               status.conflict_resolution() == pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS
                   ? "last-write-wins"
                   : "server-wins");
-  std::printf("%-36s  %10s  %8s  %10s  %-10s  %s\n", "PEER", "CURSOR", "LAG", "PUSHED",
-              "LAST SEEN", "STATE");
+  std::printf("%-36s  %10s  %8s  %7s  %10s  %-10s  %s\n", "PEER", "CURSOR", "LAG", "BEHIND",
+              "PUSHED", "LAST SEEN", "STATE");
   for (const pb::PeerInfo& peer : status.peers()) {
-    std::printf("%-36s  %10llu  %8llu  %10llu  %-10s  %s\n",
+    std::printf("%-36s  %10llu  %8llu  %7s  %10llu  %-10s  %s\n",
                 storage::IdToText(peer.instance_id()).c_str(),
                 static_cast<unsigned long long>(peer.served_cursor()),
-                static_cast<unsigned long long>(peer.lag()),
+                static_cast<unsigned long long>(peer.lag()), FormatWait(peer.lag_millis()).c_str(),
                 static_cast<unsigned long long>(peer.acknowledged_sequence()),
                 FormatAge(now - peer.last_seen()).c_str(), PeerState(peer).c_str());
   }

@@ -7,7 +7,8 @@ const { spawn } = require('child_process');
 
 async function startHub(binary, dataDir, flags = [], startupMs = 30000) {
   const child = spawn(binary,
-    ['--listen=127.0.0.1:0', `--data_dir=${dataDir}`, '--log_level=warning', ...flags],
+    ['--listen=127.0.0.1:0', `--data_dir=${dataDir}`, '--log_level=warning', '--metrics_listen=',
+      ...flags],
     { stdio: ['ignore', 'pipe', 'inherit'] });
   const address = await new Promise((resolve, reject) => {
     let buffer = '';

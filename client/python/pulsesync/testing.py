@@ -38,6 +38,7 @@ class HubProcess:
                 "--listen=127.0.0.1:0",
                 f"--data_dir={self.data_dir}",
                 "--log_level=warning",
+                "--metrics_listen=",  # no /metrics: tests start many hubs at once
                 *self.flags,
             ],
             stdout=subprocess.PIPE,
