@@ -327,7 +327,18 @@ absl::Status SyncManager::PushAll() {
     request.set_source_instance(self_);
     request.set_target_instance(hub);
     const uint64_t last_sequence = page->changes.back().sequence();
-    for (pb::SyncChange& change : page->changes) *request.add_changes() = std::move(change);
+    for (pb::SyncChange& change : page->changes) {
+      absl::StatusOr<bool> moot = IsMoot(change);
+      if (!moot.ok()) return moot.status();
+      if (!*moot) *request.add_changes() = std::move(change);
+    }
+    if (request.changes().empty()) {
+      absl::StatusOr<uint64_t> moved =
+          store_->AdvanceCursor(hub, CursorKind::kPush, page->scanned_through);
+      if (!moved.ok()) return moved.status();
+      if (page->has_more) continue;
+      return absl::OkStatus();
+    }
     absl::StatusOr<pb::PushResponse> response = transport_->Push(request);
     if (!response.ok()) return response.status();
     if (!response->responder_instance().empty() && response->responder_instance() != hub) {
@@ -355,6 +366,21 @@ absl::Status SyncManager::PushAll() {
     }
     if (!page->has_more) return absl::OkStatus();
   }
+}
+
+absl::StatusOr<bool> SyncManager::IsMoot(const pb::SyncChange& change) const {
+  const pb::SyncPayload& p = change.payload();
+  constexpr auto kExperience = pb::SYNC_ENTITY_TYPE_EXPERIENCE;
+  if (p.has_experience_updated()) return store_->IsTombstoned(kExperience, p.experience_updated().id());
+  if (p.has_experience_archived()) {
+    return store_->IsTombstoned(kExperience, p.experience_archived().id());
+  }
+  if (p.has_relation_created()) {
+    absl::StatusOr<bool> source = store_->IsTombstoned(kExperience, p.relation_created().source_id());
+    if (!source.ok() || *source) return source;
+    return store_->IsTombstoned(kExperience, p.relation_created().target_id());
+  }
+  return false;
 }
 
 // ---------------------------------------------------------------------------

@@ -102,6 +102,10 @@ class SyncManager {
   // A push + (optionally) pull cycle with at most one rebind.
   absl::Status RunCycle(bool pull);
   absl::Status PushAll();
+  // An own change about an experience deleted here since it was made: everyone deletes
+  // it, so it is not sent. (The hub may already have dropped the tombstone, and would
+  // then refuse the change forever as aimed at an unknown experience.)
+  absl::StatusOr<bool> IsMoot(const pulsedb::sync::v1::SyncChange& change) const;
   absl::Status PullAll(const SyncProgressCallback* progress, bool initial);
   absl::Status RecoverWithSnapshot(const SyncProgressCallback* progress);
   absl::Status ApplyBatch(const google::protobuf::RepeatedPtrField<pulsedb::sync::v1::SyncChange>&

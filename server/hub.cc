@@ -77,6 +77,9 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(HubOptions options) {
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   builder.AddListeningPort(options.listen_address, *credentials, &hub->port_);
+  // gRPC sets SO_REUSEPORT by default: a second hub on the same address would start and
+  // silently share the port. One hub per address.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.SetMaxReceiveMessageSize(static_cast<int>(options.max_message_bytes));
   builder.SetMaxSendMessageSize(static_cast<int>(options.max_message_bytes));
   builder.RegisterService(hub->service_.get());
@@ -163,6 +166,10 @@ void Hub::Shutdown() {
     stopping_ = true;
   }
   cv_.SignalAll();
+  if (server_ == nullptr) {  // Start failed before serving: only the context to close
+    context_.reset();
+    return;
+  }
   Log(LogLevel::kInfo, "hub_stopping", {{"instance", storage::IdToText(instance_id())}});
   if (grpc::HealthCheckServiceInterface* health = server_->GetHealthCheckService()) {
     health->SetServingStatus(false);

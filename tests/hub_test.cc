@@ -490,6 +490,15 @@ TEST_F(HubTest, HubRestartInTheMiddleOfPushesLosesNothingAndDuplicatesNothing) {
 
 // ----- Standard services
 
+TEST_F(HubTest, ASecondHubOnTheSameAddressIsRefused) {
+  server::HubOptions second = hub_options();
+  second.listen_address = hub().address();
+  second.data_dir = dir_.Sub("second");
+  second.metrics_listen_address = "";
+  absl::StatusOr<std::unique_ptr<server::Hub>> refused = server::Hub::Start(second);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
+}
+
 TEST_F(HubTest, HealthServiceReportsServing) {
   grpc::GenericStub generic(channel());
   // grpc.health.v1.HealthCheckRequest{service=""} is an empty message.

@@ -478,6 +478,32 @@ TEST_F(PeerTest, APeerBehindTheCompactedLogRecoversThroughSnapshot) {
   EXPECT_EQ(*b.store->CanonicalDump(), *a.store->CanonicalDump());
 }
 
+// Found by the chaos soak: b's update of an experience that a deletes meanwhile. b learns
+// of the delete, the hub compacts the tombstone away (every peer has passed it), and b's
+// old update then reached the hub as aimed at an unknown experience: refused forever.
+TEST_F(PeerTest, AnUpdateOfAnExperienceDeletedMeanwhileNeverBlocksThePeer) {
+  Peer a = MakePeer("a"), b = MakePeer("b");
+  const std::string c = a.store->CreateCollective(MakeCollective())->id;
+  const std::string x = a.store->CreateExperience(MakeExperience(c))->id;
+  ASSERT_TRUE(a.manager->SyncOnce().ok());
+  ASSERT_TRUE(b.manager->SyncOnce().ok());
+  pb::ExperienceUpdate u;
+  u.set_importance(0.3f);
+  ASSERT_TRUE(b.store->UpdateExperience(x, u).ok());  // not pushed yet
+  ASSERT_TRUE(a.store->DeleteExperience(x).ok());
+  ASSERT_TRUE(a.manager->SyncOnce().ok());
+  ASSERT_TRUE(a.manager->SyncOnce().ok());  // a's served cursor passes the delete
+  PullAndApply(*b.store);                   // b learns of the delete, pushes nothing
+  PullAndApply(*b.store);                   // and acknowledges it
+  ASSERT_TRUE(hub().CompactNow().ok());
+  ASSERT_FALSE(*hub().context().store().IsTombstoned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, x));
+  absl::Status pushed = b.manager->SyncOnce();
+  EXPECT_TRUE(pushed.ok()) << pushed;
+  EXPECT_EQ(b.store->GetExperience(x).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(hub().context().store().GetExperience(x).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
 TEST_F(PeerTest, StopDuringALongInitialSyncReturnsPromptlyAndLeavesAResumableCursor) {
   Peer a = MakePeer("a");
   const std::string c = a.store->CreateCollective(MakeCollective())->id;
