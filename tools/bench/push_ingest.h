@@ -1,0 +1,32 @@
+// Push ingest: how many changes per second a hub durably applies (acknowledged pushes)
+// from N concurrent peers, each pushing batches of the workload's experiences over its
+// own connection, against a fresh pulse_hub process. Reports, side by side, RocksDB's
+// own fillseq rate for the same value size, batch and sync setting.
+#ifndef PULSESYNC_TOOLS_BENCH_PUSH_INGEST_H_
+#define PULSESYNC_TOOLS_BENCH_PUSH_INGEST_H_
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "tools/bench/bench_context.h"
+#include "tools/bench/report.h"
+
+namespace pulse::bench {
+
+struct IngestFigures {
+  uint64_t changes = 0;
+  double seconds = 0;
+  double changes_per_second = 0;
+  double bytes_per_second = 0;     // serialized change bytes acknowledged
+  double mean_change_bytes = 0;
+  double hub_cpu_seconds = 0;      // the hub process's CPU time during the run
+};
+
+absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context, int peers,
+                                                bool sync);
+
+// Every peer count (1, 4, 16) with --sync=true and --sync=false, and the db_bench ratio.
+absl::Status ReportPushIngest(const BenchContext& context, Report& report);
+
+}  // namespace pulse::bench
+
+#endif  // PULSESYNC_TOOLS_BENCH_PUSH_INGEST_H_
