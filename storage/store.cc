@@ -557,13 +557,15 @@ absl::StatusOr<bool> Store::IsTombstoned(pb::SyncEntityType type, absl::string_v
 // ---------------------------------------------------------------------------
 
 absl::Status Store::CheckEmbeddings(ChangeRefs changes) const {
-  absl::flat_hash_map<std::string, uint32_t> created_here;
+  // Dimension of each collective seen so far: created in the batch, or read once from the
+  // store (nullopt: unknown here). A batch is usually of one or a few collectives.
+  absl::flat_hash_map<std::string, std::optional<uint32_t>> created_here;
   for (std::size_t i = 0; i < changes.size(); ++i) {
     const pb::SyncChange& change = changes[i];
     const pb::SyncPayload& p = change.payload();
     if (p.has_collective_created()) {
-      created_here.emplace(p.collective_created().id(),
-                           p.collective_created().embedding_dimension());
+      created_here.insert_or_assign(p.collective_created().id(),
+                                    p.collective_created().embedding_dimension());
       continue;
     }
     int size;
@@ -577,16 +579,17 @@ absl::Status Store::CheckEmbeddings(ChangeRefs changes) const {
     } else {
       continue;
     }
-    uint32_t dimension;
-    if (auto it = created_here.find(change.collective_id()); it != created_here.end()) {
-      dimension = it->second;
-    } else {
+    auto known = created_here.find(change.collective_id());
+    if (known == created_here.end()) {
       absl::StatusOr<std::optional<pb::VersionedEntity>> collective =
           ReadEntity(pb::SYNC_ENTITY_TYPE_COLLECTIVE, change.collective_id());
       if (!collective.ok()) return collective.status();
-      if (!collective->has_value()) continue;  // unknown here: a failure at apply time
-      dimension = (*collective)->collective().embedding_dimension();
+      std::optional<uint32_t> read;
+      if (collective->has_value()) read = (*collective)->collective().embedding_dimension();
+      known = created_here.emplace(change.collective_id(), read).first;
     }
+    if (!known->second.has_value()) continue;  // unknown here: a failure at apply time
+    const uint32_t dimension = *known->second;
     if (static_cast<uint32_t>(size) != dimension) {
       return absl::InvalidArgumentError(absl::StrCat(
           "change ", change.sequence(), ": ", what, " embedding has ", size,
