@@ -6,13 +6,17 @@
 #define PULSESYNC_SERVER_SYNC_SERVICE_H_
 
 #include "pulsedb/sync/v1/sync.grpc.pb.h"
+#include "server/arena_message_allocator.h"
 #include "server/hub_context.h"
 
 namespace pulse::server {
 
 class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::CallbackService {
  public:
-  explicit SyncServiceImpl(HubContext* hub) : hub_(hub) {}
+  // Push requests are parsed onto a per-call arena (arena_message_allocator.h).
+  explicit SyncServiceImpl(HubContext* hub) : hub_(hub) {
+    SetMessageAllocatorFor_Push(&push_allocator_);
+  }
 
   grpc::ServerUnaryReactor* Handshake(grpc::CallbackServerContext* context,
                                       const pulsedb::sync::v1::HandshakeRequest* request,
@@ -41,6 +45,8 @@ class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::CallbackSer
                       pulsedb::sync::v1::PullResponse* response);
 
   HubContext* const hub_;
+  ArenaMessageAllocator<pulsedb::sync::v1::PushRequest, pulsedb::sync::v1::PushResponse>
+      push_allocator_;
 };
 
 // SyncAdminImpl: pulsedb.sync.v1.SyncAdmin (status, compaction) for operators' tools.

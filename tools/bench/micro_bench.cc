@@ -98,6 +98,28 @@ void BM_DecodeChangeOnArena(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeChangeOnArena);
 
+// What gRPC does with a pushed batch of 500 changes before and after the hub's handler:
+// parse it into a PushRequest and free it; on the heap, or on one arena per call as the
+// hub's Push does (server/arena_message_allocator.h).
+void BM_ParsePushRequest(benchmark::State& state) {
+  const bool on_arena = state.range(0) != 0;
+  const std::string wire =
+      TheWorkload().PushBatch(Workload::ActorId(1), 1, 0, 500).SerializeAsString();
+  for (auto _ : state) {
+    if (on_arena) {
+      google::protobuf::Arena arena;
+      auto* request = google::protobuf::Arena::CreateMessage<pb::PushRequest>(&arena);
+      benchmark::DoNotOptimize(request->ParseFromString(wire));
+    } else {
+      auto request = std::make_unique<pb::PushRequest>();
+      benchmark::DoNotOptimize(request->ParseFromString(wire));
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * 500);
+  state.SetLabel(on_arena ? "arena" : "heap");
+}
+BENCHMARK(BM_ParsePushRequest)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);
+
 void BM_EchoGuardCheck(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(storage::SyncApplyGuard::IsApplying());
 }
@@ -108,6 +130,32 @@ void BM_EchoGuardCheckWhileApplying(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(storage::SyncApplyGuard::IsApplying());
 }
 BENCHMARK(BM_EchoGuardCheckWhileApplying);
+
+// The hub's apply of one pushed batch of 500 experience creates (Store::CheckEmbeddings,
+// then ApplyRemoteChanges as the authority), fsync off: the CPU side of push ingest.
+void BM_ApplyPushBatch(benchmark::State& state) {
+  const int batch = static_cast<int>(state.range(0));
+  std::unique_ptr<TempStore> temp = StoreWithEntries(0, /*sync_writes=*/false);
+  const std::string origin = Workload::ActorId(9);
+  storage::ApplyContext context;
+  context.mode = storage::ApplyMode::kAuthority;
+  uint64_t sequence = 1;
+  for (auto _ : state) {
+    state.PauseTiming();
+    pb::PushRequest request = TheWorkload().PushBatch(origin, sequence, 1000000 + sequence, batch);
+    sequence += batch;
+    state.ResumeTiming();
+    Check(temp->store().CheckEmbeddings(request.changes()));
+    absl::StatusOr<storage::ApplyReport> report =
+        temp->store().ApplyRemoteChanges(request.changes(), context);
+    if (!report.ok() || report->applied != batch) {
+      state.SkipWithError("apply failed");
+      break;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * batch);
+}
+BENCHMARK(BM_ApplyPushBatch)->Arg(500)->Unit(benchmark::kMillisecond);
 
 // One Scan of the whole 10,000-entry log, as a Pull or Subscribe page of 10,000 would.
 void BM_WalScan(benchmark::State& state) {
