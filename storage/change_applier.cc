@@ -108,19 +108,20 @@ class Stager {
   }
 
   // The collective `id`, which must exist, and an embedding length that matches it.
+  // `type` and `id` name the entity in errors (built only when there is one).
   absl::Status CheckCollective(absl::string_view collective_id, int embedding_size,
-                               absl::string_view what) {
+                               pb::SyncEntityType type, absl::string_view id) {
     absl::StatusOr<std::optional<pb::VersionedEntity>> collective =
         txn_.LoadEntity(pb::SYNC_ENTITY_TYPE_COLLECTIVE, collective_id);
     if (!collective.ok()) return collective.status();
     if (!collective->has_value()) {
       return absl::FailedPreconditionError(
-          absl::StrCat(what, ": collective ", IdToText(collective_id), " not found"));
+          absl::StrCat(Named(type, id), ": collective ", IdToText(collective_id), " not found"));
     }
     const uint32_t dimension = (*collective)->collective().embedding_dimension();
     if (static_cast<uint32_t>(embedding_size) != dimension) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": embedding has ", embedding_size, " values, collective ",
+          absl::StrCat(Named(type, id), ": embedding has ", embedding_size, " values, collective ",
                        IdToText(collective_id), " expects ", dimension));
     }
     return absl::OkStatus();
@@ -158,7 +159,7 @@ class Stager {
     if (!check.ok()) return check.status();
     if (check->has_value()) return **check;
     if (absl::Status s = CheckCollective(e.collective_id(), e.embedding_size(),
-                                         Named(pb::SYNC_ENTITY_TYPE_EXPERIENCE, e.id()));
+                                         pb::SYNC_ENTITY_TYPE_EXPERIENCE, e.id());
         !s.ok()) {
       return s;
     }
@@ -241,7 +242,7 @@ class Stager {
       *reduced->mutable_update() = KeepPlainFields(update, won);
       logged.set_timestamp(stamp);
     }
-    const uint64_t seq = txn_.AppendChange(std::move(logged));
+    const uint64_t seq = txn_.AppendChange(logged);
     for (const std::string& field : won) {
       const pb::FieldVersion current = FieldStamp(entity, field);
       ApplyPlainField(field, update, entity.mutable_experience());
@@ -317,7 +318,7 @@ class Stager {
     if (!check.ok()) return check.status();
     if (check->has_value()) return **check;
     if (absl::Status s = CheckCollective(i.collective_id(), i.embedding_size(),
-                                         Named(pb::SYNC_ENTITY_TYPE_INSIGHT, i.id()));
+                                         pb::SYNC_ENTITY_TYPE_INSIGHT, i.id());
         !s.ok()) {
       return s;
     }

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "storage/change_encoding.h"
 #include "storage/ids.h"
 #include "storage/rocks_status.h"
 
@@ -147,10 +148,9 @@ void WriteTxn::UnindexRelation(const Relation& relation) {
   Delete(cf_.relation_index, EncodeRelationIndexKey(relation.target_id(), relation.id()));
 }
 
-uint64_t WriteTxn::AppendChange(SyncChange change) {
+uint64_t WriteTxn::AppendChange(const SyncChange& change) {
   const uint64_t sequence = next_sequence_++;
-  change.set_log_sequence(sequence);
-  Put(cf_.wal, EncodeSequence(sequence), change.SerializeAsString());
+  Put(cf_.wal, EncodeSequence(sequence), SerializeWithLogSequence(change, sequence));
   return sequence;
 }
 

@@ -56,8 +56,9 @@ class WriteTxn {
   void IndexRelation(const pulsedb::sync::v1::Relation& relation);
   void UnindexRelation(const pulsedb::sync::v1::Relation& relation);
 
-  // Stages `change` as the next log entry: sets its log_sequence and returns it.
-  uint64_t AppendChange(pulsedb::sync::v1::SyncChange change);
+  // Stages `change` as the next log entry, with its log_sequence set to the sequence it
+  // gets, which is returned. The change itself is not copied.
+  uint64_t AppendChange(const pulsedb::sync::v1::SyncChange& change);
   // The sequence the next appended change will get.
   uint64_t next_sequence() const { return next_sequence_; }
   // Last sequence assigned (the head once committed).
