@@ -49,8 +49,9 @@ std::string OneLine(const google::protobuf::Message& message) {
 }  // namespace
 
 struct Store::Writer {
-  explicit Writer(std::function<absl::Status(WriteTxn&)> s) : stage(std::move(s)) {}
+  Writer(std::function<absl::Status(WriteTxn&)> s, bool d) : stage(std::move(s)), durable(d) {}
   std::function<absl::Status(WriteTxn&)> stage;
+  const bool durable;
   absl::Status status;
   bool done = false;
   CondVar cv;
@@ -190,8 +191,8 @@ absl::StatusOr<std::string> Store::Remint() {
 // Commit groups
 // ---------------------------------------------------------------------------
 
-absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage) {
-  Writer self(std::move(stage));
+absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable) {
+  Writer self(std::move(stage), durable);
   MutexLock lock(&queue_mu_);
   writers_.push_back(&self);
   while (!self.done && writers_.front() != &self) self.cv.Wait(&queue_mu_);
@@ -206,7 +207,9 @@ absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage) {
   queue_mu_.Unlock();
 
   WriteTxn txn(db_.get(), cf_, committed_head_);
+  bool durable_group = false;
   for (Writer* w : group) {
+    durable_group = durable_group || w->durable;
     txn.SetSavePoint();
     w->status = w->stage(txn);
     if (w->status.ok()) {
@@ -220,7 +223,7 @@ absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage) {
     if (txn.has_appended()) txn.Put(cf_.meta, kMetaHead, EncodeSequence(txn.head()));
     MaybeResume();
     rocksdb::WriteOptions write;
-    write.sync = options_.sync_writes;
+    write.sync = options_.sync_writes && durable_group;
     written = FromRocks(db_->Write(write, txn.batch()), "commit");
     if (!written.ok()) resume_needed_ = true;
   }
@@ -868,7 +871,7 @@ absl::StatusOr<std::optional<uint64_t>> Store::GetCursor(absl::string_view peer_
 }
 
 absl::StatusOr<uint64_t> Store::AdvanceCursor(absl::string_view peer_id, CursorKind kind,
-                                              uint64_t sequence) {
+                                              uint64_t sequence, bool durable) {
   if (absl::Status s = ValidateId(peer_id, "peer id"); !s.ok()) return s;
   uint64_t after = sequence;
   absl::Status s = Commit([&](WriteTxn& txn) -> absl::Status {
@@ -880,7 +883,7 @@ absl::StatusOr<uint64_t> Store::AdvanceCursor(absl::string_view peer_id, CursorK
     }
     after = sequence;
     return txn.AdvanceCursor(peer_id, kind, sequence);
-  });
+  }, durable);
   if (!s.ok()) return s;
   return after;
 }

@@ -204,9 +204,12 @@ class Store {
   absl::StatusOr<std::optional<uint64_t>> GetCursor(absl::string_view peer_id,
                                                     CursorKind kind) const;
   // Moves a cursor forward; a cursor never moves back, and an unchanged one is not
-  // rewritten. Returns the cursor's value afterwards.
+  // rewritten. Returns the cursor's value afterwards. With `durable` false the write does
+  // not wait for an fsync of its own (sync_writes): it survives a crash of the process, and
+  // a power loss only once a later durable commit synced the log. For cursors whose loss
+  // is harmless: a hub's served cursors (compaction then keeps more).
   absl::StatusOr<uint64_t> AdvanceCursor(absl::string_view peer_id, CursorKind kind,
-                                         uint64_t sequence);
+                                         uint64_t sequence, bool durable = true);
   struct CursorRecord {
     std::string peer_id;
     CursorKind kind;
@@ -252,8 +255,9 @@ class Store {
 
   absl::Status OpenDb();
   // Runs `stage` inside a commit group and writes the group. `stage` runs on the group
-  // leader's thread; an error from it rolls back only its own writes.
-  absl::Status Commit(std::function<absl::Status(WriteTxn&)> stage);
+  // leader's thread; an error from it rolls back only its own writes. The group is
+  // fsynced (sync_writes) when any of its writers is `durable`.
+  absl::Status Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable = true);
   // Fills in this instance as origin, validates and commits a local change. `prepare`,
   // when given, adjusts the change inside the commit (seeing the group's writes).
   using LocalPrepare = std::function<absl::Status(WriteTxn&, pulsedb::sync::v1::SyncChange&)>;
