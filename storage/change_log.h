@@ -52,6 +52,8 @@ struct ScanResult {
   bool has_more = false;
   // The next matching change does not fit max_bytes even alone; scanning stopped before it.
   std::optional<OversizedChange> oversized;
+  // How many changes ScanWire appended (Scan and ScanInto: see where they put them).
+  std::size_t appended = 0;
 };
 
 class ChangeLog {
@@ -69,6 +71,18 @@ class ChangeLog {
   // common/status_payloads.h, CursorCompactedError) when entries after it were compacted away; INTERNAL on a
   // corrupt entry.
   virtual absl::StatusOr<ScanResult> Scan(const ScanRequest& request) const = 0;
+  // As Scan, but the changes are parsed straight into `out` (on `out`'s arena, when it
+  // has one) instead of result.changes: a reply's repeated field is filled in place, and
+  // no change is copied or moved. On error `out` may hold part of the page.
+  virtual absl::StatusOr<ScanResult> ScanInto(
+      const ScanRequest& request,
+      google::protobuf::RepeatedPtrField<pulsedb::sync::v1::SyncChange>* out) const = 0;
+  // As Scan, but each change's stored bytes (log_sequence set) are appended to `out` as an
+  // element of a repeated message field number 1 (tag, length, bytes): the wire form of a
+  // PullResponse's changes. Nothing is parsed but the fields filters need
+  // (change_header.h). result.appended counts them.
+  virtual absl::StatusOr<ScanResult> ScanWire(const ScanRequest& request,
+                                              std::string* out) const = 0;
 
   // Removes entries at or below `sequence` (capped at Head()). Returns how many were
   // removed; 0 when there was nothing to do. Idempotent.

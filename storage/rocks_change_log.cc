@@ -4,9 +4,11 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_payloads.h"
+#include "storage/change_header.h"
 #include "storage/keys.h"
 #include "storage/rocks_status.h"
 
@@ -17,25 +19,104 @@ namespace pb = pulsedb::sync::v1;
 
 constexpr std::size_t kRepeatedFieldOverhead = 6;
 
-bool Matches(const ScanFilter& filter, const pb::SyncChange& change) {
-  if (!filter.exclude_origin.empty() && change.source_instance() == filter.exclude_origin) {
-    return false;
-  }
-  if (!filter.only_origin.empty() && change.source_instance() != filter.only_origin) {
-    return false;
-  }
+bool FilterMatches(const ScanFilter& filter, absl::string_view source, absl::string_view collective,
+                   int entity_type) {
+  if (!filter.exclude_origin.empty() && source == filter.exclude_origin) return false;
+  if (!filter.only_origin.empty() && source != filter.only_origin) return false;
   if (!filter.collectives.empty() &&
-      std::find(filter.collectives.begin(), filter.collectives.end(), change.collective_id()) ==
+      std::find(filter.collectives.begin(), filter.collectives.end(), collective) ==
           filter.collectives.end()) {
     return false;
   }
   if (!filter.entity_types.empty() &&
-      std::find(filter.entity_types.begin(), filter.entity_types.end(), change.entity_type()) ==
+      std::find(filter.entity_types.begin(), filter.entity_types.end(), entity_type) ==
           filter.entity_types.end()) {
     return false;
   }
   return true;
 }
+
+// Sinks: Read an entry's bytes, then Keep or Drop it.
+// Scan's: parsed into a vector of its own.
+class VectorSink {
+ public:
+  explicit VectorSink(std::vector<pb::SyncChange>* out) : out_(out) {}
+  bool Read(absl::string_view value) {
+    change_ = &out_->emplace_back();
+    return change_->ParseFromArray(value.data(), static_cast<int>(value.size()));
+  }
+  bool Matches(const ScanFilter& filter) const {
+    return FilterMatches(filter, change_->source_instance(), change_->collective_id(),
+                                   change_->entity_type());
+  }
+  std::size_t Size() const { return change_->ByteSizeLong(); }
+  uint64_t OriginSequence() const { return change_->sequence(); }
+  void Keep() {}
+  void Drop() { out_->pop_back(); }
+
+ private:
+  std::vector<pb::SyncChange>* const out_;
+  pb::SyncChange* change_ = nullptr;
+};
+
+// ScanInto's: parsed straight into a repeated field, maybe on an arena (a dropped
+// element's memory is reused by the next).
+class RepeatedSink {
+ public:
+  explicit RepeatedSink(google::protobuf::RepeatedPtrField<pb::SyncChange>* out) : out_(out) {}
+  bool Read(absl::string_view value) {
+    change_ = out_->Add();
+    return change_->ParseFromArray(value.data(), static_cast<int>(value.size()));
+  }
+  bool Matches(const ScanFilter& filter) const {
+    return FilterMatches(filter, change_->source_instance(), change_->collective_id(),
+                                   change_->entity_type());
+  }
+  std::size_t Size() const { return change_->ByteSizeLong(); }
+  uint64_t OriginSequence() const { return change_->sequence(); }
+  void Keep() {}
+  void Drop() { out_->RemoveLast(); }
+
+ private:
+  google::protobuf::RepeatedPtrField<pb::SyncChange>* const out_;
+  pb::SyncChange* change_ = nullptr;
+};
+
+// ScanWire's: the stored bytes as they are, framed as field 1 of a reply. A stored entry
+// is a canonical serialization, so its size is what ByteSizeLong would say.
+class WireSink {
+ public:
+  explicit WireSink(std::string* out) : out_(out) {}
+  bool Read(absl::string_view value) {
+    value_ = value;
+    return ReadChangeHeader(value, &header_);
+  }
+  bool Matches(const ScanFilter& filter) const {
+    return FilterMatches(filter, header_.source_instance, header_.collective_id,
+                                   header_.entity_type);
+  }
+  std::size_t Size() const { return value_.size(); }
+  uint64_t OriginSequence() const { return header_.sequence; }
+  void Keep() {
+    out_->push_back(static_cast<char>((1 << 3) | 2));  // field 1, length-delimited
+    uint64_t length = value_.size();
+    while (length >= 0x80) {
+      out_->push_back(static_cast<char>(length | 0x80));
+      length >>= 7;
+    }
+    out_->push_back(static_cast<char>(length));
+    out_->append(value_.data(), value_.size());
+    ++appended_;
+  }
+  void Drop() {}
+  std::size_t appended() const { return appended_; }
+
+ private:
+  std::string* const out_;
+  absl::string_view value_;
+  ChangeHeader header_;
+  std::size_t appended_ = 0;
+};
 
 }  // namespace
 
@@ -55,6 +136,30 @@ uint64_t RocksChangeLog::Head() const {
 uint64_t RocksChangeLog::OldestRetained() const { return compacted_through_.load() + 1; }
 
 absl::StatusOr<ScanResult> RocksChangeLog::Scan(const ScanRequest& request) const {
+  ScanResult result;
+  VectorSink sink(&result.changes);
+  absl::StatusOr<ScanResult> scanned = ScanTo(request, sink);
+  if (!scanned.ok()) return scanned.status();
+  scanned->changes = std::move(result.changes);
+  return scanned;
+}
+
+absl::StatusOr<ScanResult> RocksChangeLog::ScanWire(const ScanRequest& request,
+                                                    std::string* out) const {
+  WireSink sink(out);
+  absl::StatusOr<ScanResult> scanned = ScanTo(request, sink);
+  if (scanned.ok()) scanned->appended = sink.appended();
+  return scanned;
+}
+
+absl::StatusOr<ScanResult> RocksChangeLog::ScanInto(
+    const ScanRequest& request, google::protobuf::RepeatedPtrField<pb::SyncChange>* out) const {
+  RepeatedSink sink(out);
+  return ScanTo(request, sink);
+}
+
+template <typename Sink>
+absl::StatusOr<ScanResult> RocksChangeLog::ScanTo(const ScanRequest& request, Sink& sink) const {
   const uint64_t head = Head();
   ScanResult result;
   result.scanned_through = request.after;
@@ -72,6 +177,7 @@ absl::StatusOr<ScanResult> RocksChangeLog::Scan(const ScanRequest& request) cons
   if (request.after >= head) return result;
   std::size_t bytes = 0;
   std::size_t examined = 0;
+  std::size_t kept = 0;
   bool stopped_early = false;
   for (it->Seek(lower); it->Valid(); it->Next()) {
     absl::StatusOr<uint64_t> sequence =
@@ -86,26 +192,32 @@ absl::StatusOr<ScanResult> RocksChangeLog::Scan(const ScanRequest& request) cons
       stopped_early = true;
       break;
     }
-    pb::SyncChange change;
-    if (!change.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    const absl::string_view value(it->value().data(), it->value().size());
+    if (!sink.Read(value)) {
+      sink.Drop();
       return absl::InternalError(absl::StrCat("corrupt change log entry at sequence ", *sequence));
     }
-    if (Matches(request.filter, change)) {
-      if (result.changes.size() == request.max_changes) {
+    if (sink.Matches(request.filter)) {
+      if (kept == request.max_changes) {
+        sink.Drop();
         stopped_early = true;
         break;
       }
       // As an element of a reply's repeated field: the change plus its tag and length.
-      const std::size_t size = change.ByteSizeLong() + kRepeatedFieldOverhead;
+      const std::size_t size = sink.Size() + kRepeatedFieldOverhead;
       if (request.max_bytes != 0 && bytes + size > request.max_bytes) {
-        if (result.changes.empty()) {
-          result.oversized = OversizedChange{*sequence, change.sequence(), size};
+        if (kept == 0) {
+          result.oversized = OversizedChange{*sequence, sink.OriginSequence(), size};
         }
+        sink.Drop();
         stopped_early = true;
         break;
       }
       bytes += size;
-      result.changes.push_back(std::move(change));
+      ++kept;
+      sink.Keep();
+    } else {
+      sink.Drop();
     }
     ++examined;
     result.scanned_through = *sequence;
