@@ -17,6 +17,13 @@ namespace pb = pulsedb::sync::v1;
 
 namespace {
 
+google::protobuf::ArenaOptions EventArenaOptions() {
+  google::protobuf::ArenaOptions options;
+  options.start_block_size = 64 << 10;
+  options.max_block_size = 4 << 20;
+  return options;
+}
+
 // Finishes a call that never started streaming.
 class RefusedStream : public grpc::ServerWriteReactor<pb::SubscribeEvent> {
  public:
@@ -116,8 +123,12 @@ void SubscribeStream::Fill(bool heartbeat) {
     dirty_ = false;
     scan = scan_;
   }
-  absl::StatusOr<storage::ScanResult> page = hub_->store().log().Scan(scan);
-  if (page.ok() && page->changes.empty() && page->oversized.has_value()) {
+  // The next event, on an arena of its own: the scan parses changes straight into it.
+  auto arena = std::make_unique<google::protobuf::Arena>(EventArenaOptions());
+  auto* event = google::protobuf::Arena::CreateMessage<pb::SubscribeEvent>(arena.get());
+  absl::StatusOr<storage::ScanResult> page =
+      hub_->store().log().ScanInto(scan, event->mutable_changes());
+  if (page.ok() && event->changes().empty() && page->oversized.has_value()) {
     page = ChangeTooLargeError(page->oversized->log_sequence, page->oversized->bytes,
                                scan.max_bytes);
   }
@@ -133,22 +144,23 @@ void SubscribeStream::Fill(bool heartbeat) {
   }
   scan_.after = page->scanned_through;
   more_ = page->has_more;
-  if (page->changes.empty() && !(heartbeat || heartbeat_due_)) {
+  if (event->changes().empty() && !(heartbeat || heartbeat_due_)) {
     // Nothing for this subscriber (everything filtered, or nothing new): wait.
     if (dirty_ || more_) MaybeScheduleFill(false);
     return;
   }
   heartbeat_due_ = false;
-  event_.Clear();
-  for (pb::SyncChange& change : page->changes) *event_.add_changes() = std::move(change);
-  event_.mutable_cursor()->set_instance_id(hub_->hub_id());
-  event_.mutable_cursor()->set_last_sequence(scan_.after);
-  event_.set_head_sequence(hub_->store().log().Head());
-  event_.set_responder_instance(hub_->hub_id());
-  committed_ = hub_->commit_times().CommittedAt(event_.changes());
+  event->mutable_cursor()->set_instance_id(hub_->hub_id());
+  event->mutable_cursor()->set_last_sequence(scan_.after);
+  event->set_head_sequence(hub_->store().log().Head());
+  event->set_responder_instance(hub_->hub_id());
+  committed_ = hub_->commit_times().CommittedAt(event->changes());
+  // The previous event's write has completed (no fill runs while one is in flight).
+  event_arena_ = std::move(arena);
+  event_ = event;
   writing_ = true;
   last_write_ = absl::Now();
-  StartWrite(&event_);
+  StartWrite(event_);
 }
 
 void SubscribeStream::OnWriteDone(bool ok) {

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "absl/time/time.h"
+#include "google/protobuf/arena.h"
 #include "common/mutex.h"
 #include "grpcpp/grpcpp.h"
 #include "pulsedb/sync/v1/sync.pb.h"
@@ -58,7 +59,10 @@ class SubscribeStream final : public grpc::ServerWriteReactor<pulsedb::sync::v1:
 
   Mutex mu_;
   storage::ScanRequest scan_ ABSL_GUARDED_BY(mu_);  // scan_.after is the cursor
-  pulsedb::sync::v1::SubscribeEvent event_;  // the event being written
+  // The event being written, on its own arena (the scan fills it in place); replaced by
+  // the next fill once the write completed.
+  std::unique_ptr<google::protobuf::Arena> event_arena_;
+  pulsedb::sync::v1::SubscribeEvent* event_ = nullptr;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool filling_ ABSL_GUARDED_BY(mu_) = false;
   bool dirty_ ABSL_GUARDED_BY(mu_) = false;        // the log moved since the last fill
