@@ -189,15 +189,29 @@ absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
 // ---------------------------------------------------------------------------
 
 grpc::ServerUnaryReactor* SyncServiceImpl::Pull(grpc::CallbackServerContext* context,
-                                                const pb::PullRequest* request,
-                                                pb::PullResponse* response) {
+                                                const grpc::ByteBuffer* request,
+                                                grpc::ByteBuffer* response) {
   return RunOnPool(hub_, context, RpcMethod::kPull, [this, context, request, response] {
-    return DoPull(*context, *request, response);
+    pb::PullRequest parsed;
+    grpc::ByteBuffer copy(*request);  // shares the slices
+    if (!grpc::SerializationTraits<pb::PullRequest>::Deserialize(&copy, &parsed).ok()) {
+      return absl::InvalidArgumentError("malformed PullRequest");
+    }
+    auto wire = std::make_unique<std::string>();
+    absl::Status status = DoPull(*context, parsed, wire.get());
+    if (status.ok()) {
+      // The reply's bytes go to gRPC as they are, freed when gRPC is done with them.
+      std::string* bytes = wire.release();
+      grpc::Slice slice(bytes->data(), bytes->size(),
+                        [](void* p) { delete static_cast<std::string*>(p); }, bytes);
+      *response = grpc::ByteBuffer(&slice, 1);
+    }
+    return status;
   });
 }
 
 absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
-                                     const pb::PullRequest& request, pb::PullResponse* response) {
+                                     const pb::PullRequest& request, std::string* response) {
   const absl::Time start = absl::Now();
   const std::string& peer = request.source_instance();
   absl::StatusOr<Grant> grant = CheckCaller(context, *hub_, peer, request.target_instance());
@@ -214,9 +228,12 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
     read.max_reply_bytes = request.max_reply_bytes();
     scan = BuildScan(read, peer, hub_->hub_id(), hub_->options(), *grant);
   }
+  // The changes as stored, then the other fields (a message's fields may come in any
+  // order on the wire).
   absl::StatusOr<storage::ScanResult> page =
-      scan.ok() ? hub_->store().log().Scan(*scan) : absl::StatusOr<storage::ScanResult>(scan.status());
-  if (page.ok() && page->changes.empty() && page->oversized.has_value()) {
+      scan.ok() ? hub_->store().log().ScanWire(*scan, response)
+                : absl::StatusOr<storage::ScanResult>(scan.status());
+  if (page.ok() && page->appended == 0 && page->oversized.has_value()) {
     page = ChangeTooLargeError(page->oversized->log_sequence, page->oversized->bytes,
                                scan->max_bytes);
   }
@@ -230,21 +247,24 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
   // The request's cursor acknowledges what the peer has applied: register it, even for
   // an empty page, so compaction waits for this peer.
   hub_->RecordServed(peer, request.cursor().last_sequence());
-  const std::size_t count = page->changes.size();
+  const std::size_t count = page->appended;
   hub_->metrics().RecordPulledChanges(count);
-  for (pb::SyncChange& change : page->changes) *response->add_changes() = std::move(change);
-  response->set_has_more(page->has_more);
-  response->mutable_new_cursor()->set_instance_id(hub_->hub_id());
-  response->mutable_new_cursor()->set_last_sequence(page->scanned_through);
-  response->set_responder_instance(hub_->hub_id());
-  response->set_head_sequence(hub_->store().log().Head());
-  Log(LogLevel::kDebug, "pull",
-      {{"peer", IdToText(peer)},
-       {"cursor", absl::StrCat(request.cursor().last_sequence())},
-       {"changes", absl::StrCat(count)},
-       {"new_cursor", absl::StrCat(page->scanned_through)},
-       {"has_more", page->has_more ? "true" : "false"},
-       {"ms", Millis(start)}});
+  pb::PullResponse envelope;
+  envelope.set_has_more(page->has_more);
+  envelope.mutable_new_cursor()->set_instance_id(hub_->hub_id());
+  envelope.mutable_new_cursor()->set_last_sequence(page->scanned_through);
+  envelope.set_responder_instance(hub_->hub_id());
+  envelope.set_head_sequence(hub_->store().log().Head());
+  envelope.AppendToString(response);
+  if (LogEnabled(LogLevel::kDebug)) {
+    Log(LogLevel::kDebug, "pull",
+        {{"peer", IdToText(peer)},
+         {"cursor", absl::StrCat(request.cursor().last_sequence())},
+         {"changes", absl::StrCat(count)},
+         {"new_cursor", absl::StrCat(page->scanned_through)},
+         {"has_more", page->has_more ? "true" : "false"},
+         {"ms", Millis(start)}});
+  }
   return absl::OkStatus();
 }
 

@@ -1,9 +1,13 @@
 // SyncServiceImpl: the hub's pulsedb.sync.v1.SyncService over gRPC's callback API.
 // Handshake, Push and Pull are unary; their storage work runs on the hub's pool so gRPC's
 // threads never block on an fsync. Subscribe and Snapshot are server streams
-// (subscribe_stream.h, snapshot_stream.h). Thread-safe; borrows the HubContext.
+// (subscribe_stream.h, snapshot_stream.h). Pull is served as raw bytes: its reply is the
+// log entries as stored, framed as a PullResponse, never parsed or re-serialized by the
+// hub (ChangeLog::ScanWire). Thread-safe; borrows the HubContext.
 #ifndef PULSESYNC_SERVER_SYNC_SERVICE_H_
 #define PULSESYNC_SERVER_SYNC_SERVICE_H_
+
+#include <string>
 
 #include "pulsedb/sync/v1/sync.grpc.pb.h"
 #include "server/arena_message_allocator.h"
@@ -11,9 +15,10 @@
 
 namespace pulse::server {
 
-class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::CallbackService {
+class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::WithRawCallbackMethod_Pull<
+                                  pulsedb::sync::v1::SyncService::CallbackService> {
  public:
-  // Push requests are parsed onto a per-call arena (arena_message_allocator.h).
+  // Push requests are parsed on a per-call arena (arena_message_allocator.h).
   explicit SyncServiceImpl(HubContext* hub) : hub_(hub) {
     SetMessageAllocatorFor_Push(&push_allocator_);
   }
@@ -24,9 +29,10 @@ class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::CallbackSer
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
                                  const pulsedb::sync::v1::PushRequest* request,
                                  pulsedb::sync::v1::PushResponse* response) override;
+  // A pulsedb.sync.v1.PullRequest in, a PullResponse out, as bytes.
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
-                                 const pulsedb::sync::v1::PullRequest* request,
-                                 pulsedb::sync::v1::PullResponse* response) override;
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
   grpc::ServerWriteReactor<pulsedb::sync::v1::SubscribeEvent>* Subscribe(
       grpc::CallbackServerContext* context,
       const pulsedb::sync::v1::SubscribeRequest* request) override;
@@ -40,9 +46,9 @@ class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::CallbackSer
   absl::Status DoPush(const grpc::ServerContextBase& context,
                       const pulsedb::sync::v1::PushRequest& request,
                       pulsedb::sync::v1::PushResponse* response);
+  // Fills `response` with a serialized PullResponse.
   absl::Status DoPull(const grpc::ServerContextBase& context,
-                      const pulsedb::sync::v1::PullRequest& request,
-                      pulsedb::sync::v1::PullResponse* response);
+                      const pulsedb::sync::v1::PullRequest& request, std::string* response);
 
   HubContext* const hub_;
   ArenaMessageAllocator<pulsedb::sync::v1::PushRequest, pulsedb::sync::v1::PushResponse>
