@@ -16,10 +16,14 @@ struct BenchContext {
   std::string hub_binary;   // bazel-bin/server/pulse_hub (built with -c opt)
   std::string self_binary;  // this driver: it also serves the raw gRPC stream baseline
   std::string db_bench;     // RocksDB's db_bench (Debian package rocksdb-tools)
+  // Another pulse_hub (an older build) measured beside hub_binary, for before/after
+  // figures of a change; empty = none.
+  std::string baseline_hub_binary;
   bool quick = false;
   Workload workload;
 
   int batch = 500;                      // push and pull batch size
+  int rounds = 3;                       // repetitions of each side-by-side comparison
   uint64_t ingest_changes = 100000;     // per push-ingest run
   uint64_t delivery_changes = 100000;   // log each delivery peer reads in full
   int propagation_samples = 2000;       // per mode

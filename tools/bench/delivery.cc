@@ -1,5 +1,6 @@
 #include "tools/bench/delivery.h"
 
+#include <algorithm>
 #include <functional>
 #include <thread>
 #include <vector>
@@ -136,43 +137,92 @@ absl::StatusOr<double> MeasureRaw(const std::string& address, int peers, uint32_
       });
 }
 
-}  // namespace
+double Median(std::vector<double> values) {
+  std::sort(values.begin(), values.end());
+  return values.empty() ? 0 : values[values.size() / 2];
+}
 
-absl::Status ReportDelivery(const BenchContext& context, Report& report) {
+// A hub process loaded with the workload, for the delivery runs.
+absl::StatusOr<std::unique_ptr<HubProcess>> LoadedHub(const BenchContext& context,
+                                                      const std::string& binary) {
   absl::StatusOr<std::unique_ptr<HubProcess>> hub =
-      HubProcess::Start(context.hub_binary, {"--peer_rps=0", "--peer_max_streams=0"});
+      HubProcess::Start(binary, {"--peer_rps=0", "--peer_max_streams=0"});
   if (!hub.ok()) return hub.status();
-  absl::StatusOr<std::unique_ptr<HubProcess>> raw = HubProcess::StartServer(
-      {context.self_binary, "--serve_raw_stream", absl::StrCat("--batch=", context.batch)});
-  if (!raw.ok()) return raw.status();
   if (absl::Status s = LoadHub((*hub)->address(), context.workload, Workload::ActorId(100),
                                context.delivery_changes, context.batch);
       !s.ok()) {
     return s;
   }
+  return hub;
+}
+
+}  // namespace
+
+absl::Status ReportDelivery(const BenchContext& context, Report& report) {
+  absl::StatusOr<std::unique_ptr<HubProcess>> hub = LoadedHub(context, context.hub_binary);
+  if (!hub.ok()) return hub.status();
+  std::unique_ptr<HubProcess> baseline;
+  if (!context.baseline_hub_binary.empty()) {
+    absl::StatusOr<std::unique_ptr<HubProcess>> loaded =
+        LoadedHub(context, context.baseline_hub_binary);
+    if (!loaded.ok()) return loaded.status();
+    baseline = std::move(*loaded);
+  }
+  absl::StatusOr<std::unique_ptr<HubProcess>> raw = HubProcess::StartServer(
+      {context.self_binary, "--serve_raw_stream", absl::StrCat("--batch=", context.batch)});
+  if (!raw.ok()) return raw.status();
   const uint64_t head = context.delivery_changes + context.workload.collectives().size();
   const uint32_t pages = static_cast<uint32_t>((head + context.batch - 1) / context.batch);
   int id_base = 3000;
   for (const int peers : {1, 16}) {
-    absl::StatusOr<double> raw_rate = MeasureRaw((*raw)->address(), peers, pages);
-    if (!raw_rate.ok()) return raw_rate.status();
-    absl::StatusOr<double> pull = MeasurePull(context, (*hub)->address(), peers, head, id_base);
-    id_base += peers;
-    if (!pull.ok()) return pull.status();
-    absl::StatusOr<double> subscribe = MeasureSubscribe((*hub)->address(), peers, head, id_base);
-    id_base += peers;
-    if (!subscribe.ok()) return subscribe.status();
+    // Rounds of (raw, pull, subscribe) back to back: each ratio compares runs made seconds
+    // apart, and the median of the rounds resists a burst of load from elsewhere.
+    std::vector<double> raw_rates, pulls, subscribes, pull_ratios, subscribe_ratios;
+    std::vector<double> base_pulls, base_subscribes;
+    for (int round = 0; round < context.rounds; ++round) {
+      absl::StatusOr<double> raw_rate = MeasureRaw((*raw)->address(), peers, pages);
+      if (!raw_rate.ok()) return raw_rate.status();
+      absl::StatusOr<double> pull = MeasurePull(context, (*hub)->address(), peers, head, id_base);
+      if (!pull.ok()) return pull.status();
+      absl::StatusOr<double> subscribe =
+          MeasureSubscribe((*hub)->address(), peers, head, id_base + peers);
+      if (!subscribe.ok()) return subscribe.status();
+      if (baseline != nullptr) {
+        absl::StatusOr<double> base_pull =
+            MeasurePull(context, baseline->address(), peers, head, id_base);
+        if (!base_pull.ok()) return base_pull.status();
+        absl::StatusOr<double> base_subscribe =
+            MeasureSubscribe(baseline->address(), peers, head, id_base + peers);
+        if (!base_subscribe.ok()) return base_subscribe.status();
+        base_pulls.push_back(*base_pull / *pull);
+        base_subscribes.push_back(*base_subscribe / *subscribe);
+      }
+      raw_rates.push_back(*raw_rate);
+      pulls.push_back(*pull);
+      subscribes.push_back(*subscribe);
+      pull_ratios.push_back(*pull / *raw_rate);
+      subscribe_ratios.push_back(*subscribe / *raw_rate);
+    }
+    id_base += 2 * peers;
     const std::string who = absl::StrCat(peers, " peer", peers > 1 ? "s" : "");
-    const std::string note = absl::StrCat("each peer reads the whole log: ", head,
-                                          " changes, pages of ", context.batch);
-    report.Add(absl::StrCat("pull delivery, ", who), *pull, "changes/s", note);
-    report.Add(absl::StrCat("subscribe delivery, ", who), *subscribe, "changes/s",
+    const std::string rounds = absl::StrCat("median of ", context.rounds, " rounds");
+    report.Add(absl::StrCat("pull delivery, ", who), Median(pulls), "changes/s",
+               absl::StrCat("each peer reads the whole log: ", head, " changes, pages of ",
+                            context.batch, "; ", rounds));
+    report.Add(absl::StrCat("subscribe delivery, ", who), Median(subscribes), "changes/s",
                "catch-up pages of the hub's max_batch_size (1000)");
-    report.Add(absl::StrCat("raw gRPC stream of the same pages, ", who), *raw_rate, "changes/s");
-    report.AddRatio(absl::StrCat("pull delivery / raw gRPC stream, ", who), *pull / *raw_rate,
-                    0.7);
+    report.Add(absl::StrCat("raw gRPC stream of the same pages, ", who), Median(raw_rates),
+               "changes/s");
     report.Add(absl::StrCat("  subscribe delivery / raw gRPC stream, ", who),
-               *subscribe / *raw_rate, "ratio", "shown, not a target");
+               Median(subscribe_ratios), "ratio", "shown, not a target");
+    if (baseline != nullptr) {
+      report.Add(absl::StrCat("  pull delivery, baseline hub / this hub, ", who),
+                 Median(base_pulls), "ratio", context.baseline_hub_binary);
+      report.Add(absl::StrCat("  subscribe delivery, baseline hub / this hub, ", who),
+                 Median(base_subscribes), "ratio");
+    }
+    report.AddRatio(absl::StrCat("pull delivery / raw gRPC stream, ", who), Median(pull_ratios),
+                    0.7, true, rounds);
   }
   return absl::OkStatus();
 }

@@ -2,6 +2,7 @@
 // processes on loopback, with their baselines measured side by side in the same run.
 // Prints one table; exits 1 when a ratio misses its target, 2 when a scenario fails.
 // Usually run through tools/bench/run.
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <set>
@@ -24,6 +25,9 @@
 ABSL_FLAG(bool, quick, false, "smaller runs (CI): about two minutes in all");
 ABSL_FLAG(std::string, hub_binary, "bazel-bin/server/pulse_hub",
           "the pulse_hub to measure (build it with -c opt)");
+ABSL_FLAG(std::string, baseline_hub, "",
+          "another pulse_hub build to measure beside --hub_binary (before/after ratios)");
+ABSL_FLAG(int, rounds, 3, "repetitions of each side-by-side comparison (medians reported)");
 ABSL_FLAG(std::string, db_bench, "/usr/bin/db_bench", "RocksDB's db_bench (rocksdb-tools)");
 ABSL_FLAG(std::string, scenarios, "ingest,delivery,propagation,initial_sync,idle",
           "comma-separated scenarios to run");
@@ -46,6 +50,8 @@ int main(int argc, char** argv) {
   }
   context.hub_binary = absl::GetFlag(FLAGS_hub_binary);
   context.db_bench = absl::GetFlag(FLAGS_db_bench);
+  context.baseline_hub_binary = absl::GetFlag(FLAGS_baseline_hub);
+  context.rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
   context.self_binary = "/proc/self/exe";
   char self[4096];
   const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);

@@ -155,7 +155,6 @@ void BM_ApplyPushBatch(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * batch);
 }
-BENCHMARK(BM_ApplyPushBatch)->Arg(500)->Unit(benchmark::kMillisecond);
 
 // One Scan of the whole 10,000-entry log, as a Pull or Subscribe page of 10,000 would.
 void BM_WalScan(benchmark::State& state) {
@@ -175,7 +174,29 @@ void BM_WalScan(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * entries);
 }
-BENCHMARK(BM_WalScan)->Arg(10000)->Unit(benchmark::kMillisecond);
+
+// The same scan as the hub's Pull and Subscribe do it: parsed straight into a reply's
+// repeated field on a per-reply arena (ChangeLog::ScanInto).
+void BM_WalScanIntoArena(benchmark::State& state) {
+  const int entries = static_cast<int>(state.range(0));
+  std::unique_ptr<TempStore> temp = StoreWithEntries(entries, /*sync_writes=*/false);
+  storage::ScanRequest scan;
+  scan.after = temp->store().log().Head() - entries;
+  scan.max_changes = entries;
+  scan.filter.exclude_origin = Workload::ActorId(8);
+  for (auto _ : state) {
+    google::protobuf::Arena arena;
+    auto* reply = google::protobuf::Arena::CreateMessage<pb::PullResponse>(&arena);
+    absl::StatusOr<storage::ScanResult> page =
+        temp->store().log().ScanInto(scan, reply->mutable_changes());
+    if (!page.ok() || reply->changes_size() != entries) {
+      state.SkipWithError("scan failed");
+      break;
+    }
+    benchmark::DoNotOptimize(reply);
+  }
+  state.SetItemsProcessed(state.iterations() * entries);
+}
 
 // The hub's compaction (Store::CompactWal: cursors, the log, dead tombstones) of a log of
 // 10,000 entries that every peer has passed, fsync on as in a hub's default.
@@ -200,9 +221,42 @@ void BM_Compaction(benchmark::State& state) {
   }
   state.SetItemsProcessed(state.iterations() * entries);
 }
-BENCHMARK(BM_Compaction)->Arg(10000)->Iterations(3)->Unit(benchmark::kMillisecond);
+
+// The benchmarks over a store: 10,000 log entries (or, with --smoke, 500: a quick check
+// that they run, for the test).
+void RegisterStoreBenchmarks(bool smoke) {
+  const int entries = smoke ? 500 : 10000;
+  benchmark::RegisterBenchmark("BM_ApplyPushBatch", BM_ApplyPushBatch)
+      ->Arg(500)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_WalScan", BM_WalScan)
+      ->Arg(entries)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_WalScanIntoArena", BM_WalScanIntoArena)
+      ->Arg(entries)
+      ->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("BM_Compaction", BM_Compaction)
+      ->Arg(entries)
+      ->Iterations(smoke ? 1 : 3)
+      ->Unit(benchmark::kMillisecond);
+}
 
 }  // namespace
 }  // namespace pulse::bench
 
-BENCHMARK_MAIN();
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  bool smoke = false;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string(argv[i]) == "--smoke") {
+      smoke = true;
+    } else {
+      std::fprintf(stderr, "micro_bench: unknown argument %s\n", argv[i]);
+      return 2;
+    }
+  }
+  pulse::bench::RegisterStoreBenchmarks(smoke);
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}
