@@ -38,8 +38,8 @@ absl::StatusOr<pb::HandshakeResponse> HandshakeResponseOf(pb::SyncService::Stub&
   request.set_protocol_version(1);
   for (const char* c : {"push", "pull", "subscribe"}) request.add_capabilities(c);
   pb::HandshakeResponse response;
-  if (absl::Status s = FromGrpc(stub.Handshake(CallContext().get(), request, &response),
-                                "handshake");
+  if (absl::Status s =
+          FromGrpc(stub.Handshake(CallContext().get(), request, &response), "handshake");
       !s.ok()) {
     return s;
   }
@@ -71,8 +71,8 @@ absl::Status LoadHub(const std::string& address, const Workload& workload,
     }
     if (response.rejected() != 0 ||
         response.accepted() != static_cast<uint32_t>(request.changes_size())) {
-      return absl::InternalError(absl::StrCat("load push not fully accepted: ",
-                                              response.first_failure().reason()));
+      return absl::InternalError(
+          absl::StrCat("load push not fully accepted: ", response.first_failure().reason()));
     }
     return absl::OkStatus();
   };

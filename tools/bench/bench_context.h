@@ -22,11 +22,12 @@ struct BenchContext {
   bool quick = false;
   Workload workload;
 
-  int batch = 500;                      // push and pull batch size
-  int rounds = 3;                       // repetitions of each side-by-side comparison
-  uint64_t ingest_changes = 100000;     // per push-ingest run
-  uint64_t delivery_changes = 100000;   // log each delivery peer reads in full
-  int propagation_samples = 2000;       // per mode
+  int batch = 500;                     // push and pull batch size
+  int rounds = 3;                      // repetitions of each side-by-side comparison
+  uint64_t ingest_changes = 100000;    // per push-ingest run
+  uint64_t delivery_changes = 100000;  // log each delivery peer reads in full
+  int single_peer_passes = 3;          // times a lone delivery peer reads it
+  int propagation_samples = 2000;      // per mode
   uint64_t initial_sync_changes = 100000;
   std::vector<int> idle_subscribers = {1000, 10000};
 };

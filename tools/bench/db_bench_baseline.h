@@ -12,16 +12,15 @@
 namespace pulse::bench {
 
 struct FillseqFigures {
-  double ops_per_second = 0;    // values written per second
+  double ops_per_second = 0;  // values written per second
   double value_bytes_per_second = 0;
-  std::string command;          // the exact command line, for the report
+  std::string command;  // the exact command line, for the report
 };
 
 // `num` values of `value_size` bytes, `batch` per WriteBatch, fsync each batch when
 // `sync`; values as compressible as `compression_ratio` (db_bench's meaning).
-absl::StatusOr<FillseqFigures> RunFillseq(const std::string& db_bench, uint64_t num,
-                                          int value_size, int batch, bool sync,
-                                          double compression_ratio);
+absl::StatusOr<FillseqFigures> RunFillseq(const std::string& db_bench, uint64_t num, int value_size,
+                                          int batch, bool sync, double compression_ratio);
 
 }  // namespace pulse::bench
 

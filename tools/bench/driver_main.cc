@@ -60,6 +60,7 @@ int main(int argc, char** argv) {
   if (context.quick) {
     context.ingest_changes = 20000;
     context.delivery_changes = 20000;
+    context.single_peer_passes = 5;
     context.propagation_samples = 250;
     context.initial_sync_changes = 10000;
     context.idle_subscribers = {1000};

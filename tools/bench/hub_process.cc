@@ -19,7 +19,8 @@ absl::StatusOr<ProcessStats> ReadProcessStats(pid_t pid) {
   if (!status) return absl::NotFoundError(absl::StrCat("no /proc/", pid, "/status"));
   std::string line;
   while (std::getline(status, line)) {
-    std::vector<std::string> parts = absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    std::vector<std::string> parts =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
     if (parts.size() < 2) continue;
     if (parts[0] == "VmRSS:") {
       uint64_t kb = 0;
@@ -48,8 +49,11 @@ absl::StatusOr<ProcessStats> ReadProcessStats(pid_t pid) {
 absl::StatusOr<std::unique_ptr<HubProcess>> HubProcess::Start(
     const std::string& binary, const std::vector<std::string>& flags) {
   std::string data_dir = MakeTempDir("pulse-bench-hub");
-  std::vector<std::string> argv = {binary, "--listen=127.0.0.1:0", "--metrics_listen=",
-                                   "--log_level=warning", "--data_dir=" + data_dir,
+  std::vector<std::string> argv = {binary,
+                                   "--listen=127.0.0.1:0",
+                                   "--metrics_listen=",
+                                   "--log_level=warning",
+                                   "--data_dir=" + data_dir,
                                    "--compaction_interval=0"};
   argv.insert(argv.end(), flags.begin(), flags.end());
   absl::StatusOr<std::unique_ptr<HubProcess>> hub = StartServer(argv);

@@ -117,9 +117,9 @@ absl::Status ReportIdleSubscribers(const BenchContext& context, Report& report) 
   }
   absl::StatusOr<HubSample> empty = SampleIdle(**hub);
   if (!empty.ok()) return empty.status();
-  report.Add("idle hub, 0 subscribers: RSS", empty->stats.rss_bytes / 1048576.0, "MiB",
-             absl::StrCat(empty->stats.threads, " threads, CPU ", FormatValue(empty->cpu_percent),
-                          "%"));
+  report.Add(
+      "idle hub, 0 subscribers: RSS", empty->stats.rss_bytes / 1048576.0, "MiB",
+      absl::StrCat(empty->stats.threads, " threads, CPU ", FormatValue(empty->cpu_percent), "%"));
 
   Tally tally;
   std::vector<std::unique_ptr<IdleSubscriber>> subscribers;

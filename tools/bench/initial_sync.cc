@@ -61,8 +61,8 @@ absl::Status ReportInitialSync(const BenchContext& context, Report& report) {
   absl::StatusOr<SyncRun> pulled = InitialSyncOnce(context, address);
   if (!pulled.ok()) return pulled.status();
   if (pulled->pulled != head) {
-    return absl::InternalError(absl::StrCat("pull initial sync applied ", pulled->pulled,
-                                            " changes, expected ", head));
+    return absl::InternalError(
+        absl::StrCat("pull initial sync applied ", pulled->pulled, " changes, expected ", head));
   }
   report.Add(absl::StrCat("initial sync of ", n, " experiences, Pull loop"), pulled->seconds, "s",
              absl::StrCat(FormatValue(head / pulled->seconds), " changes/s; pages of ",
@@ -96,8 +96,8 @@ absl::Status ReportInitialSync(const BenchContext& context, Report& report) {
     return absl::InternalError(absl::StrCat("snapshot initial sync applied ", snapshot->entities,
                                             " entities, expected ", head));
   }
-  report.Add(absl::StrCat("initial sync of ", n, " experiences, Snapshot"), snapshot->seconds,
-             "s", absl::StrCat(FormatValue(head / snapshot->seconds), " entities/s"));
+  report.Add(absl::StrCat("initial sync of ", n, " experiences, Snapshot"), snapshot->seconds, "s",
+             absl::StrCat(FormatValue(head / snapshot->seconds), " entities/s"));
   return absl::OkStatus();
 }
 

@@ -83,8 +83,8 @@ absl::StatusOr<Latencies> Measure(const BenchContext& context, const std::string
   config.live_mode = live ? client::LiveMode::kOn : client::LiveMode::kOff;
   config.pull_interval = absl::Milliseconds(1000);  // the original's polling period
   config.batch_size = context.batch;
-  client::SyncManager manager(&store, std::make_shared<client::GrpcSyncTransport>(transport_options),
-                              config);
+  client::SyncManager manager(
+      &store, std::make_shared<client::GrpcSyncTransport>(transport_options), config);
 
   // Peer A: pushes its own changes one at a time.
   const std::string a = Workload::ActorId(live ? 5001 : 5002);
@@ -177,8 +177,8 @@ absl::Status ReportPropagation(const BenchContext& context, Report& report) {
     const std::string mode = live ? "live (Subscribe)" : "polling (Pull every 1000 ms)";
     const std::string note = absl::StrCat(context.propagation_samples, " changes, one every ",
                                           absl::FormatDuration(kPushPeriod));
-    for (const auto& [name, p] : std::vector<std::pair<std::string, double>>{
-             {"p50", 50}, {"p99", 99}, {"p99.9", 99.9}}) {
+    for (const auto& [name, p] :
+         std::vector<std::pair<std::string, double>>{{"p50", 50}, {"p99", 99}, {"p99.9", 99.9}}) {
       const double value = Percentile(latencies->from_ack_ms, p);
       report.Add(absl::StrCat("propagation A ack -> B applied, ", mode, ", ", name), value, "ms",
                  name == "p50" ? note : "");

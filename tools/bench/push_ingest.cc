@@ -15,10 +15,11 @@ namespace pulse::bench {
 
 namespace pb = pulsedb::sync::v1;
 
-absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context, int peers,
+absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
+                                                const std::string& hub_binary, int peers,
                                                 bool sync) {
   absl::StatusOr<std::unique_ptr<HubProcess>> hub = HubProcess::Start(
-      context.hub_binary, {absl::StrCat("--sync=", sync ? "true" : "false"), "--peer_rps=0"});
+      hub_binary, {absl::StrCat("--sync=", sync ? "true" : "false"), "--peer_rps=0"});
   if (!hub.ok()) return hub.status();
   const std::string address = (*hub)->address();
   // The collectives first, from a setup peer; then every peer pushes experiences.
@@ -63,8 +64,8 @@ absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context, int
         absl::Status s = FromGrpc(stubs[p]->Push(CallContext().get(), request, &response), "push");
         if (s.ok() && (response.rejected() != 0 ||
                        response.accepted() != static_cast<uint32_t>(request.changes_size()))) {
-          s = absl::InternalError(absl::StrCat("push not fully accepted: ",
-                                               response.first_failure().reason()));
+          s = absl::InternalError(
+              absl::StrCat("push not fully accepted: ", response.first_failure().reason()));
         }
         if (!s.ok()) {
           results[p] = s;
@@ -100,7 +101,8 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
   for (const bool sync : {true, false}) {
     const std::string mode = sync ? "--sync=true" : "--sync=false";
     for (const int peers : {1, 4, 16}) {
-      absl::StatusOr<IngestFigures> ingest = MeasurePushIngest(context, peers, sync);
+      absl::StatusOr<IngestFigures> ingest =
+          MeasurePushIngest(context, context.hub_binary, peers, sync);
       if (!ingest.ok()) return ingest.status();
       // db_bench right after, same disk, same number of values of the same size.
       absl::StatusOr<FillseqFigures> fillseq =
@@ -110,13 +112,23 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
       if (!fillseq.ok()) return fillseq.status();
       const std::string name = absl::StrCat("push ingest, ", peers, " peer", peers > 1 ? "s" : "",
                                             ", batch ", context.batch, ", ", mode);
-      report.Add(name, ingest->changes_per_second, "changes/s",
-                 absl::StrCat(ingest->changes, " changes of ", static_cast<int>(ingest->mean_change_bytes),
-                              " B in ", FormatValue(ingest->seconds), " s; hub CPU ",
-                              FormatValue(ingest->hub_cpu_seconds), " s"));
+      report.Add(
+          name, ingest->changes_per_second, "changes/s",
+          absl::StrCat(ingest->changes, " changes of ", static_cast<int>(ingest->mean_change_bytes),
+                       " B in ", FormatValue(ingest->seconds), " s; hub CPU ",
+                       FormatValue(ingest->hub_cpu_seconds), " s"));
       report.Add(absl::StrCat("  same, bytes"), ingest->bytes_per_second / 1e6, "MB/s");
       report.Add(absl::StrCat("  db_bench fillseq, ", mode), fillseq->value_bytes_per_second / 1e6,
                  "MB/s", fillseq->command);
+      if (!context.baseline_hub_binary.empty()) {
+        absl::StatusOr<IngestFigures> before =
+            MeasurePushIngest(context, context.baseline_hub_binary, peers, sync);
+        if (!before.ok()) return before.status();
+        report.Add("  baseline hub / this hub",
+                   before->changes_per_second / ingest->changes_per_second, "ratio",
+                   absl::StrCat(context.baseline_hub_binary, ": ",
+                                FormatValue(before->changes_per_second), " changes/s"));
+      }
       const double ratio = ingest->bytes_per_second / fillseq->value_bytes_per_second;
       report.AddRatio(absl::StrCat("push ingest / db_bench fillseq, ", peers, " peer(s), ", mode),
                       ratio, 0.5);

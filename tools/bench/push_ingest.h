@@ -16,15 +16,18 @@ struct IngestFigures {
   uint64_t changes = 0;
   double seconds = 0;
   double changes_per_second = 0;
-  double bytes_per_second = 0;     // serialized change bytes acknowledged
+  double bytes_per_second = 0;  // serialized change bytes acknowledged
   double mean_change_bytes = 0;
-  double hub_cpu_seconds = 0;      // the hub process's CPU time during the run
+  double hub_cpu_seconds = 0;  // the hub process's CPU time during the run
 };
 
-absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context, int peers,
+// Against a fresh process of `hub_binary`.
+absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
+                                                const std::string& hub_binary, int peers,
                                                 bool sync);
 
-// Every peer count (1, 4, 16) with --sync=true and --sync=false, and the db_bench ratio.
+// Every peer count (1, 4, 16) with --sync=true and --sync=false, and the db_bench ratio
+// (and the baseline hub's rate, when the context names one).
 absl::Status ReportPushIngest(const BenchContext& context, Report& report);
 
 }  // namespace pulse::bench

@@ -16,9 +16,7 @@ namespace {
 
 class PageWriter final : public grpc::ServerWriteReactor<pb::PullResponse> {
  public:
-  PageWriter(const pb::PullResponse* page, uint32_t pages) : page_(page), left_(pages) {
-    Next();
-  }
+  PageWriter(const pb::PullResponse* page, uint32_t pages) : page_(page), left_(pages) { Next(); }
   void OnWriteDone(bool ok) override {
     if (!ok) {
       Finish(grpc::Status(grpc::StatusCode::CANCELLED, "client went away"));

@@ -29,8 +29,8 @@ void Report::Print(std::ostream& out) const {
   if (!figures_.empty()) {
     out << "| figure | value | unit | note |\n|---|---:|---|---|\n";
     for (const Figure& f : figures_) {
-      out << "| " << f.name << " | " << FormatValue(f.value) << " | " << f.unit << " | "
-          << f.note << " |\n";
+      out << "| " << f.name << " | " << FormatValue(f.value) << " | " << f.unit << " | " << f.note
+          << " |\n";
     }
   }
   if (!ratios_.empty()) {

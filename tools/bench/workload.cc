@@ -23,7 +23,9 @@ class Rng {
   explicit Rng(uint64_t seed) : state_(seed) {}
   uint64_t Next() { return Mix(state_++ * 0x2545f4914f6cdd1dull); }
   // Uniform in [-1, 1): embedding components look like a normalized model's output.
-  float Unit() { return static_cast<float>(static_cast<double>(Next() >> 11) / 4503599627370496.0 - 1.0); }
+  float Unit() {
+    return static_cast<float>(static_cast<double>(Next() >> 11) / 4503599627370496.0 - 1.0);
+  }
   const char* Pick(const char* const* words, std::size_t n) { return words[Next() % n]; }
 
  private:
@@ -31,16 +33,15 @@ class Rng {
 };
 
 constexpr const char* kWords[] = {
-    "retry",    "backoff",  "timeout",  "cache",     "index",   "migration", "schema",
-    "deadlock", "mutex",    "channel",  "batch",     "cursor",  "snapshot",  "compaction",
+    "retry",    "backoff",  "timeout",   "cache",     "index",  "migration", "schema",
+    "deadlock", "mutex",    "channel",   "batch",     "cursor", "snapshot",  "compaction",
     "latency",  "p99",      "tokenizer", "embedding", "prompt", "context",   "window",
-    "agent",    "planner",  "tool",     "call",      "failed",  "because",   "the",
-    "service",  "returned", "stale",    "results",   "after",   "restart",   "use",
-    "a",        "bounded",  "queue",    "instead",   "of",      "polling",   "every"};
-constexpr const char* kDomains[] = {"rust", "cpp", "grpc", "rocksdb", "python", "infra",
-                                    "llm", "testing", "ci", "storage"};
-constexpr const char* kAgents[] = {"planner-agent", "coder-agent", "review-agent",
-                                   "ops-agent"};
+    "agent",    "planner",  "tool",      "call",      "failed", "because",   "the",
+    "service",  "returned", "stale",     "results",   "after",  "restart",   "use",
+    "a",        "bounded",  "queue",     "instead",   "of",     "polling",   "every"};
+constexpr const char* kDomains[] = {"rust",  "cpp", "grpc",    "rocksdb", "python",
+                                    "infra", "llm", "testing", "ci",      "storage"};
+constexpr const char* kAgents[] = {"planner-agent", "coder-agent", "review-agent", "ops-agent"};
 
 std::string Sentence(Rng& rng, int words) {
   std::string out;
