@@ -86,7 +86,11 @@ class RepeatedSink {
 // is a canonical serialization, so its size is what ByteSizeLong would say.
 class WireSink {
  public:
-  explicit WireSink(std::string* out) : out_(out) {}
+  // `reserve_for`: how many changes the page may hold, `max_bytes` its budget (0 = none):
+  // room for them is reserved once the first change's size is known, so the page is not
+  // copied again and again as it grows.
+  WireSink(std::string* out, std::size_t reserve_for, std::size_t max_bytes)
+      : out_(out), reserve_for_(reserve_for), max_bytes_(max_bytes) {}
   bool Read(absl::string_view value) {
     value_ = value;
     return ReadChangeHeader(value, &header_);
@@ -98,6 +102,11 @@ class WireSink {
   std::size_t Size() const { return value_.size(); }
   uint64_t OriginSequence() const { return header_.sequence; }
   void Keep() {
+    if (appended_ == 0) {
+      std::size_t room = reserve_for_ * (value_.size() + 8);
+      if (max_bytes_ != 0) room = std::min(room, max_bytes_);
+      out_->reserve(out_->size() + room);
+    }
     out_->push_back(static_cast<char>((1 << 3) | 2));  // field 1, length-delimited
     uint64_t length = value_.size();
     while (length >= 0x80) {
@@ -113,6 +122,8 @@ class WireSink {
 
  private:
   std::string* const out_;
+  const std::size_t reserve_for_;
+  const std::size_t max_bytes_;
   absl::string_view value_;
   ChangeHeader header_;
   std::size_t appended_ = 0;
@@ -146,7 +157,7 @@ absl::StatusOr<ScanResult> RocksChangeLog::Scan(const ScanRequest& request) cons
 
 absl::StatusOr<ScanResult> RocksChangeLog::ScanWire(const ScanRequest& request,
                                                     std::string* out) const {
-  WireSink sink(out);
+  WireSink sink(out, std::min<std::size_t>(request.max_changes, 100000), request.max_bytes);
   absl::StatusOr<ScanResult> scanned = ScanTo(request, sink);
   if (scanned.ok()) scanned->appended = sink.appended();
   return scanned;
