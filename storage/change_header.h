@@ -12,10 +12,10 @@
 namespace pulse::storage {
 
 struct ChangeHeader {
-  uint64_t sequence = 0;               // field 1
-  absl::string_view source_instance;   // field 2
-  absl::string_view collective_id;     // field 3
-  int entity_type = 0;                 // field 4
+  uint64_t sequence = 0;              // field 1
+  absl::string_view source_instance;  // field 2
+  absl::string_view collective_id;    // field 3
+  int entity_type = 0;                // field 4
 };
 
 // False when `wire` is not a well-formed message (the payload is skipped, not checked).
