@@ -214,6 +214,7 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
     read.max_reply_bytes = request.max_reply_bytes();
     scan = BuildScan(read, peer, hub_->hub_id(), hub_->options(), *grant);
   }
+  if (scan.ok() && request.acknowledge_only()) return Acknowledge(peer, request, response);
   absl::StatusOr<storage::ScanResult> page =
       scan.ok() ? hub_->store().log().Scan(*scan) : absl::StatusOr<storage::ScanResult>(scan.status());
   if (page.ok() && page->changes.empty() && page->oversized.has_value()) {
@@ -245,6 +246,23 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
        {"new_cursor", absl::StrCat(page->scanned_through)},
        {"has_more", page->has_more ? "true" : "false"},
        {"ms", Millis(start)}});
+  return absl::OkStatus();
+}
+
+absl::Status SyncServiceImpl::Acknowledge(const std::string& peer, const pb::PullRequest& request,
+                                          pb::PullResponse* response) {
+  const uint64_t cursor = request.cursor().last_sequence();
+  const uint64_t head = hub_->store().log().Head();
+  if (cursor > head) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot acknowledge cursor ", cursor,
+                                                   ": the log's head is ", head));
+  }
+  hub_->RecordServed(peer, cursor);
+  response->set_has_more(cursor < head);
+  response->mutable_new_cursor()->set_instance_id(hub_->hub_id());
+  response->mutable_new_cursor()->set_last_sequence(cursor);
+  response->set_responder_instance(hub_->hub_id());
+  response->set_head_sequence(head);
   return absl::OkStatus();
 }
 

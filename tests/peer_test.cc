@@ -408,6 +408,21 @@ TEST_F(PeerTest, LiveModeDeliversWithoutWaitingForAPollInterval) {
   EXPECT_TRUE(Eventually([&] { return b.store->GetCollective(c).ok(); }, absl::Seconds(20)));
 }
 
+TEST_F(PeerTest, ALivePeerAcknowledgesWhatItAppliedSoTheHubCanCompact) {
+  Peer a = MakePeer("a"), b = MakePeer("b");
+  ASSERT_TRUE(b.manager->Start().ok());
+  ASSERT_TRUE(Eventually([&] { return b.manager->status().live; }));
+  const std::string c = a.store->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
+  ASSERT_TRUE(a.manager->SyncOnce().ok());
+  storage::Store& hub_store = hub().context().store();
+  EXPECT_TRUE(Eventually([&] {
+    return hub_store.GetCursor(b.store->instance_id(), storage::CursorKind::kServed)
+               ->value_or(0) == hub_store.log().Head();
+  }));
+  b.manager->Stop();
+}
+
 TEST_F(PeerTest, HubRestartedWhilePeersRunIsCaughtUpAfterBackoffWithNothingLost) {
   Peer a = MakePeer("a"), b = MakePeer("b");
   ASSERT_TRUE(a.manager->Start().ok());
