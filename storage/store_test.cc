@@ -1,5 +1,6 @@
 #include "storage/store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 #include <thread>
@@ -376,28 +377,47 @@ TEST_F(StoreTest, EmbeddingOfTheWrongLengthIsRefusedBeforeAnythingIsWritten) {
 }
 
 TEST_F(StoreTest, LastWriteWinsConvergesWithTheOriginTieBreak) {
+  // Two writers x and y update the same field with the very same timestamp; replicas a and
+  // b receive the two updates in opposite orders. Only the origin id can break the tie, and
+  // it must pick the same winner on both (the larger origin id, whichever came first).
+  auto x = OpenStore(dir_.Sub("x"));
+  auto y = OpenStore(dir_.Sub("y"));
   auto a = OpenStore(dir_.Sub("a"));
   auto b = OpenStore(dir_.Sub("b"));
-  const std::string c = a->CreateCollective(MakeCollective())->id;
-  const std::string e = a->CreateExperience(MakeExperience(c))->id;
-  Apply(*b, OwnChanges(*a), Follower(pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS));
-  const uint64_t a_mark = a->log().Head();
-  pb::ExperienceUpdate ua, ub;
-  ua.set_importance(0.11f);
-  ub.set_importance(0.22f);
-  ASSERT_TRUE(a->UpdateExperience(e, ua).ok());
-  ASSERT_TRUE(b->UpdateExperience(e, ub).ok());
-  std::vector<pb::SyncChange> from_a = OwnChanges(*a, a_mark);
-  std::vector<pb::SyncChange> from_b = OwnChanges(*b);
-  // Same timestamp on both: the origin id decides, the same way on both sides.
-  from_b[0].set_timestamp(from_a[0].timestamp());
   const auto lww = Follower(pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS);
-  // Make the local stamps equal too, by applying each other's change as followers.
-  ApplyReport at_a = Apply(*a, from_b, lww);
-  ApplyReport at_b = Apply(*b, from_a, lww);
-  EXPECT_EQ(at_a.applied + at_a.conflicts, 1);
-  EXPECT_EQ(at_b.applied + at_b.conflicts, 1);
-  EXPECT_EQ(a->GetExperience(e)->importance(), b->GetExperience(e)->importance());
+  const std::string c = x->CreateCollective(MakeCollective())->id;
+  const std::string e = x->CreateExperience(MakeExperience(c))->id;
+  const std::vector<pb::SyncChange> creates = OwnChanges(*x);
+  for (Store* replica : {y.get(), a.get(), b.get()}) {
+    ASSERT_EQ(Apply(*replica, creates, lww).applied, 2);
+  }
+  const uint64_t x_mark = x->log().Head();
+  const uint64_t y_mark = y->log().Head();
+  pb::ExperienceUpdate ux, uy;
+  ux.set_importance(0.11f);
+  uy.set_importance(0.22f);
+  ASSERT_TRUE(x->UpdateExperience(e, ux).ok());
+  ASSERT_TRUE(y->UpdateExperience(e, uy).ok());
+  std::vector<pb::SyncChange> from_x = OwnChanges(*x, x_mark);
+  std::vector<pb::SyncChange> from_y = OwnChanges(*y, y_mark);
+  ASSERT_EQ(from_x.size(), 1u);
+  ASSERT_EQ(from_y.size(), 1u);
+  const int64_t same = std::max(from_x[0].timestamp(), from_y[0].timestamp());
+  from_x[0].set_timestamp(same);
+  from_y[0].set_timestamp(same);
+
+  ApplyReport a_first = Apply(*a, from_x, lww);
+  ApplyReport a_second = Apply(*a, from_y, lww);
+  ApplyReport b_first = Apply(*b, from_y, lww);
+  ApplyReport b_second = Apply(*b, from_x, lww);
+  EXPECT_EQ(a_first.applied, 1);
+  EXPECT_EQ(b_first.applied, 1);
+  EXPECT_EQ(a_second.applied + a_second.conflicts, 1);
+  EXPECT_EQ(b_second.applied + b_second.conflicts, 1);
+
+  const float winner = x->instance_id() > y->instance_id() ? 0.11f : 0.22f;
+  EXPECT_EQ(a->GetExperience(e)->importance(), winner);
+  EXPECT_EQ(b->GetExperience(e)->importance(), winner);
 }
 
 TEST_F(StoreTest, ServerWinsHubRefusesAnUpdateMadeOnAStaleVersionButMergesReinforcement) {
