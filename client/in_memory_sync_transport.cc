@@ -146,6 +146,13 @@ absl::StatusOr<pb::PullResponse> InMemorySyncTransport::Pull(const pb::PullReque
   pb::PullResponse response;
   MutexLock lock(&hub_->mu_);
   uint64_t cursor = request.cursor().last_sequence();
+  if (request.acknowledge_only()) {
+    response.mutable_new_cursor()->set_instance_id(hub_->id_);
+    response.mutable_new_cursor()->set_last_sequence(cursor);
+    response.set_head_sequence(hub_->log_.size());
+    response.set_has_more(cursor < hub_->log_.size());
+    return response;
+  }
   const uint32_t batch = request.batch_size() == 0 ? 500 : request.batch_size();
   while (cursor < hub_->log_.size()) {
     const pb::SyncChange& change = hub_->log_[cursor];

@@ -238,7 +238,9 @@ absl::Status SyncManager::RunCycle(bool pull) {
   for (;;) {
     absl::Status status = EnsureHandshake();
     if (status.ok() && PushEnabled()) status = PushAll();
-    if (status.ok() && pull && PullEnabled()) status = PullAll(nullptr, /*initial=*/false);
+    if (status.ok() && PullEnabled()) {
+      status = pull ? PullAll(nullptr, /*initial=*/false) : AcknowledgeApplied();
+    }
     const bool peer_changed = SyncErrorOf(status) == SyncErrorKind::kPeerChanged;
     // "Unknown peer": the hub forgot us (its data was replaced without a new identity).
     const bool unknown_peer = status.code() == absl::StatusCode::kFailedPrecondition &&
@@ -482,6 +484,35 @@ absl::Status SyncManager::PullAll(const SyncProgressCallback* progress, bool ini
                        " but the page did not advance", initial ? " (initial sync)" : ""));
     }
   }
+}
+
+absl::Status SyncManager::AcknowledgeApplied() {
+  std::string hub;
+  {
+    MutexLock lock(&mu_);
+    hub = hub_id_;
+  }
+  absl::StatusOr<std::optional<uint64_t>> stored = store_->GetCursor(hub, CursorKind::kPull);
+  if (!stored.ok()) return stored.status();
+  const uint64_t cursor = stored->value_or(0);
+  {
+    MutexLock lock(&mu_);
+    if (acknowledged_hub_ == hub && acknowledged_cursor_ == cursor) return absl::OkStatus();
+  }
+  pb::PullRequest request;
+  request.mutable_cursor()->set_instance_id(hub);
+  request.mutable_cursor()->set_last_sequence(cursor);
+  request.set_source_instance(self_);
+  request.set_target_instance(hub);
+  request.set_acknowledge_only(true);
+  absl::StatusOr<pb::PullResponse> response = transport_->Pull(request);
+  if (!response.ok()) return response.status();
+  MutexLock lock(&mu_);
+  acknowledged_hub_ = hub;
+  acknowledged_cursor_ = cursor;
+  hub_head_ = std::max(hub_head_, response->head_sequence());
+  status_.lag = hub_head_ > cursor ? hub_head_ - cursor : 0;
+  return absl::OkStatus();
 }
 
 absl::Status SyncManager::RecoverWithSnapshot(const SyncProgressCallback* progress) {

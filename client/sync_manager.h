@@ -108,6 +108,9 @@ class SyncManager {
   absl::StatusOr<bool> IsMoot(const pulsedb::sync::v1::SyncChange& change) const;
   absl::Status PullAll(const SyncProgressCallback* progress, bool initial);
   absl::Status RecoverWithSnapshot(const SyncProgressCallback* progress);
+  // In live mode: tells the hub how far this store has applied (Pull{acknowledge_only}),
+  // which is what lets it compact; a delivered stream event is not yet applied.
+  absl::Status AcknowledgeApplied();
   absl::Status ApplyBatch(const google::protobuf::RepeatedPtrField<pulsedb::sync::v1::SyncChange>&
                               changes,
                           uint64_t through, uint64_t head);
@@ -157,6 +160,8 @@ class SyncManager {
   std::unique_ptr<EventStream<pulsedb::sync::v1::SnapshotChunk>>* snapshot_stream_
       ABSL_GUARDED_BY(mu_) = nullptr;
   bool subscriber_running_ ABSL_GUARDED_BY(mu_) = false;
+  std::string acknowledged_hub_ ABSL_GUARDED_BY(mu_);
+  uint64_t acknowledged_cursor_ ABSL_GUARDED_BY(mu_) = 0;
   bool subscriber_failed_ ABSL_GUARDED_BY(mu_) = false;
 
   uint64_t log_listener_ = 0;

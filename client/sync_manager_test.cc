@@ -54,7 +54,7 @@ TEST_F(EngineTest, IncrementalPullMovesOnlyNewChanges) {
   ASSERT_TRUE(ma->SyncOnce().ok());
   ASSERT_TRUE(mb->SyncOnce().ok());
   EXPECT_EQ(mb->status().pulled, 1u);
-  a->CreateExperience(MakeExperience(c));
+  ASSERT_TRUE(a->CreateExperience(MakeExperience(c)).ok());
   ASSERT_TRUE(ma->SyncOnce().ok());
   ASSERT_TRUE(mb->SyncOnce().ok());
   EXPECT_EQ(mb->status().pulled, 2u);  // one more, not three
@@ -65,7 +65,7 @@ TEST_F(EngineTest, IncrementalPullMovesOnlyNewChanges) {
 TEST_F(EngineTest, AppliedChangesAreNeverPushedBack) {
   auto a = Open("a");
   auto b = Open("b");
-  a->CreateCollective(MakeCollective());
+  ASSERT_TRUE(a->CreateCollective(MakeCollective()).ok());
   ASSERT_TRUE(Manager(a.get())->SyncOnce().ok());
   auto mb = Manager(b.get());
   ASSERT_TRUE(mb->SyncOnce().ok());
@@ -77,12 +77,12 @@ TEST_F(EngineTest, AppliedChangesAreNeverPushedBack) {
 TEST_F(EngineTest, PushAndPullCursorsAreSeparateAndPerHub) {
   auto a = Open("a");
   auto ma = Manager(a.get());
-  a->CreateCollective(MakeCollective());
+  ASSERT_TRUE(a->CreateCollective(MakeCollective()).ok());
   ASSERT_TRUE(ma->SyncOnce().ok());
   EXPECT_EQ(**a->GetCursor(hub_->instance_id(), storage::CursorKind::kPush), 1u);
   EXPECT_EQ(**a->GetCursor(hub_->instance_id(), storage::CursorKind::kPull), 1u);
   auto b = Open("b");
-  b->CreateCollective(MakeCollective());
+  ASSERT_TRUE(b->CreateCollective(MakeCollective()).ok());
   ASSERT_TRUE(Manager(b.get())->SyncOnce().ok());
   ASSERT_TRUE(ma->SyncOnce().ok());
   // a's pull cursor follows the hub's log (2), its push cursor a's own log (1... then 2,
@@ -101,7 +101,7 @@ TEST_F(EngineTest, StatusStartStopAndASecondStartWhileRunningIsRefused) {
   EXPECT_TRUE(ma->status().running);
   EXPECT_EQ(ma->status().hub_id, hub_->instance_id());
   EXPECT_EQ(ma->Start().code(), absl::StatusCode::kFailedPrecondition);
-  a->CreateCollective(MakeCollective());
+  ASSERT_TRUE(a->CreateCollective(MakeCollective()).ok());
   EXPECT_TRUE(Eventually([&] { return hub_->head() == 1; }));
   ma->Stop();
   EXPECT_FALSE(ma->status().running);
@@ -113,7 +113,7 @@ TEST_F(EngineTest, StatusStartStopAndASecondStartWhileRunningIsRefused) {
 TEST_F(EngineTest, InitialSyncReportsProgressPerBatch) {
   auto a = Open("a");
   const std::string c = a->CreateCollective(MakeCollective())->id;
-  for (int i = 0; i < 24; ++i) a->CreateExperience(MakeExperience(c));
+  for (int i = 0; i < 24; ++i) ASSERT_TRUE(a->CreateExperience(MakeExperience(c)).ok());
   ASSERT_TRUE(Manager(a.get())->SyncOnce().ok());
   auto b = Open("b");
   SyncConfig config;
@@ -166,7 +166,7 @@ TEST_F(EngineTest, StatusReportsLagFromTheHandshakeFailuresWithTheirTimeAndTheRe
   auto a = Open("a");
   auto ma = Manager(a.get());
   const std::string c = a->CreateCollective(MakeCollective())->id;
-  for (int i = 0; i < 4; ++i) a->CreateExperience(MakeExperience(c));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(a->CreateExperience(MakeExperience(c)).ok());
   ASSERT_TRUE(ma->SyncOnce().ok());
   EXPECT_EQ(ma->status().pushed, 5u);
   EXPECT_EQ(ma->status().lag, 0u);  // its own changes are passed over, not waited for
@@ -203,7 +203,7 @@ TEST_F(EngineTest, StatusReportsLagFromTheHandshakeFailuresWithTheirTimeAndTheRe
 TEST_F(EngineTest, LagFollowsTheHeadOfEachPullPage) {
   auto a = Open("a");
   const std::string c = a->CreateCollective(MakeCollective())->id;
-  for (int i = 0; i < 4; ++i) a->CreateExperience(MakeExperience(c));
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(a->CreateExperience(MakeExperience(c)).ok());
   ASSERT_TRUE(Manager(a.get())->SyncOnce().ok());
   auto b = Open("b");
   SyncConfig config;

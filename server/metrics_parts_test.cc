@@ -104,7 +104,7 @@ TEST_F(CommitTimesTest, KnowsEntriesCommittedSinceItStartedAndNothingBefore) {
   const std::string c = store_->CreateCollective(pulse::testing::MakeCollective())->id;  // 1
   CommitTimes times(&store_->log());
   const absl::Time before = absl::Now();
-  store_->CreateExperience(pulse::testing::MakeExperience(c));  // 2
+  ASSERT_TRUE(store_->CreateExperience(pulse::testing::MakeExperience(c)).ok());  // 2
   const absl::Time after = absl::Now();
   EXPECT_FALSE(times.Of(1).has_value());  // before it listened
   ASSERT_TRUE(times.Of(2).has_value());

@@ -178,13 +178,8 @@ void SubscribeStream::OnWriteDone(bool ok) {
     return;
   }
   if (finished_) return;
-  // What was delivered is acknowledged by the transport; record it for compaction and
-  // for operators, off the callback thread.
-  const uint64_t delivered = scan_.after;
-  std::shared_ptr<SubscribeStream> self = shared_from_this();
-  hub_->pool().Schedule([self, delivered] {
-    self->hub_->RecordServed(self->requester_, delivered);
-  });
+  // A delivered event is not yet applied (the peer may crash first), so delivery does not
+  // move the served cursor: the peer acknowledges with Pull{acknowledge_only}.
   if (dirty_ || more_) MaybeScheduleFill(false);
 }
 

@@ -228,6 +228,12 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
     read.max_reply_bytes = request.max_reply_bytes();
     scan = BuildScan(read, peer, hub_->hub_id(), hub_->options(), *grant);
   }
+  if (scan.ok() && request.acknowledge_only()) {
+    pb::PullResponse acknowledged;
+    absl::Status s = Acknowledge(peer, request, &acknowledged);
+    if (s.ok()) acknowledged.AppendToString(response);
+    return s;
+  }
   // The changes as stored, then the other fields (a message's fields may come in any
   // order on the wire).
   absl::StatusOr<storage::ScanResult> page =
@@ -265,6 +271,23 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
          {"has_more", page->has_more ? "true" : "false"},
          {"ms", Millis(start)}});
   }
+  return absl::OkStatus();
+}
+
+absl::Status SyncServiceImpl::Acknowledge(const std::string& peer, const pb::PullRequest& request,
+                                          pb::PullResponse* response) {
+  const uint64_t cursor = request.cursor().last_sequence();
+  const uint64_t head = hub_->store().log().Head();
+  if (cursor > head) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot acknowledge cursor ", cursor,
+                                                   ": the log's head is ", head));
+  }
+  hub_->RecordServed(peer, cursor);
+  response->set_has_more(cursor < head);
+  response->mutable_new_cursor()->set_instance_id(hub_->hub_id());
+  response->mutable_new_cursor()->set_last_sequence(cursor);
+  response->set_responder_instance(hub_->hub_id());
+  response->set_head_sequence(head);
   return absl::OkStatus();
 }
 

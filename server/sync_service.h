@@ -46,6 +46,9 @@ class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::WithRawCall
   absl::Status DoPush(const grpc::ServerContextBase& context,
                       const pulsedb::sync::v1::PushRequest& request,
                       pulsedb::sync::v1::PushResponse* response);
+  // Pull{acknowledge_only}: records the peer's applied cursor, returns no changes.
+  absl::Status Acknowledge(const std::string& peer, const pulsedb::sync::v1::PullRequest& request,
+                           pulsedb::sync::v1::PullResponse* response);
   // Fills `response` with a serialized PullResponse.
   absl::Status DoPull(const grpc::ServerContextBase& context,
                       const pulsedb::sync::v1::PullRequest& request, std::string* response);

@@ -27,8 +27,8 @@ class ChangeLogTest : public ::testing::Test {
     a_ = store_->CreateCollective(MakeCollective("a"))->id;
     for (int i = 0; i < 5; ++i) a_exps_.push_back(store_->CreateExperience(MakeExperience(a_))->id);
     b_ = store_->CreateCollective(MakeCollective("b"))->id;
-    for (int i = 0; i < 3; ++i) store_->CreateExperience(MakeExperience(b_));
-    store_->CreateRelation(MakeRelation(a_exps_[0], a_exps_[1]));
+    for (int i = 0; i < 3; ++i) ASSERT_TRUE(store_->CreateExperience(MakeExperience(b_)).ok());
+    ASSERT_TRUE(store_->CreateRelation(MakeRelation(a_exps_[0], a_exps_[1])).ok());
   }
 
   ScanResult Scan(ScanRequest request) {
@@ -129,7 +129,7 @@ TEST_F(ChangeLogTest, AChangeLargerThanTheBudgetAloneIsReportedWithItsSequence) 
 TEST_F(ChangeLogTest, WaitForNewWakesOnCommitAndTimesOutOtherwise) {
   const uint64_t head = store_->log().Head();
   EXPECT_FALSE(store_->log().WaitForNew(head, absl::Now() + absl::Milliseconds(20)));
-  std::thread writer([&] { store_->CreateExperience(MakeExperience(a_)); });
+  std::thread writer([&] { EXPECT_TRUE(store_->CreateExperience(MakeExperience(a_)).ok()); });
   EXPECT_TRUE(store_->log().WaitForNew(head, absl::Now() + absl::Seconds(30)));
   writer.join();
   EXPECT_EQ(store_->log().Head(), head + 1);
@@ -138,10 +138,10 @@ TEST_F(ChangeLogTest, WaitForNewWakesOnCommitAndTimesOutOtherwise) {
 TEST_F(ChangeLogTest, ListenersHearEveryCommitThatAppendsAndStopAfterRemoval) {
   std::atomic<uint64_t> heard{0};
   const uint64_t id = store_->log().AddListener([&](uint64_t head) { heard = head; });
-  store_->CreateExperience(MakeExperience(a_));
+  ASSERT_TRUE(store_->CreateExperience(MakeExperience(a_)).ok());
   EXPECT_EQ(heard.load(), store_->log().Head());
   store_->log().RemoveListener(id);
-  store_->CreateExperience(MakeExperience(a_));
+  ASSERT_TRUE(store_->CreateExperience(MakeExperience(a_)).ok());
   EXPECT_EQ(heard.load(), store_->log().Head() - 1);
 }
 

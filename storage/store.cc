@@ -328,51 +328,49 @@ absl::StatusOr<LocalWrite> Store::CreateExperience(pb::Experience experience) {
   return CommitLocal(std::move(change));
 }
 
-absl::StatusOr<LocalWrite> Store::UpdateExperience(absl::string_view id,
-                                                   pb::ExperienceUpdate update) {
-  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
+absl::StatusOr<pb::SyncChange> Store::ChangeOfExisting(pb::SyncEntityType type,
+                                                       absl::string_view id) const {
+  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(type, id);
   if (!current.ok()) return current.status();
   pb::SyncChange change;
   change.set_collective_id(current->collective_id());
-  change.set_entity_type(pb::SYNC_ENTITY_TYPE_EXPERIENCE);
+  change.set_entity_type(type);
   change.set_timestamp(NowMillis());
-  pb::ExperienceUpdated* updated = change.mutable_payload()->mutable_experience_updated();
+  return change;
+}
+
+absl::StatusOr<LocalWrite> Store::UpdateExperience(absl::string_view id,
+                                                   pb::ExperienceUpdate update) {
+  absl::StatusOr<pb::SyncChange> change = ChangeOfExisting(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
+  if (!change.ok()) return change.status();
+  pb::ExperienceUpdated* updated = change->mutable_payload()->mutable_experience_updated();
   updated->set_id(std::string(id));
-  updated->set_timestamp(change.timestamp());
+  updated->set_timestamp(change->timestamp());
   *updated->mutable_update() = std::move(update);
-  return CommitLocal(std::move(change));
+  return CommitLocal(*std::move(change));
 }
 
 absl::StatusOr<LocalWrite> Store::ArchiveExperience(absl::string_view id) {
-  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
-  if (!current.ok()) return current.status();
-  pb::SyncChange change;
-  change.set_collective_id(current->collective_id());
-  change.set_entity_type(pb::SYNC_ENTITY_TYPE_EXPERIENCE);
-  change.set_timestamp(NowMillis());
-  pb::ExperienceArchived* archived = change.mutable_payload()->mutable_experience_archived();
+  absl::StatusOr<pb::SyncChange> change = ChangeOfExisting(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
+  if (!change.ok()) return change.status();
+  pb::ExperienceArchived* archived = change->mutable_payload()->mutable_experience_archived();
   archived->set_id(std::string(id));
-  archived->set_timestamp(change.timestamp());
-  return CommitLocal(std::move(change));
+  archived->set_timestamp(change->timestamp());
+  return CommitLocal(*std::move(change));
 }
 
 absl::StatusOr<LocalWrite> Store::ReinforceExperience(absl::string_view id) {
-  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
-  if (!current.ok()) return current.status();
+  absl::StatusOr<pb::SyncChange> change = ChangeOfExisting(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
+  if (!change.ok()) return change.status();
   const std::string self = instance_id();
-  const int64_t now = NowMillis();
-  pb::SyncChange change;
-  change.set_collective_id(current->collective_id());
-  change.set_entity_type(pb::SYNC_ENTITY_TYPE_EXPERIENCE);
-  change.set_timestamp(now);
-  pb::ExperienceUpdated* updated = change.mutable_payload()->mutable_experience_updated();
+  pb::ExperienceUpdated* updated = change->mutable_payload()->mutable_experience_updated();
   updated->set_id(std::string(id));
-  updated->set_timestamp(now);
-  updated->mutable_update()->set_last_reinforced(now);
+  updated->set_timestamp(change->timestamp());
+  updated->mutable_update()->set_last_reinforced(change->timestamp());
   updated->mutable_update()->add_reinforcement()->set_instance_id(self);
   // The bucket carries its whole new value (a replay is harmless), read inside the commit
   // so that concurrent reinforcements on this instance all count.
-  return CommitLocal(std::move(change), [&](WriteTxn& txn, pb::SyncChange& c) -> absl::Status {
+  return CommitLocal(*std::move(change), [&](WriteTxn& txn, pb::SyncChange& c) -> absl::Status {
     absl::StatusOr<std::optional<pb::VersionedEntity>> latest =
         txn.LoadEntity(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
     if (!latest.ok()) return latest.status();
@@ -395,39 +393,31 @@ absl::StatusOr<LocalWrite> Store::ReinforceExperience(absl::string_view id) {
   });
 }
 
-namespace {
-
-pb::SyncChange DeleteChange(pb::SyncEntityType type, absl::string_view id,
-                            absl::string_view collective_id) {
-  pb::SyncChange change;
-  change.set_collective_id(std::string(collective_id));
-  change.set_entity_type(type);
-  change.set_timestamp(NowMillis());
+absl::StatusOr<LocalWrite> Store::Delete(pb::SyncEntityType type, absl::string_view id) {
+  absl::StatusOr<pb::SyncChange> change = ChangeOfExisting(type, id);
+  if (!change.ok()) return change.status();
   pb::EntityDeleted deleted;
   deleted.set_id(std::string(id));
-  deleted.set_timestamp(change.timestamp());
+  deleted.set_timestamp(change->timestamp());
+  pb::SyncPayload* payload = change->mutable_payload();
   switch (type) {
     case pb::SYNC_ENTITY_TYPE_EXPERIENCE:
-      *change.mutable_payload()->mutable_experience_deleted() = deleted;
+      *payload->mutable_experience_deleted() = std::move(deleted);
       break;
     case pb::SYNC_ENTITY_TYPE_RELATION:
-      *change.mutable_payload()->mutable_relation_deleted() = deleted;
+      *payload->mutable_relation_deleted() = std::move(deleted);
       break;
     case pb::SYNC_ENTITY_TYPE_INSIGHT:
-      *change.mutable_payload()->mutable_insight_deleted() = deleted;
+      *payload->mutable_insight_deleted() = std::move(deleted);
       break;
     default:
-      break;
+      return absl::InvalidArgumentError("collectives cannot be deleted");
   }
-  return change;
+  return CommitLocal(*std::move(change));
 }
 
-}  // namespace
-
 absl::StatusOr<LocalWrite> Store::DeleteExperience(absl::string_view id) {
-  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
-  if (!current.ok()) return current.status();
-  return CommitLocal(DeleteChange(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id, current->collective_id()));
+  return Delete(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id);
 }
 
 absl::StatusOr<LocalWrite> Store::CreateRelation(pb::Relation relation) {
@@ -446,9 +436,7 @@ absl::StatusOr<LocalWrite> Store::CreateRelation(pb::Relation relation) {
 }
 
 absl::StatusOr<LocalWrite> Store::DeleteRelation(absl::string_view id) {
-  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(pb::SYNC_ENTITY_TYPE_RELATION, id);
-  if (!current.ok()) return current.status();
-  return CommitLocal(DeleteChange(pb::SYNC_ENTITY_TYPE_RELATION, id, current->collective_id()));
+  return Delete(pb::SYNC_ENTITY_TYPE_RELATION, id);
 }
 
 absl::StatusOr<LocalWrite> Store::CreateInsight(pb::Insight insight) {
@@ -465,9 +453,7 @@ absl::StatusOr<LocalWrite> Store::CreateInsight(pb::Insight insight) {
 }
 
 absl::StatusOr<LocalWrite> Store::DeleteInsight(absl::string_view id) {
-  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(pb::SYNC_ENTITY_TYPE_INSIGHT, id);
-  if (!current.ok()) return current.status();
-  return CommitLocal(DeleteChange(pb::SYNC_ENTITY_TYPE_INSIGHT, id, current->collective_id()));
+  return Delete(pb::SYNC_ENTITY_TYPE_INSIGHT, id);
 }
 
 // ---------------------------------------------------------------------------

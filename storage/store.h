@@ -263,6 +263,11 @@ class Store {
   using LocalPrepare = std::function<absl::Status(WriteTxn&, pulsedb::sync::v1::SyncChange&)>;
   absl::StatusOr<LocalWrite> CommitLocal(pulsedb::sync::v1::SyncChange change,
                                          const LocalPrepare& prepare = nullptr);
+  // A change aimed at an existing entity: its collective and type, stamped now. NOT_FOUND
+  // when the entity is absent.
+  absl::StatusOr<pulsedb::sync::v1::SyncChange> ChangeOfExisting(
+      pulsedb::sync::v1::SyncEntityType type, absl::string_view id) const;
+  absl::StatusOr<LocalWrite> Delete(pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
   absl::StatusOr<std::optional<pulsedb::sync::v1::VersionedEntity>> ReadEntity(
       pulsedb::sync::v1::SyncEntityType type, absl::string_view id) const;
   ApplyContext LocalContext() const;

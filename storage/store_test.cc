@@ -1,5 +1,6 @@
 #include "storage/store.h"
 
+#include <algorithm>
 #include <atomic>
 #include <stdexcept>
 #include <thread>
@@ -223,7 +224,7 @@ TEST_F(StoreTest, SequencesSurviveRestart) {
   {
     auto store = OpenStore(dir_.Sub("db"));
     c = store->CreateCollective(MakeCollective())->id;
-    store->CreateExperience(MakeExperience(c));
+    ASSERT_TRUE(store->CreateExperience(MakeExperience(c)).ok());
   }
   auto store = OpenStore(dir_.Sub("db"));
   EXPECT_EQ(store->log().Head(), 2u);
@@ -289,7 +290,7 @@ TEST_F(StoreTest, ReplayedChangeIsAcknowledgedAndNotAppliedTwice) {
   const std::string e = a->CreateExperience(MakeExperience(c))->id;
   pb::ExperienceUpdate u;
   u.set_importance(0.1f);
-  a->UpdateExperience(e, u);
+  ASSERT_TRUE(a->UpdateExperience(e, u).ok());
   std::vector<pb::SyncChange> changes = OwnChanges(*a);
   Apply(*hub, changes);
   const std::string state = *hub->RawDump();
@@ -306,7 +307,7 @@ TEST_F(StoreTest, ReplayedCreateAfterDeleteDoesNotResurrect) {
   const std::string c = a->CreateCollective(MakeCollective())->id;
   const std::string e = a->CreateExperience(MakeExperience(c))->id;
   std::vector<pb::SyncChange> create = OwnChanges(*a);
-  a->DeleteExperience(e);
+  ASSERT_TRUE(a->DeleteExperience(e).ok());
   Apply(*hub, OwnChanges(*a));
   EXPECT_EQ(hub->GetExperience(e).status().code(), absl::StatusCode::kNotFound);
   // The same create arriving from a different origin (say, a restored copy) is stopped by
@@ -346,8 +347,8 @@ TEST_F(StoreTest, UpdateOfAnUnknownExperienceIsAFailureThatStopsTheBatch) {
   const std::string e = a->CreateExperience(MakeExperience(c))->id;
   pb::ExperienceUpdate u;
   u.set_importance(0.2f);
-  a->UpdateExperience(e, u);
-  a->CreateExperience(MakeExperience(c));
+  ASSERT_TRUE(a->UpdateExperience(e, u).ok());
+  ASSERT_TRUE(a->CreateExperience(MakeExperience(c)).ok());
   std::vector<pb::SyncChange> changes = OwnChanges(*a);
   // The hub gets the collective, then the update without its create: seq 1 ok, 3 fails.
   std::vector<pb::SyncChange> gap = {changes[0], changes[2], changes[3]};
@@ -367,7 +368,7 @@ TEST_F(StoreTest, EmbeddingOfTheWrongLengthIsRefusedBeforeAnythingIsWritten) {
   auto a = OpenStore(dir_.Sub("a"));
   auto hub = OpenStore(dir_.Sub("hub"));
   const std::string c = a->CreateCollective(MakeCollective())->id;
-  a->CreateExperience(MakeExperience(c));
+  ASSERT_TRUE(a->CreateExperience(MakeExperience(c)).ok());
   std::vector<pb::SyncChange> changes = OwnChanges(*a);
   changes[1].mutable_payload()->mutable_experience_created()->add_embedding(1.0f);
   absl::Status s = hub->CheckEmbeddings(changes);
@@ -376,28 +377,47 @@ TEST_F(StoreTest, EmbeddingOfTheWrongLengthIsRefusedBeforeAnythingIsWritten) {
 }
 
 TEST_F(StoreTest, LastWriteWinsConvergesWithTheOriginTieBreak) {
+  // Two writers x and y update the same field with the very same timestamp; replicas a and
+  // b receive the two updates in opposite orders. Only the origin id can break the tie, and
+  // it must pick the same winner on both (the larger origin id, whichever came first).
+  auto x = OpenStore(dir_.Sub("x"));
+  auto y = OpenStore(dir_.Sub("y"));
   auto a = OpenStore(dir_.Sub("a"));
   auto b = OpenStore(dir_.Sub("b"));
-  const std::string c = a->CreateCollective(MakeCollective())->id;
-  const std::string e = a->CreateExperience(MakeExperience(c))->id;
-  Apply(*b, OwnChanges(*a), Follower(pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS));
-  const uint64_t a_mark = a->log().Head();
-  pb::ExperienceUpdate ua, ub;
-  ua.set_importance(0.11f);
-  ub.set_importance(0.22f);
-  a->UpdateExperience(e, ua);
-  b->UpdateExperience(e, ub);
-  std::vector<pb::SyncChange> from_a = OwnChanges(*a, a_mark);
-  std::vector<pb::SyncChange> from_b = OwnChanges(*b);
-  // Same timestamp on both: the origin id decides, the same way on both sides.
-  from_b[0].set_timestamp(from_a[0].timestamp());
   const auto lww = Follower(pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS);
-  // Make the local stamps equal too, by applying each other's change as followers.
-  ApplyReport at_a = Apply(*a, from_b, lww);
-  ApplyReport at_b = Apply(*b, from_a, lww);
-  EXPECT_EQ(at_a.applied + at_a.conflicts, 1);
-  EXPECT_EQ(at_b.applied + at_b.conflicts, 1);
-  EXPECT_EQ(a->GetExperience(e)->importance(), b->GetExperience(e)->importance());
+  const std::string c = x->CreateCollective(MakeCollective())->id;
+  const std::string e = x->CreateExperience(MakeExperience(c))->id;
+  const std::vector<pb::SyncChange> creates = OwnChanges(*x);
+  for (Store* replica : {y.get(), a.get(), b.get()}) {
+    ASSERT_EQ(Apply(*replica, creates, lww).applied, 2);
+  }
+  const uint64_t x_mark = x->log().Head();
+  const uint64_t y_mark = y->log().Head();
+  pb::ExperienceUpdate ux, uy;
+  ux.set_importance(0.11f);
+  uy.set_importance(0.22f);
+  ASSERT_TRUE(x->UpdateExperience(e, ux).ok());
+  ASSERT_TRUE(y->UpdateExperience(e, uy).ok());
+  std::vector<pb::SyncChange> from_x = OwnChanges(*x, x_mark);
+  std::vector<pb::SyncChange> from_y = OwnChanges(*y, y_mark);
+  ASSERT_EQ(from_x.size(), 1u);
+  ASSERT_EQ(from_y.size(), 1u);
+  const int64_t same = std::max(from_x[0].timestamp(), from_y[0].timestamp());
+  from_x[0].set_timestamp(same);
+  from_y[0].set_timestamp(same);
+
+  ApplyReport a_first = Apply(*a, from_x, lww);
+  ApplyReport a_second = Apply(*a, from_y, lww);
+  ApplyReport b_first = Apply(*b, from_y, lww);
+  ApplyReport b_second = Apply(*b, from_x, lww);
+  EXPECT_EQ(a_first.applied, 1);
+  EXPECT_EQ(b_first.applied, 1);
+  EXPECT_EQ(a_second.applied + a_second.conflicts, 1);
+  EXPECT_EQ(b_second.applied + b_second.conflicts, 1);
+
+  const float winner = x->instance_id() > y->instance_id() ? 0.11f : 0.22f;
+  EXPECT_EQ(a->GetExperience(e)->importance(), winner);
+  EXPECT_EQ(b->GetExperience(e)->importance(), winner);
 }
 
 TEST_F(StoreTest, ServerWinsHubRefusesAnUpdateMadeOnAStaleVersionButMergesReinforcement) {
@@ -414,9 +434,9 @@ TEST_F(StoreTest, ServerWinsHubRefusesAnUpdateMadeOnAStaleVersionButMergesReinfo
   pb::ExperienceUpdate ua, ub;
   ua.set_importance(0.11f);
   ub.set_importance(0.22f);
-  a->UpdateExperience(e, ua);
-  b->UpdateExperience(e, ub);
-  b->ReinforceExperience(e);
+  ASSERT_TRUE(a->UpdateExperience(e, ua).ok());
+  ASSERT_TRUE(b->UpdateExperience(e, ub).ok());
+  ASSERT_TRUE(b->ReinforceExperience(e).ok());
   Apply(*hub, OwnChanges(*a, a_mark));  // a's update reaches the hub first
   ApplyReport late = Apply(*hub, OwnChanges(*b));
   EXPECT_EQ(late.conflicts, 1);  // b's importance loses
@@ -449,8 +469,8 @@ TEST_F(StoreTest, ConcurrentUpdatesOfDifferentFieldsBothSurviveEverywhere) {
     const uint64_t hub_mark = hub->log().Head();
     pb::ExperienceUpdate importance;
     importance.set_importance(0.9f);
-    a->UpdateExperience(e, importance);
-    b->ArchiveExperience(e);
+    ASSERT_TRUE(a->UpdateExperience(e, importance).ok());
+    ASSERT_TRUE(b->ArchiveExperience(e).ok());
     // The hub sees b first, then a; each peer follows the hub.
     Apply(*hub, OwnChanges(*b), Authority(rule));
     Apply(*hub, OwnChanges(*a, a_mark), Authority(rule));
@@ -474,7 +494,7 @@ TEST_F(StoreTest, ALocalUpdateAlwaysOrdersAfterTheVersionItWasMadeOn) {
   pb::ExperienceUpdate future;
   future.set_importance(0.1f);
   const uint64_t mark = a->log().Head();
-  a->UpdateExperience(e, future);
+  ASSERT_TRUE(a->UpdateExperience(e, future).ok());
   std::vector<pb::SyncChange> remote = OwnChanges(*a, mark);
   remote[0].set_timestamp(remote[0].timestamp() + 3600 * 1000);
   Apply(*b, remote, Follower(pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS));
@@ -482,7 +502,7 @@ TEST_F(StoreTest, ALocalUpdateAlwaysOrdersAfterTheVersionItWasMadeOn) {
   // would ignore it while b kept it.
   pb::ExperienceUpdate mine;
   mine.set_importance(0.7f);
-  b->UpdateExperience(e, mine);
+  ASSERT_TRUE(b->UpdateExperience(e, mine).ok());
   std::vector<pb::SyncChange> from_b = OwnChanges(*b);
   ASSERT_EQ(from_b.size(), 1u);
   EXPECT_GT(from_b[0].timestamp(), remote[0].timestamp());
@@ -497,9 +517,9 @@ TEST_F(StoreTest, ReinforcementFromTwoInstancesSumsEverywhere) {
   const std::string e = a->CreateExperience(MakeExperience(c))->id;
   Apply(*b, OwnChanges(*a), Follower());
   const uint64_t mark = a->log().Head();
-  a->ReinforceExperience(e);
-  b->ReinforceExperience(e);
-  b->ReinforceExperience(e);
+  ASSERT_TRUE(a->ReinforceExperience(e).ok());
+  ASSERT_TRUE(b->ReinforceExperience(e).ok());
+  ASSERT_TRUE(b->ReinforceExperience(e).ok());
   Apply(*a, OwnChanges(*b), Follower());
   Apply(*b, OwnChanges(*a, mark), Follower());
   EXPECT_EQ(a->GetExperience(e)->applications(), 3u);
@@ -531,7 +551,7 @@ TEST_F(StoreTest, DeletingAnExperienceCascadesToItsRelationsOnEveryReplica) {
   Apply(*b, OwnChanges(*a), Follower());
   EXPECT_TRUE(b->GetRelation(r).ok());
   const uint64_t mark = a->log().Head();
-  a->DeleteExperience(e2);
+  ASSERT_TRUE(a->DeleteExperience(e2).ok());
   EXPECT_EQ(a->GetRelation(r).status().code(), absl::StatusCode::kNotFound);
   Apply(*b, OwnChanges(*a, mark), Follower());
   EXPECT_EQ(b->GetRelation(r).status().code(), absl::StatusCode::kNotFound);
@@ -540,7 +560,7 @@ TEST_F(StoreTest, DeletingAnExperienceCascadesToItsRelationsOnEveryReplica) {
 
 TEST_F(StoreTest, OwnChangesComingBackAreDuplicates) {
   auto a = OpenStore(dir_.Sub("a"));
-  a->CreateCollective(MakeCollective());
+  ASSERT_TRUE(a->CreateCollective(MakeCollective()).ok());
   ApplyReport report = Apply(*a, OwnChanges(*a), Follower());
   EXPECT_EQ(report.duplicates, 1);
   EXPECT_EQ(a->log().Head(), 1u);
@@ -550,7 +570,7 @@ TEST_F(StoreTest, PullCursorIsWrittenInTheSameBatchAsTheChangesItCovers) {
   auto a = OpenStore(dir_.Sub("a"));
   auto b = OpenStore(dir_.Sub("b"));
   const std::string hub_id = NewUuidV7();
-  a->CreateCollective(MakeCollective());
+  ASSERT_TRUE(a->CreateCollective(MakeCollective()).ok());
   std::vector<pb::SyncChange> changes = AllChanges(*a);
   absl::StatusOr<ApplyReport> report =
       b->ApplyRemoteChanges(changes, Follower(), PullCursorUpdate{hub_id, 5});
@@ -565,7 +585,7 @@ class CompactionTest : public StoreTest {
   void SetUp() override {
     store_ = OpenStore(dir_.Sub("db"));
     const std::string c = store_->CreateCollective(MakeCollective())->id;
-    for (int i = 0; i < 9; ++i) store_->CreateExperience(MakeExperience(c));
+    for (int i = 0; i < 9; ++i) ASSERT_TRUE(store_->CreateExperience(MakeExperience(c)).ok());
   }
   std::unique_ptr<Store> store_;
 };
@@ -576,7 +596,7 @@ TEST_F(CompactionTest, WithNoPeersNothingIsRemoved) {
 }
 
 TEST_F(CompactionTest, OnePeerRemovesEverythingAtOrBelowItsCursor) {
-  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 4);
+  ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 4).ok());
   EXPECT_EQ(*store_->CompactWal(), 4u);
   EXPECT_EQ(store_->log().OldestRetained(), 5u);
   std::vector<pb::SyncChange> left = AllChanges(*store_, 4);
@@ -585,37 +605,37 @@ TEST_F(CompactionTest, OnePeerRemovesEverythingAtOrBelowItsCursor) {
 }
 
 TEST_F(CompactionTest, SeveralPeersUseTheMinimumCursor) {
-  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 8);
-  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 3);
-  store_->AdvanceCursor(NewUuidV7(), CursorKind::kPush, 6);
-  store_->AdvanceCursor(NewUuidV7(), CursorKind::kPull, 1);  // another log's position
+  ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 8).ok());
+  ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 3).ok());
+  ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kPush, 6).ok());
+  ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kPull, 1).ok());  // another log's position
   EXPECT_EQ(*store_->CompactWal(), 3u);
   EXPECT_EQ(store_->log().OldestRetained(), 4u);
 }
 
 TEST_F(CompactionTest, IsIdempotent) {
-  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 5);
+  ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 5).ok());
   EXPECT_EQ(*store_->CompactWal(), 5u);
   EXPECT_EQ(*store_->CompactWal(), 0u);
   EXPECT_EQ(AllChanges(*store_, 5).size(), 5u);
 }
 
 TEST_F(CompactionTest, RetentionFloorKeepsRecentEntries) {
-  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 9);
+  ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 9).ok());
   EXPECT_EQ(*store_->CompactWal(/*retain_from=*/4), 3u);
 }
 
 TEST_F(CompactionTest, IgnoredPeersDoNotHoldTheLogBack) {
   const std::string gone = NewUuidV7();
-  store_->AdvanceCursor(gone, CursorKind::kServed, 2);
-  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 7);
+  ASSERT_TRUE(store_->AdvanceCursor(gone, CursorKind::kServed, 2).ok());
+  ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 7).ok());
   EXPECT_EQ(*store_->CompactWal(std::nullopt, {gone}), 7u);
   EXPECT_EQ(store_->log().OldestRetained(), 8u);
 }
 
 TEST_F(CompactionTest, WhenOnlyIgnoredPeersHoldCursorsTheRetentionFloorAloneLimits) {
   const std::string gone = NewUuidV7();
-  store_->AdvanceCursor(gone, CursorKind::kServed, 2);
+  ASSERT_TRUE(store_->AdvanceCursor(gone, CursorKind::kServed, 2).ok());
   EXPECT_EQ(*store_->CompactWal(/*retain_from=*/9, {gone}), 8u);
   EXPECT_EQ(store_->log().OldestRetained(), 9u);
   EXPECT_EQ(*store_->CompactWal(std::nullopt, {gone}), 2u);  // through the head
@@ -623,8 +643,8 @@ TEST_F(CompactionTest, WhenOnlyIgnoredPeersHoldCursorsTheRetentionFloorAloneLimi
 }
 
 TEST_F(CompactionTest, ACursorBelowTheRetainedLogIsRefusedWithTheOldestSequence) {
-  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 6);
-  store_->CompactWal();
+  ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 6).ok());
+  ASSERT_TRUE(store_->CompactWal().ok());
   ScanRequest request;
   request.after = 2;
   absl::StatusOr<ScanResult> result = store_->log().Scan(request);
@@ -635,8 +655,8 @@ TEST_F(CompactionTest, ACursorBelowTheRetainedLogIsRefusedWithTheOldestSequence)
 }
 
 TEST_F(CompactionTest, SurvivesReopen) {
-  store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 6);
-  store_->CompactWal();
+  ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 6).ok());
+  ASSERT_TRUE(store_->CompactWal().ok());
   store_.reset();
   store_ = OpenStore(dir_.Sub("db"));
   EXPECT_EQ(store_->log().OldestRetained(), 7u);
@@ -647,13 +667,13 @@ TEST_F(StoreTest, TombstonesAreDroppedOnceEveryPeerPassedThem) {
   auto store = OpenStore(dir_.Sub("db"));
   const std::string c = store->CreateCollective(MakeCollective())->id;
   const std::string e = store->CreateExperience(MakeExperience(c))->id;
-  store->DeleteExperience(e);  // sequence 3
+  ASSERT_TRUE(store->DeleteExperience(e).ok());  // sequence 3
   const std::string peer = NewUuidV7();
-  store->AdvanceCursor(peer, CursorKind::kServed, 2);
-  store->CompactWal();
+  ASSERT_TRUE(store->AdvanceCursor(peer, CursorKind::kServed, 2).ok());
+  ASSERT_TRUE(store->CompactWal().ok());
   EXPECT_TRUE(*store->IsTombstoned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, e));
-  store->AdvanceCursor(peer, CursorKind::kServed, 3);
-  store->CompactWal();
+  ASSERT_TRUE(store->AdvanceCursor(peer, CursorKind::kServed, 3).ok());
+  ASSERT_TRUE(store->CompactWal().ok());
   EXPECT_FALSE(*store->IsTombstoned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, e));
 }
 
@@ -663,7 +683,7 @@ TEST_F(StoreTest, DiskUsageReportsRocksDbEstimates) {
   ASSERT_TRUE(usage.ok()) << usage.status();
   EXPECT_EQ(usage->live_data_bytes, 0u);  // nothing in table files yet
   const std::string c = store->CreateCollective(MakeCollective())->id;
-  for (int i = 0; i < 50; ++i) store->CreateExperience(MakeExperience(c));
+  for (int i = 0; i < 50; ++i) ASSERT_TRUE(store->CreateExperience(MakeExperience(c)).ok());
   store.reset();
   store = OpenStore(dir_.Sub("db"));  // recovery writes the memtables to table files
   usage = store->GetDiskUsage();
@@ -679,10 +699,10 @@ TEST_F(StoreTest, SnapshotRestoresTheSameStateAndTheSequenceToResumeFrom) {
   const std::string c2 = hub->CreateCollective(MakeCollective("two"))->id;
   std::vector<std::string> ids;
   for (int i = 0; i < 20; ++i) ids.push_back(hub->CreateExperience(MakeExperience(c1))->id);
-  hub->CreateExperience(MakeExperience(c2));
-  hub->CreateRelation(MakeRelation(ids[0], ids[1]));
-  hub->DeleteExperience(ids[5]);
-  hub->ReinforceExperience(ids[2]);
+  ASSERT_TRUE(hub->CreateExperience(MakeExperience(c2)).ok());
+  ASSERT_TRUE(hub->CreateRelation(MakeRelation(ids[0], ids[1])).ok());
+  ASSERT_TRUE(hub->DeleteExperience(ids[5]).ok());
+  ASSERT_TRUE(hub->ReinforceExperience(ids[2]).ok());
 
   auto peer = OpenStore(dir_.Sub("peer"));
   absl::StatusOr<std::unique_ptr<SnapshotReader>> reader = hub->OpenSnapshot({});
@@ -708,8 +728,8 @@ TEST_F(StoreTest, SnapshotOfOneCollectiveLeavesOthersOut) {
   auto hub = OpenStore(dir_.Sub("hub"));
   const std::string c1 = hub->CreateCollective(MakeCollective("one"))->id;
   const std::string c2 = hub->CreateCollective(MakeCollective("two"))->id;
-  hub->CreateExperience(MakeExperience(c1));
-  hub->CreateExperience(MakeExperience(c2));
+  ASSERT_TRUE(hub->CreateExperience(MakeExperience(c1)).ok());
+  ASSERT_TRUE(hub->CreateExperience(MakeExperience(c2)).ok());
   auto reader = *hub->OpenSnapshot({c2});
   pb::SnapshotChunk chunk;
   ASSERT_FALSE(*reader->Next(1 << 20, &chunk));
@@ -719,7 +739,7 @@ TEST_F(StoreTest, SnapshotOfOneCollectiveLeavesOthersOut) {
 
 TEST_F(StoreTest, SnapshotItemLargerThanTheBudgetIsResourceExhausted) {
   auto hub = OpenStore(dir_.Sub("hub"));
-  hub->CreateCollective(MakeCollective());
+  ASSERT_TRUE(hub->CreateCollective(MakeCollective()).ok());
   auto reader = *hub->OpenSnapshot({});
   pb::SnapshotChunk chunk;
   EXPECT_EQ(reader->Next(10, &chunk).status().code(), absl::StatusCode::kResourceExhausted);
@@ -728,7 +748,7 @@ TEST_F(StoreTest, SnapshotItemLargerThanTheBudgetIsResourceExhausted) {
 TEST_F(StoreTest, ARestoredStoreSendsEarlierCursorsToSnapshotAndContinuesItsLog) {
   auto hub = OpenStore(dir_.Sub("hub"));
   const std::string c = hub->CreateCollective(MakeCollective())->id;
-  hub->CreateExperience(MakeExperience(c));
+  ASSERT_TRUE(hub->CreateExperience(MakeExperience(c)).ok());
   auto restored = OpenStore(dir_.Sub("restored"));
   auto reader = *hub->OpenSnapshot({});
   pb::SnapshotChunk chunk;

@@ -36,10 +36,10 @@ class AuthTest : public testing::HubFixture {
     hub_options().auth_token_file = path;
     StartHub();
     writer_ = NewPeerStore("writer");
-    writer_->CreateCollective(one_);
-    writer_->CreateCollective(two_);
-    writer_->CreateExperience(MakeExperience(one_.id()));
-    writer_->CreateExperience(MakeExperience(two_.id()));
+    ASSERT_TRUE(writer_->CreateCollective(one_).ok());
+    ASSERT_TRUE(writer_->CreateCollective(two_).ok());
+    ASSERT_TRUE(writer_->CreateExperience(MakeExperience(one_.id())).ok());
+    ASSERT_TRUE(writer_->CreateExperience(MakeExperience(two_.id())).ok());
     ASSERT_TRUE(Call(kAllToken, [&](grpc::ClientContext* c) {
                   pb::HandshakeResponse r;
                   return stub().Handshake(c, Hello(*writer_), &r);
@@ -141,7 +141,7 @@ TEST_F(AuthTest, SubscribeAndSnapshotNeverLeakOtherCollectives) {
 }
 
 TEST_F(AuthTest, PushIntoAnUnwritableCollectiveIsPermissionDeniedAndChangesNothing) {
-  reader_->CreateCollective(MakeCollective("mine"));  // not writable by the team token
+  ASSERT_TRUE(reader_->CreateCollective(MakeCollective("mine")).ok());  // not writable by the team token
   const std::string before = *hub().context().store().RawDump();
   pb::PushResponse pushed;
   grpc::Status status = Call(kTeamToken, [&](grpc::ClientContext* c) {

@@ -41,7 +41,7 @@ class BadInputTest : public testing::HubFixture {
     // A good next batch: two more experiences (3, 4) and a relation between them (5).
     const std::string e3 = peer_->CreateExperience(testing::MakeExperience(collective_))->id;
     const std::string e4 = peer_->CreateExperience(testing::MakeExperience(collective_))->id;
-    peer_->CreateRelation(testing::MakeRelation(e3, e4));
+    ASSERT_TRUE(peer_->CreateRelation(testing::MakeRelation(e3, e4)).ok());
     good_ = OwnChangesRequest(*peer_, 2);
     ASSERT_EQ(good_.changes_size(), 3);
   }

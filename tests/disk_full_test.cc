@@ -53,7 +53,7 @@ TEST_F(DiskFullHubTest, PushFailsCleanlyReadsContinueAndTheRetryLandsOnce) {
   const std::string c = a->CreateCollective(testing::MakeCollective())->id;
   pb::PushResponse pushed;
   ASSERT_TRUE(PushOwn(*a, 0, &pushed).ok());
-  for (int i = 0; i < 3; ++i) a->CreateExperience(testing::MakeExperience(c));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(a->CreateExperience(testing::MakeExperience(c)).ok());
   const std::string before = *hub().context().store().RawDump();
 
   disk->SetFull(true);

@@ -105,7 +105,7 @@ class MetricsTest : public testing::HubFixture {
   // that never shook hands and one empty Push are refused.
   void KnownSequence() {
     const std::string c = a_->CreateCollective(MakeCollective())->id;
-    for (int i = 0; i < 4; ++i) a_->CreateExperience(MakeExperience(c));
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(a_->CreateExperience(MakeExperience(c)).ok());
     pb::PushResponse pushed;
     ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
     ASSERT_EQ(pushed.accepted(), 5u);
@@ -210,7 +210,7 @@ TEST_F(MetricsTest, SubscribersAndDeliveryLatencyFromCommitToWrite) {
   EXPECT_EQ(ScrapeNow()["pulse_subscribers"], 1);
 
   const absl::Time before_commit = absl::Now();
-  a_->CreateCollective(MakeCollective());
+  ASSERT_TRUE(a_->CreateCollective(MakeCollective()).ok());
   pb::PushResponse pushed;
   ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
   do {
@@ -328,7 +328,7 @@ TEST_F(MetricsTest, PromtoolAcceptsTheExposition) {
   ASSERT_TRUE(Installed(kPromtool)) << kPromtool << " is missing: run tools/dev setup "
                                     << "(Debian package prometheus)";
   KnownSequence();
-  hub().CompactNow();
+  ASSERT_TRUE(hub().CompactNow().ok());
   const std::string path = dir_.Sub("metrics.txt");
   const Scrape s = ScrapeNow();
   std::ofstream(path) << s.text();

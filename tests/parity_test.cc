@@ -69,8 +69,8 @@ TEST_F(ParityTest, AHubReplacedByAnEmptyOneIsRefilledByItsPeersAndTheyConverge) 
   const std::string c = a->CreateCollective(MakeCollective())->id;
   ASSERT_TRUE(ma->SyncOnce().ok());
   ASSERT_TRUE(mb->SyncOnce().ok());
-  for (int i = 0; i < 3; ++i) a->CreateExperience(MakeExperience(c, "a"));
-  for (int i = 0; i < 2; ++i) b->CreateExperience(MakeExperience(c, "b"));
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(a->CreateExperience(MakeExperience(c, "a")).ok());
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(b->CreateExperience(MakeExperience(c, "b")).ok());
   ASSERT_TRUE(ma->SyncOnce().ok());
   ASSERT_TRUE(mb->SyncOnce().ok());
   ASSERT_TRUE(ma->SyncOnce().ok());
@@ -94,7 +94,7 @@ TEST_F(ParityTest, AHubReplacedByAnEmptyOneIsRefilledByItsPeersAndTheyConverge) 
 TEST_F(ParityTest, RequestsAddressedToAnotherIdentityChangeNothingAndNameTheResponder) {
   auto a = NewPeerStore("a");
   ASSERT_TRUE(Handshake(*a).ok());
-  a->CreateCollective(MakeCollective());
+  ASSERT_TRUE(a->CreateCollective(MakeCollective()).ok());
   const std::string before = *hub().context().store().RawDump();
   const std::string elsewhere = storage::NewUuidV7();
 
@@ -153,10 +153,10 @@ class SafeThroughTest : public ParityTest {
     const std::string e1 = peer_->CreateExperience(MakeExperience(c))->id;
     pb::ExperienceUpdate u;
     u.set_importance(0.3f);
-    peer_->UpdateExperience(e1, u);
+    ASSERT_TRUE(peer_->UpdateExperience(e1, u).ok());
     const std::string e2 = peer_->CreateExperience(MakeExperience(c))->id;
-    peer_->UpdateExperience(e2, u);
-    for (int i = 0; i < 4; ++i) peer_->CreateExperience(MakeExperience(c));
+    ASSERT_TRUE(peer_->UpdateExperience(e2, u).ok());
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(peer_->CreateExperience(MakeExperience(c)).ok());
     all_ = OwnChangesRequest(*peer_, 0);
     ASSERT_EQ(all_.changes_size(), 9);
     pb::PushResponse first;
@@ -237,11 +237,11 @@ TEST_F(ParityTest, AnOversizedChangeStopsTheLoopWithItsSequenceAfterEverythingBe
   config.max_message_bytes = 4096;
   auto manager = Manager(a.get(), config);
   const std::string c = a->CreateCollective(MakeCollective())->id;
-  a->CreateExperience(MakeExperience(c, "fits"));
+  ASSERT_TRUE(a->CreateExperience(MakeExperience(c, "fits")).ok());
   pb::Experience huge = MakeExperience(c);
   huge.set_content(std::string(8000, 'x'));
-  a->CreateExperience(huge);  // sequence 3
-  a->CreateExperience(MakeExperience(c, "after"));
+  ASSERT_TRUE(a->CreateExperience(huge).ok());  // sequence 3
+  ASSERT_TRUE(a->CreateExperience(MakeExperience(c, "after")).ok());
   ASSERT_TRUE(manager->Start().ok());
   ASSERT_TRUE(Eventually([&] { return !manager->status().running; }));
   const client::SyncStatus status = manager->status();
@@ -262,7 +262,7 @@ TEST_F(ParityTest, AChangeTooLargeForThePeersReplyBudgetIsTerminalOnPull) {
   const std::string c = a->CreateCollective(MakeCollective())->id;
   pb::Experience big = MakeExperience(c);
   big.set_content(std::string(6000, 'y'));
-  a->CreateExperience(big);
+  ASSERT_TRUE(a->CreateExperience(big).ok());
   ASSERT_TRUE(Manager(a.get())->SyncOnce().ok());
   auto b = NewPeerStore("b");
   SyncConfig small = Fast();
@@ -294,9 +294,9 @@ TEST_F(ParityTest, ReinforcementConvergesToTheExactTotalFromTwoAndThreePeers) {
   const std::string e = stores[0]->CreateExperience(MakeExperience(c))->id;
   for (auto& m : managers) ASSERT_TRUE(m->SyncOnce().ok());
   // Two peers: 1 + 2.
-  stores[0]->ReinforceExperience(e);
-  stores[1]->ReinforceExperience(e);
-  stores[1]->ReinforceExperience(e);
+  ASSERT_TRUE(stores[0]->ReinforceExperience(e).ok());
+  ASSERT_TRUE(stores[1]->ReinforceExperience(e).ok());
+  ASSERT_TRUE(stores[1]->ReinforceExperience(e).ok());
   for (int round = 0; round < 2; ++round) {
     ASSERT_TRUE(managers[0]->SyncOnce().ok());
     ASSERT_TRUE(managers[1]->SyncOnce().ok());
@@ -305,7 +305,7 @@ TEST_F(ParityTest, ReinforcementConvergesToTheExactTotalFromTwoAndThreePeers) {
   EXPECT_EQ(stores[1]->GetExperience(e)->applications(), 3u);
   // Three peers, concurrently: + 1 + 2 + 3 more.
   for (int i = 0; i < 3; ++i) {
-    for (int k = 0; k <= i; ++k) stores[i]->ReinforceExperience(e);
+    for (int k = 0; k <= i; ++k) ASSERT_TRUE(stores[i]->ReinforceExperience(e).ok());
   }
   for (int round = 0; round < 2; ++round) {
     for (auto& m : managers) ASSERT_TRUE(m->SyncOnce().ok());
@@ -331,8 +331,8 @@ TEST_F(ParityTest, ACopiedStoreLosesIncrementsWithoutRemintAndKeepsThemWithIt) {
     auto original = *storage::Store::Open(original_path);
     auto copy = *storage::Store::Open(copy_path);
     if (remint) ASSERT_TRUE(copy->Remint().ok());
-    original->ReinforceExperience(e);
-    copy->ReinforceExperience(e);
+    ASSERT_TRUE(original->ReinforceExperience(e).ok());
+    ASSERT_TRUE(copy->ReinforceExperience(e).ok());
     auto mo = Manager(original.get()), mc = Manager(copy.get());
     for (int round = 0; round < 2; ++round) {
       ASSERT_TRUE(mo->SyncOnce().ok());
@@ -358,7 +358,7 @@ TEST_F(ParityTest, TagsTravelWithCreatesAndUpdates) {
   pb::ExperienceUpdate u;
   (*u.mutable_tags()->mutable_entries())["lang"] = "rust";
   (*u.mutable_tags()->mutable_entries())["team"] = "db";
-  a->UpdateExperience(e, u);
+  ASSERT_TRUE(a->UpdateExperience(e, u).ok());
   ASSERT_TRUE(ma->SyncOnce().ok());
   ASSERT_TRUE(mb->SyncOnce().ok());
   EXPECT_EQ(b->GetExperience(e)->tags().at("lang"), "rust");
@@ -373,7 +373,7 @@ TEST_F(ParityTest, FutureReinforcementTimestampsAreCountedNotClamped) {
   const int64_t future = absl::ToUnixMillis(absl::Now() + absl::Minutes(30));
   pb::ExperienceUpdate u;
   u.set_last_reinforced(future);
-  a->UpdateExperience(e, u);
+  ASSERT_TRUE(a->UpdateExperience(e, u).ok());
   ASSERT_TRUE(ma->SyncOnce().ok());
   ASSERT_TRUE(mb->SyncOnce().ok());
   EXPECT_EQ(mb->status().future_timestamps, 1u);

@@ -83,7 +83,7 @@ TEST_F(PeerLeaseTest, AnExpiredPeerStopsHoldingCompactionAndCatchesUpThroughSnap
   ASSERT_TRUE(b.manager->SyncOnce().ok());
   ASSERT_TRUE(b.manager->SyncOnce().ok());  // acknowledges 1: b's served cursor
   ASSERT_TRUE(a.manager->Start().ok());
-  for (int i = 0; i < 30; ++i) a.store->CreateExperience(MakeExperience(c));
+  for (int i = 0; i < 30; ++i) ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
   storage::Store& hub_store = hub().context().store();
   ASSERT_TRUE(Eventually([&] { return hub_store.log().Head() == 31; }));
   ASSERT_TRUE(Eventually([&] {
@@ -129,7 +129,7 @@ TEST_F(PeerLeaseTest, AnExpiredPeerStopsHoldingCompactionAndCatchesUpThroughSnap
                                 "reason=\"cursor_compacted\"} 1"))
       << Metrics();
   // Both keep syncing normally afterwards.
-  a.store->CreateExperience(MakeExperience(c));
+  ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
   ASSERT_TRUE(Eventually([&] { return hub_store.log().Head() == 32; }));
   ASSERT_TRUE(b.manager->SyncOnce().ok());
   EXPECT_EQ(*b.store->CanonicalDump(), *a.store->CanonicalDump());
@@ -139,10 +139,10 @@ TEST_F(PeerLeaseTest, AnExpiredPeerStopsHoldingCompactionAndCatchesUpThroughSnap
 TEST_F(PeerLeaseTest, WhenEveryPeerIsExpiredOnlyTheRetentionFloorLimitsCompaction) {
   Peer a = MakePeer("a");
   const std::string c = a.store->CreateCollective(MakeCollective())->id;
-  for (int i = 0; i < 9; ++i) a.store->CreateExperience(MakeExperience(c));
+  for (int i = 0; i < 9; ++i) ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());  // pushes 1..10
   ASSERT_TRUE(a.manager->SyncOnce().ok());  // acknowledges 10
-  for (int i = 0; i < 5; ++i) a.store->CreateExperience(MakeExperience(c));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());  // pushes 11..15, still acknowledges 10
   EXPECT_TRUE(Eventually(
       [&] {

@@ -101,7 +101,7 @@ TEST_F(PeerTest, CollectiveSync) {
 TEST_F(PeerTest, ExperienceWithItsCollectiveInOneSync) {
   Peer a = MakePeer("a"), b = MakePeer("b");
   const std::string c = a.store->CreateCollective(MakeCollective())->id;
-  for (int i = 0; i < 5; ++i) a.store->CreateExperience(MakeExperience(c));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   ASSERT_TRUE(b.manager->SyncOnce().ok());
   EXPECT_EQ(b.store->ListExperiences(c)->size(), 5u);
@@ -153,7 +153,7 @@ TEST_F(PeerTest, IncrementalSyncMovesOnlyNewChanges) {
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   ASSERT_TRUE(b.manager->SyncOnce().ok());
   EXPECT_EQ(b.manager->status().pulled, 1u);
-  a.store->CreateExperience(MakeExperience(c));
+  ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   ASSERT_TRUE(b.manager->SyncOnce().ok());
   EXPECT_EQ(b.manager->status().pulled, 2u);
@@ -162,7 +162,7 @@ TEST_F(PeerTest, IncrementalSyncMovesOnlyNewChanges) {
 
 TEST_F(PeerTest, AppliedChangesAreNotPushedBack) {
   Peer a = MakePeer("a"), b = MakePeer("b");
-  a.store->CreateCollective(MakeCollective());
+  ASSERT_TRUE(a.store->CreateCollective(MakeCollective()).ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   ASSERT_TRUE(b.manager->SyncOnce().ok());
   ASSERT_TRUE(b.manager->SyncOnce().ok());
@@ -179,8 +179,8 @@ TEST_F(PeerTest, ServerWinsConflictEndsWithTheHubsVersionEverywhere) {
   pb::ExperienceUpdate ua, ub;
   ua.set_importance(0.1f);
   ub.set_importance(0.9f);
-  a.store->UpdateExperience(e, ua);
-  b.store->UpdateExperience(e, ub);  // concurrent, made on the same version
+  ASSERT_TRUE(a.store->UpdateExperience(e, ua).ok());
+  ASSERT_TRUE(b.store->UpdateExperience(e, ub).ok());  // concurrent, made on the same version
   ASSERT_TRUE(a.manager->SyncOnce().ok());  // a reaches the hub first
   ASSERT_TRUE(b.manager->SyncOnce().ok());  // b's update loses; b takes the hub's
   ASSERT_TRUE(a.manager->SyncOnce().ok());
@@ -203,9 +203,9 @@ TEST_F(PeerTest, LastWriteWinsConflictEndsWithTheLaterWriteEverywhere) {
   pb::ExperienceUpdate early, late;
   early.set_importance(0.1f);
   late.set_importance(0.9f);
-  a.store->UpdateExperience(e, early);
+  ASSERT_TRUE(a.store->UpdateExperience(e, early).ok());
   absl::SleepFor(absl::Milliseconds(5));  // distinct timestamps, not synchronization
-  b.store->UpdateExperience(e, late);
+  ASSERT_TRUE(b.store->UpdateExperience(e, late).ok());
   ASSERT_TRUE(b.manager->SyncOnce().ok());  // the later write arrives first
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   ASSERT_TRUE(b.manager->SyncOnce().ok());
@@ -228,8 +228,8 @@ TEST_F(PeerTest, BidirectionalSync) {
   const std::string c = a.store->CreateCollective(MakeCollective())->id;
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   ASSERT_TRUE(b.manager->SyncOnce().ok());
-  a.store->CreateExperience(MakeExperience(c, "from a"));
-  b.store->CreateExperience(MakeExperience(c, "from b"));
+  ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c, "from a")).ok());
+  ASSERT_TRUE(b.store->CreateExperience(MakeExperience(c, "from b")).ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   ASSERT_TRUE(b.manager->SyncOnce().ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());
@@ -240,7 +240,7 @@ TEST_F(PeerTest, BidirectionalSync) {
 TEST_F(PeerTest, InitialSyncCatchesUpWithProgress) {
   Peer a = MakePeer("a");
   const std::string c = a.store->CreateCollective(MakeCollective())->id;
-  for (int i = 0; i < 49; ++i) a.store->CreateExperience(MakeExperience(c));
+  for (int i = 0; i < 49; ++i) ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   SyncConfig config = Fast();
   config.batch_size = 20;
@@ -262,7 +262,7 @@ TEST_F(PeerTest, StatusAndStartStop) {
   ASSERT_TRUE(a.manager->Start().ok());
   EXPECT_TRUE(a.manager->status().running);
   EXPECT_EQ(a.manager->status().hub_id, hub().instance_id());
-  a.store->CreateCollective(MakeCollective());
+  ASSERT_TRUE(a.store->CreateCollective(MakeCollective()).ok());
   EXPECT_TRUE(Eventually([&] { return hub().context().store().log().Head() == 1; }));
   EXPECT_TRUE(Eventually([&] {
     return a.manager->status().last_success_time > absl::InfinitePast();
@@ -276,8 +276,8 @@ TEST_F(PeerTest, SelectiveCollectiveSync) {
   Peer a = MakePeer("a");
   const std::string c1 = a.store->CreateCollective(MakeCollective("one"))->id;
   const std::string c2 = a.store->CreateCollective(MakeCollective("two"))->id;
-  a.store->CreateExperience(MakeExperience(c1));
-  a.store->CreateExperience(MakeExperience(c2));
+  ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c1)).ok());
+  ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c2)).ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   SyncConfig only_two = Fast();
   only_two.collectives = {c2};
@@ -301,7 +301,7 @@ TEST_F(PeerTest, DirectionAndEntityTypeSwitches) {
   const std::string e1 = a.store->CreateExperience(MakeExperience(c))->id;
   const std::string e2 = a.store->CreateExperience(MakeExperience(c))->id;
   const std::string r = a.store->CreateRelation(MakeRelation(e1, e2))->id;
-  b.store->CreateCollective(MakeCollective("b's own"));
+  ASSERT_TRUE(b.store->CreateCollective(MakeCollective("b's own")).ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   ASSERT_TRUE(b.manager->SyncOnce().ok());
   EXPECT_TRUE(b.store->GetExperience(e2).ok());
@@ -322,7 +322,7 @@ TEST_F(PeerTest, TransportHealthHandshakeAndPushPullRoundTrip) {
   absl::StatusOr<pb::HandshakeResponse> welcome = a.transport->Handshake(hello);
   ASSERT_TRUE(welcome.ok()) << welcome.status();
   EXPECT_TRUE(welcome->accepted());
-  a.store->CreateCollective(MakeCollective());
+  ASSERT_TRUE(a.store->CreateCollective(MakeCollective()).ok());
   pb::PushRequest push = OwnChangesRequest(*a.store, 0);
   absl::StatusOr<pb::PushResponse> pushed = a.transport->Push(push);
   ASSERT_TRUE(pushed.ok());
@@ -342,10 +342,10 @@ TEST_F(PeerTest, FullSyncThroughRunningManagers) {
   ASSERT_TRUE(a.manager->Start().ok());
   ASSERT_TRUE(b.manager->Start().ok());
   const std::string c = a.store->CreateCollective(MakeCollective())->id;
-  for (int i = 0; i < 10; ++i) a.store->CreateExperience(MakeExperience(c));
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
   for (int i = 0; i < 3; ++i) {
     EXPECT_TRUE(Eventually([&] { return b.store->GetCollective(c).ok(); }));
-    b.store->CreateExperience(MakeExperience(c, "b" + std::to_string(i)));
+    ASSERT_TRUE(b.store->CreateExperience(MakeExperience(c, "b" + std::to_string(i))).ok());
   }
   EXPECT_TRUE(Eventually([&] {
     return *a.store->CanonicalDump() == *b.store->CanonicalDump() &&
@@ -378,7 +378,7 @@ TEST_F(PeerTest, ThreePeersConvergeEachSeeingOthersOnceAndNothingEchoed) {
   EXPECT_TRUE(Eventually([&] { return p[1].store->GetCollective(c).ok() &&
                                       p[2].store->GetCollective(c).ok(); }));
   for (int round = 0; round < 5; ++round) {
-    for (Peer& peer : p) peer.store->CreateExperience(MakeExperience(c));
+    for (Peer& peer : p) ASSERT_TRUE(peer.store->CreateExperience(MakeExperience(c)).ok());
   }
   EXPECT_TRUE(Eventually([&] {
     return p[0].store->ListExperiences()->size() == 15 &&
@@ -408,6 +408,21 @@ TEST_F(PeerTest, LiveModeDeliversWithoutWaitingForAPollInterval) {
   EXPECT_TRUE(Eventually([&] { return b.store->GetCollective(c).ok(); }, absl::Seconds(20)));
 }
 
+TEST_F(PeerTest, ALivePeerAcknowledgesWhatItAppliedSoTheHubCanCompact) {
+  Peer a = MakePeer("a"), b = MakePeer("b");
+  ASSERT_TRUE(b.manager->Start().ok());
+  ASSERT_TRUE(Eventually([&] { return b.manager->status().live; }));
+  const std::string c = a.store->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
+  ASSERT_TRUE(a.manager->SyncOnce().ok());
+  storage::Store& hub_store = hub().context().store();
+  EXPECT_TRUE(Eventually([&] {
+    return hub_store.GetCursor(b.store->instance_id(), storage::CursorKind::kServed)
+               ->value_or(0) == hub_store.log().Head();
+  }));
+  b.manager->Stop();
+}
+
 TEST_F(PeerTest, HubRestartedWhilePeersRunIsCaughtUpAfterBackoffWithNothingLost) {
   Peer a = MakePeer("a"), b = MakePeer("b");
   ASSERT_TRUE(a.manager->Start().ok());
@@ -416,7 +431,7 @@ TEST_F(PeerTest, HubRestartedWhilePeersRunIsCaughtUpAfterBackoffWithNothingLost)
   ASSERT_TRUE(Eventually([&] { return b.store->GetCollective(c).ok(); }));
   const int port = hub().port();
   StopHub();
-  for (int i = 0; i < 5; ++i) a.store->CreateExperience(MakeExperience(c));
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
   EXPECT_TRUE(Eventually([&] { return a.manager->status().consecutive_failures > 0; }));
   hub_options().listen_address = "127.0.0.1:" + std::to_string(port);
   StartHub();
@@ -430,7 +445,7 @@ TEST_F(PeerTest, APeerThatAppliedButLostItsCursorDoesNotApplyTwice) {
   Peer a = MakePeer("a");
   const std::string c = a.store->CreateCollective(MakeCollective())->id;
   const std::string e = a.store->CreateExperience(MakeExperience(c))->id;
-  a.store->ReinforceExperience(e);
+  ASSERT_TRUE(a.store->ReinforceExperience(e).ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   Peer b = MakePeer("b");
   ASSERT_TRUE(Handshake(*b.store).ok());
@@ -456,14 +471,14 @@ TEST_F(PeerTest, APeerBehindTheCompactedLogRecoversThroughSnapshot) {
   ASSERT_TRUE(b.manager->SyncOnce().ok());
   std::vector<std::string> ids;
   for (int i = 0; i < 40; ++i) ids.push_back(a.store->CreateExperience(MakeExperience(c))->id);
-  a.store->DeleteExperience(ids[7]);
+  ASSERT_TRUE(a.store->DeleteExperience(ids[7]).ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   // b was away too long: its cursor no longer holds compaction (as after a lease expiry).
   storage::Store& hub_store = hub().context().store();
-  hub_store.AdvanceCursor(b.store->instance_id(), storage::CursorKind::kServed,
-                          hub_store.log().Head());
-  hub_store.AdvanceCursor(a.store->instance_id(), storage::CursorKind::kServed,
-                          hub_store.log().Head());
+  ASSERT_TRUE(hub_store.AdvanceCursor(b.store->instance_id(), storage::CursorKind::kServed,
+                          hub_store.log().Head()).ok());
+  ASSERT_TRUE(hub_store.AdvanceCursor(a.store->instance_id(), storage::CursorKind::kServed,
+                          hub_store.log().Head()).ok());
   ASSERT_GT(*hub().CompactNow(), 0u);
   std::vector<client::SyncProgress> steps;
   ASSERT_TRUE(b.manager->InitialSync([&](const client::SyncProgress& p) { steps.push_back(p); })
@@ -472,7 +487,7 @@ TEST_F(PeerTest, APeerBehindTheCompactedLogRecoversThroughSnapshot) {
   EXPECT_TRUE(steps.front().from_snapshot);
   EXPECT_EQ(*b.store->CanonicalDump(), *a.store->CanonicalDump());
   // And it keeps pulling normally from the snapshot's sequence.
-  a.store->CreateExperience(MakeExperience(c));
+  ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   ASSERT_TRUE(b.manager->SyncOnce().ok());
   EXPECT_EQ(*b.store->CanonicalDump(), *a.store->CanonicalDump());
@@ -507,7 +522,7 @@ TEST_F(PeerTest, AnUpdateOfAnExperienceDeletedMeanwhileNeverBlocksThePeer) {
 TEST_F(PeerTest, StopDuringALongInitialSyncReturnsPromptlyAndLeavesAResumableCursor) {
   Peer a = MakePeer("a");
   const std::string c = a.store->CreateCollective(MakeCollective())->id;
-  for (int i = 0; i < 600; ++i) a.store->CreateExperience(MakeExperience(c));
+  for (int i = 0; i < 600; ++i) ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   SyncConfig config = Fast();
   config.batch_size = 5;

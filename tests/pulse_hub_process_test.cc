@@ -71,7 +71,7 @@ TEST(PulseHubProcess, SigtermEndsStreamsCleanlyExitsZeroAndKeepsData) {
   pulse::testing::TempDir dir;
   const std::string data_dir = dir.Sub("hub");
   auto peer = *storage::Store::Open(dir.Sub("peer"));
-  peer->CreateCollective(pulse::testing::MakeCollective());
+  ASSERT_TRUE(peer->CreateCollective(pulse::testing::MakeCollective()).ok());
   {
     RunningHub hub = StartHubProcess(data_dir);
     ASSERT_FALSE(hub.address.empty());

@@ -65,7 +65,7 @@ class PulsectlTest : public ::testing::Test {
   void PushFromAPeer(int count) {
     auto peer = *storage::Store::Open(dir_.Sub("peer" + std::to_string(pushes_++)));
     const std::string c = peer->CreateCollective(testing::MakeCollective())->id;
-    for (int i = 0; i < count; ++i) peer->CreateExperience(testing::MakeExperience(c));
+    for (int i = 0; i < count; ++i) ASSERT_TRUE(peer->CreateExperience(testing::MakeExperience(c)).ok());
     pb::PushRequest request;
     request.set_source_instance(peer->instance_id());
     storage::ScanRequest scan;
