@@ -179,6 +179,8 @@ absl::StatusOr<ScanResult> RocksChangeLog::ScanTo(const ScanRequest& request, Si
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions read;
   read.iterate_upper_bound = &upper_slice;
+  // A page is read front to back: read ahead in large steps rather than block by block.
+  read.readahead_size = 1 << 20;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf_.wal));
   // The iterator pins what it sees. Checking the compaction mark after creating it means
   // either the mark is old, and the iterator still sees every entry, or we refuse.
