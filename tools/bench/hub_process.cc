@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -41,6 +43,12 @@ absl::StatusOr<ProcessStats> ReadProcessStats(pid_t pid) {
     if (fields.size() > 12 && absl::SimpleAtoi(fields[11], &utime) &&
         absl::SimpleAtoi(fields[12], &stime)) {
       stats.cpu_seconds = static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
+    }
+  }
+  std::ifstream io(absl::StrCat("/proc/", pid, "/io"));
+  while (std::getline(io, line)) {
+    if (absl::StartsWith(line, "wchar:")) {
+      absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(6)), &stats.written_bytes);
     }
   }
   return stats;

@@ -20,6 +20,8 @@ struct ProcessStats {
   uint64_t rss_bytes = 0;  // VmRSS
   int threads = 0;         // Threads
   double cpu_seconds = 0;  // user + system time so far
+  // Bytes handed to write(2) and friends so far (/proc/PID/io wchar): files and sockets.
+  uint64_t written_bytes = 0;
 };
 absl::StatusOr<ProcessStats> ReadProcessStats(pid_t pid);
 
