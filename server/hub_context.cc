@@ -10,8 +10,7 @@
 namespace pulse::server {
 
 HubContext::HubContext(HubOptions options, std::unique_ptr<storage::Store> store,
-                       std::unique_ptr<PeerRegistry> peers,
-                       std::unique_ptr<Authorizer> authorizer)
+                       std::unique_ptr<PeerRegistry> peers, std::unique_ptr<Authorizer> authorizer)
     : options_(std::move(options)),
       store_(std::move(store)),
       peers_(std::move(peers)),

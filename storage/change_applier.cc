@@ -95,7 +95,8 @@ class Stager {
     absl::StatusOr<bool> tombstoned = txn_.IsTombstoned(type, id);
     if (!tombstoned.ok()) return tombstoned.status();
     if (*tombstoned) {
-      if (local_) return absl::FailedPreconditionError(absl::StrCat(Named(type, id), " was deleted"));
+      if (local_)
+        return absl::FailedPreconditionError(absl::StrCat(Named(type, id), " was deleted"));
       return Skip(Kind::kSkipped, absl::StrCat(Named(type, id), " was deleted"));
     }
     absl::StatusOr<std::optional<pb::VersionedEntity>> existing = txn_.LoadEntity(type, id);
@@ -132,8 +133,8 @@ class Stager {
   absl::Status CheckSameCollective(const pb::VersionedEntity& entity, absl::string_view what) {
     if (entity.collective_id() == change_.collective_id()) return absl::OkStatus();
     return absl::InvalidArgumentError(absl::StrCat(what, " is in collective ",
-                                                   IdToText(entity.collective_id()),
-                                                   ", not ", IdToText(change_.collective_id())));
+                                                   IdToText(entity.collective_id()), ", not ",
+                                                   IdToText(change_.collective_id())));
   }
 
   StageResult Applied(uint64_t log_sequence) {
@@ -179,8 +180,8 @@ class Stager {
   bool FieldWins(const pb::FieldVersion& current) const {
     if (local_) return true;
     if (ctx_.conflict_resolution == pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS) {
-      return StampIsNewer(change_.timestamp(), change_.source_instance(),
-                          current.stamp_timestamp(), current.stamp_origin());
+      return StampIsNewer(change_.timestamp(), change_.source_instance(), current.stamp_timestamp(),
+                          current.stamp_origin());
     }
     // SERVER_WINS: a follower takes whatever its hub sends. The hub refuses a field value
     // made on top of a version older than one another instance has since written.
@@ -197,7 +198,8 @@ class Stager {
     absl::StatusOr<bool> tombstoned = txn_.IsTombstoned(kType, id);
     if (!tombstoned.ok()) return tombstoned.status();
     if (*tombstoned) {
-      if (local_) return absl::FailedPreconditionError(absl::StrCat(Named(kType, id), " was deleted"));
+      if (local_)
+        return absl::FailedPreconditionError(absl::StrCat(Named(kType, id), " was deleted"));
       return Skip(Kind::kSkipped, absl::StrCat(Named(kType, id), " was deleted"));
     }
     absl::StatusOr<std::optional<pb::VersionedEntity>> loaded = txn_.LoadEntity(kType, id);
@@ -263,7 +265,8 @@ class Stager {
     StageResult r = Applied(seq);
     if (!lost.empty()) {
       r.kind = Kind::kConflict;
-      r.reason = absl::StrCat(lost.size(), " field(s) already have a newer version; the rest merged");
+      r.reason =
+          absl::StrCat(lost.size(), " field(s) already have a newer version; the rest merged");
     }
     return r;
   }
@@ -301,8 +304,7 @@ class Stager {
     if (collective != change_.collective_id()) {
       return absl::InvalidArgumentError(absl::StrCat(
           Named(pb::SYNC_ENTITY_TYPE_RELATION, r.id()), ": change names collective ",
-          IdToText(change_.collective_id()), " but its experiences are in ",
-          IdToText(collective)));
+          IdToText(change_.collective_id()), " but its experiences are in ", IdToText(collective)));
     }
     const uint64_t seq = txn_.AppendChange(change_);
     pb::VersionedEntity entity;
@@ -402,8 +404,7 @@ absl::StatusOr<StageResult> StageChange(WriteTxn& txn, const pb::SyncChange& cha
   absl::StatusOr<uint64_t> mark = txn.OriginMark(change.source_instance());
   if (!mark.ok()) return mark.status();
   if (change.sequence() <= *mark) {
-    return Skip(StageResult::Kind::kDuplicate,
-                absl::StrCat("already applied through ", *mark));
+    return Skip(StageResult::Kind::kDuplicate, absl::StrCat("already applied through ", *mark));
   }
   absl::StatusOr<StageResult> result = Stager(txn, change, context).Run();
   if (result.ok()) txn.SetOriginMark(change.source_instance(), change.sequence());

@@ -28,8 +28,7 @@ class RocksChangeLog final : public ChangeLog {
   absl::StatusOr<ScanResult> ScanInto(
       const ScanRequest& request,
       google::protobuf::RepeatedPtrField<pulsedb::sync::v1::SyncChange>* out) const override;
-  absl::StatusOr<ScanResult> ScanWire(const ScanRequest& request,
-                                      std::string* out) const override;
+  absl::StatusOr<ScanResult> ScanWire(const ScanRequest& request, std::string* out) const override;
   absl::StatusOr<uint64_t> CompactThrough(uint64_t sequence) override;
   bool WaitForNew(uint64_t after, absl::Time deadline) const override;
   uint64_t AddListener(Listener listener) override;

@@ -30,11 +30,18 @@ namespace {
 constexpr int64_t kFutureSkewMillis = 5 * 60 * 1000;
 
 const std::vector<std::string>& FamilyNames() {
-  static const auto* names = new std::vector<std::string>{
-      rocksdb::kDefaultColumnFamilyName, kMetaFamily,         kCollectivesFamily,
-      kExperiencesFamily,                kRelationsFamily,    kInsightsFamily,
-      kRelationIndexFamily,              kTombstonesFamily,   kWalFamily,
-      kCursorsFamily,                    kOriginsFamily,      kPeersFamily};
+  static const auto* names = new std::vector<std::string>{rocksdb::kDefaultColumnFamilyName,
+                                                          kMetaFamily,
+                                                          kCollectivesFamily,
+                                                          kExperiencesFamily,
+                                                          kRelationsFamily,
+                                                          kInsightsFamily,
+                                                          kRelationIndexFamily,
+                                                          kTombstonesFamily,
+                                                          kWalFamily,
+                                                          kCursorsFamily,
+                                                          kOriginsFamily,
+                                                          kPeersFamily};
   return *names;
 }
 
@@ -186,13 +193,12 @@ absl::Status Store::OpenDb() {
         DecodeSequence(absl::string_view(last->key().data(), last->key().size()));
     if (!newest.ok()) return newest.status();
     if (*newest != *head) {
-      return absl::DataLossError(absl::StrCat("change log ends at ", *newest,
-                                              " but the store's head is ", *head));
+      return absl::DataLossError(
+          absl::StrCat("change log ends at ", *newest, " but the store's head is ", *head));
     }
   }
   committed_head_ = *head;
-  log_ = std::make_unique<RocksChangeLog>(db_.get(), cf_, *head, *compacted,
-                                          options_.sync_writes);
+  log_ = std::make_unique<RocksChangeLog>(db_.get(), cf_, *head, *compacted, options_.sync_writes);
   return absl::OkStatus();
 }
 
@@ -291,8 +297,7 @@ ApplyContext Store::LocalContext() const {
   return context;
 }
 
-absl::StatusOr<LocalWrite> Store::CommitLocal(pb::SyncChange change,
-                                              const LocalPrepare& prepare) {
+absl::StatusOr<LocalWrite> Store::CommitLocal(pb::SyncChange change, const LocalPrepare& prepare) {
   if (SyncApplyGuard::IsApplying()) {
     return absl::FailedPreconditionError(
         "local write while this thread applies remote changes (SyncApplyGuard held)");
@@ -607,16 +612,15 @@ absl::Status Store::CheckEmbeddings(ChangeRefs changes) const {
     const uint32_t dimension = *known->second;
     if (static_cast<uint32_t>(size) != dimension) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "change ", change.sequence(), ": ", what, " embedding has ", size,
-          " values, collective ", IdToText(change.collective_id()), " expects ", dimension));
+          "change ", change.sequence(), ": ", what, " embedding has ", size, " values, collective ",
+          IdToText(change.collective_id()), " expects ", dimension));
     }
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
-    ChangeRefs changes, ApplyContext context,
-    const std::optional<PullCursorUpdate>& pull_cursor) {
+    ChangeRefs changes, ApplyContext context, const std::optional<PullCursorUpdate>& pull_cursor) {
   context.self_id = instance_id();
   context.authoritative_store = options_.authoritative;
   SyncApplyGuard guard;
@@ -629,9 +633,8 @@ absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
       const pb::SyncChange& change = changes[i];
       txn.SetSavePoint();
       absl::Status outcome = ValidateChange(change);
-      absl::StatusOr<StageResult> staged = outcome.ok()
-                                               ? StageChange(txn, change, context)
-                                               : absl::StatusOr<StageResult>(outcome);
+      absl::StatusOr<StageResult> staged =
+          outcome.ok() ? StageChange(txn, change, context) : absl::StatusOr<StageResult>(outcome);
       if (!staged.ok()) {
         txn.RollbackToSavePoint();
         report.failed_index = i;
@@ -770,11 +773,10 @@ absl::StatusOr<SnapshotApplyReport> Store::ApplySnapshotChunk(const pb::Snapshot
         for (const std::string& field : PlainFieldNames()) {
           const pb::FieldVersion theirs = FieldStamp(incoming, field);
           const pb::FieldVersion ours = FieldStamp(mine, field);
-          const bool take =
-              context.conflict_resolution == pb::CONFLICT_RESOLUTION_SERVER_WINS
-                  ? theirs.version() >= ours.version()
-                  : StampIsNewer(theirs.stamp_timestamp(), theirs.stamp_origin(),
-                                 ours.stamp_timestamp(), ours.stamp_origin());
+          const bool take = context.conflict_resolution == pb::CONFLICT_RESOLUTION_SERVER_WINS
+                                ? theirs.version() >= ours.version()
+                                : StampIsNewer(theirs.stamp_timestamp(), theirs.stamp_origin(),
+                                               ours.stamp_timestamp(), ours.stamp_origin());
           if (!take) continue;
           CopyPlainField(field, incoming.experience(), merged.mutable_experience());
           SetFieldStamp(theirs, &merged);
@@ -808,8 +810,7 @@ absl::StatusOr<SnapshotApplyReport> Store::ApplySnapshotChunk(const pb::Snapshot
       if (!local.ok()) return local.status();
       if (local->has_value()) {
         if (tombstone.entity_type() == pb::SYNC_ENTITY_TYPE_EXPERIENCE) {
-          absl::StatusOr<std::vector<std::string>> touching =
-              txn.RelationsTouching(tombstone.id());
+          absl::StatusOr<std::vector<std::string>> touching = txn.RelationsTouching(tombstone.id());
           if (!touching.ok()) return touching.status();
           for (const std::string& relation_id : *touching) {
             auto relation = txn.LoadEntity(pb::SYNC_ENTITY_TYPE_RELATION, relation_id);
@@ -886,16 +887,18 @@ absl::StatusOr<uint64_t> Store::AdvanceCursor(absl::string_view peer_id, CursorK
                                               uint64_t sequence, bool durable) {
   if (absl::Status s = ValidateId(peer_id, "peer id"); !s.ok()) return s;
   uint64_t after = sequence;
-  absl::Status s = Commit([&](WriteTxn& txn) -> absl::Status {
-    absl::StatusOr<std::optional<uint64_t>> current = txn.Cursor(peer_id, kind);
-    if (!current.ok()) return current.status();
-    if (current->has_value() && **current >= sequence) {
-      after = **current;
-      return absl::OkStatus();
-    }
-    after = sequence;
-    return txn.AdvanceCursor(peer_id, kind, sequence);
-  }, durable);
+  absl::Status s = Commit(
+      [&](WriteTxn& txn) -> absl::Status {
+        absl::StatusOr<std::optional<uint64_t>> current = txn.Cursor(peer_id, kind);
+        if (!current.ok()) return current.status();
+        if (current->has_value() && **current >= sequence) {
+          after = **current;
+          return absl::OkStatus();
+        }
+        after = sequence;
+        return txn.AdvanceCursor(peer_id, kind, sequence);
+      },
+      durable);
   if (!s.ok()) return s;
   return after;
 }
@@ -1033,8 +1036,7 @@ absl::StatusOr<std::string> Store::CanonicalDump() const {
         default:
           break;
       }
-      lines.push_back(absl::StrCat(name, " ", IdToText(it->key().ToString()), " ",
-                                   OneLine(state)));
+      lines.push_back(absl::StrCat(name, " ", IdToText(it->key().ToString()), " ", OneLine(state)));
     }
     if (!it->status().ok()) return FromRocks(it->status(), "dump");
   }

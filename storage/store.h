@@ -29,8 +29,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "common/mutex.h"
 #include "absl/types/span.h"
+#include "common/mutex.h"
 #include "pulsedb/sync/v1/sync.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/file_system.h"
@@ -67,11 +67,11 @@ struct LocalWrite {
 
 // What ApplyRemoteChanges did with a batch.
 struct ApplyReport {
-  int applied = 0;     // written now
-  int duplicates = 0;  // already applied earlier
-  int skipped = 0;     // acknowledged without effect (exists, tombstoned, no effect)
-  int conflicts = 0;   // lost the conflict rule (CRDT parts still merged)
-  int rejected = 0;    // the first failure and everything after it
+  int applied = 0;            // written now
+  int duplicates = 0;         // already applied earlier
+  int skipped = 0;            // acknowledged without effect (exists, tombstoned, no effect)
+  int conflicts = 0;          // lost the conflict rule (CRDT parts still merged)
+  int rejected = 0;           // the first failure and everything after it
   int future_timestamps = 0;  // timestamps more than 5 minutes ahead of this clock
   // Origin sequence of the last change applied or acknowledged before the first failure.
   std::optional<uint64_t> safe_through;
@@ -223,9 +223,8 @@ class Store {
   // `ignore_peers` (a hub's expired peers) do not count; when every cursor belongs to
   // one of them, the log is compacted up to the head (still capped by `retain_from`).
   // Returns how many log entries were removed. Idempotent.
-  absl::StatusOr<uint64_t> CompactWal(
-      std::optional<uint64_t> retain_from = std::nullopt,
-      const absl::flat_hash_set<std::string>& ignore_peers = {});
+  absl::StatusOr<uint64_t> CompactWal(std::optional<uint64_t> retain_from = std::nullopt,
+                                      const absl::flat_hash_set<std::string>& ignore_peers = {});
 
   // RocksDB's own estimates, summed over the column families, for monitoring.
   struct DiskUsage {

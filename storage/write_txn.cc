@@ -26,8 +26,7 @@ std::string WriteTxn::IndexKey(rocksdb::ColumnFamilyHandle* cf, absl::string_vie
   return out;
 }
 
-void WriteTxn::Stage(rocksdb::ColumnFamilyHandle* cf, absl::string_view key,
-                     const Staged& staged) {
+void WriteTxn::Stage(rocksdb::ColumnFamilyHandle* cf, absl::string_view key, const Staged& staged) {
   Undo undo;
   undo.index_key = IndexKey(cf, key);
   auto [it, inserted] = staged_.try_emplace(undo.index_key, staged);
@@ -84,14 +83,13 @@ absl::StatusOr<std::optional<VersionedEntity>> WriteTxn::LoadEntity(SyncEntityTy
   if (!raw->has_value()) return std::nullopt;
   VersionedEntity entity;
   if (!entity.ParseFromString(**raw)) {
-    return absl::InternalError(absl::StrCat("corrupt ", SyncEntityType_Name(type), " record ",
-                                            IdToText(id)));
+    return absl::InternalError(
+        absl::StrCat("corrupt ", SyncEntityType_Name(type), " record ", IdToText(id)));
   }
   return entity;
 }
 
-void WriteTxn::PutEntity(SyncEntityType type, absl::string_view id,
-                         const VersionedEntity& entity) {
+void WriteTxn::PutEntity(SyncEntityType type, absl::string_view id, const VersionedEntity& entity) {
   Put(cf_.ForEntity(type), id, entity.SerializeAsString());
 }
 
@@ -124,8 +122,8 @@ absl::StatusOr<std::vector<std::string>> WriteTxn::RelationsTouching(
   if (!it->status().ok()) return FromRocks(it->status(), "relation index scan");
   const std::string start(experience_id);
   for (auto staged = staged_relations_.lower_bound(start);
-       staged != staged_relations_.end() && absl::string_view(staged->first).substr(
-                                                0, experience_id.size()) == experience_id;
+       staged != staged_relations_.end() &&
+       absl::string_view(staged->first).substr(0, experience_id.size()) == experience_id;
        ++staged) {
     keys[staged->first] = staged->second;
   }
@@ -167,8 +165,7 @@ void WriteTxn::SetOriginMark(absl::string_view origin, uint64_t sequence) {
 
 absl::StatusOr<std::optional<uint64_t>> WriteTxn::Cursor(absl::string_view peer_id,
                                                          CursorKind kind) {
-  absl::StatusOr<std::optional<std::string>> raw =
-      Get(cf_.cursors, EncodeCursorKey(peer_id, kind));
+  absl::StatusOr<std::optional<std::string>> raw = Get(cf_.cursors, EncodeCursorKey(peer_id, kind));
   if (!raw.ok()) return raw.status();
   if (!raw->has_value()) return std::nullopt;
   absl::StatusOr<uint64_t> value = DecodeSequence(**raw);

@@ -47,8 +47,7 @@ class WriteTxn {
                  const pulsedb::sync::v1::VersionedEntity& entity);
   void DeleteEntity(pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
 
-  absl::StatusOr<bool> IsTombstoned(pulsedb::sync::v1::SyncEntityType type,
-                                    absl::string_view id);
+  absl::StatusOr<bool> IsTombstoned(pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
   void PutTombstone(const pulsedb::sync::v1::Tombstone& tombstone);
 
   // Relation ids whose source or target is `experience_id` (batch writes included).

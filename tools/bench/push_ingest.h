@@ -18,7 +18,7 @@ struct IngestFigures {
   double changes_per_second = 0;
   double bytes_per_second = 0;  // serialized change bytes acknowledged
   double mean_change_bytes = 0;
-  double hub_cpu_seconds = 0;  // the hub process's CPU time during the run
+  double hub_cpu_seconds = 0;      // the hub process's CPU time during the run
   uint64_t hub_written_bytes = 0;  // what the hub handed to write(2) during the run
 };
 
