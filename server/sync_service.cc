@@ -13,6 +13,7 @@
 #include "server/snapshot_stream.h"
 #include "server/status_mapping.h"
 #include "server/subscribe_stream.h"
+#include "server/wire_bytes.h"
 #include "storage/ids.h"
 #include "storage/keys.h"
 
@@ -85,9 +86,9 @@ absl::Status SyncServiceImpl::DoHandshake(const pb::HandshakeRequest& request,
   for (const char* c : {"push", "pull", "subscribe", "snapshot"}) response->add_capabilities(c);
   if (request.protocol_version() != kProtocolVersion) {
     response->set_accepted(false);
-    response->set_reason(BoundedReason(absl::StrCat(
-        "protocol version mismatch: hub speaks ", kProtocolVersion, ", peer speaks ",
-        request.protocol_version())));
+    response->set_reason(
+        BoundedReason(absl::StrCat("protocol version mismatch: hub speaks ", kProtocolVersion,
+                                   ", peer speaks ", request.protocol_version())));
     Log(LogLevel::kInfo, "handshake_refused",
         {{"peer", IdToText(request.instance_id())}, {"reason", response->reason()}});
     hub_->metrics().RecordProtocolMismatch();
@@ -142,7 +143,8 @@ absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
   absl::StatusOr<storage::ApplyReport> report =
       hub_->store().ApplyRemoteChanges(request.changes(), apply);
   if (!report.ok()) {
-    Log(LogLevel::kError, "push_failed", {{"peer", IdToText(peer)}, {"error", report.status().ToString()}});
+    Log(LogLevel::kError, "push_failed",
+        {{"peer", IdToText(peer)}, {"error", report.status().ToString()}});
     return report.status();
   }
   hub_->metrics().RecordPushedChanges(*report);
@@ -193,19 +195,11 @@ grpc::ServerUnaryReactor* SyncServiceImpl::Pull(grpc::CallbackServerContext* con
                                                 grpc::ByteBuffer* response) {
   return RunOnPool(hub_, context, RpcMethod::kPull, [this, context, request, response] {
     pb::PullRequest parsed;
-    grpc::ByteBuffer copy(*request);  // shares the slices
-    if (!grpc::SerializationTraits<pb::PullRequest>::Deserialize(&copy, &parsed).ok()) {
-      return absl::InvalidArgumentError("malformed PullRequest");
-    }
+    if (absl::Status s = ParseRequest(*request, &parsed, "PullRequest"); !s.ok()) return s;
     auto wire = std::make_unique<std::string>();
     absl::Status status = DoPull(*context, parsed, wire.get());
-    if (status.ok()) {
-      // The reply's bytes go to gRPC as they are, freed when gRPC is done with them.
-      std::string* bytes = wire.release();
-      grpc::Slice slice(bytes->data(), bytes->size(),
-                        [](void* p) { delete static_cast<std::string*>(p); }, bytes);
-      *response = grpc::ByteBuffer(&slice, 1);
-    }
+    // The reply's bytes go to gRPC as they are.
+    if (status.ok()) *response = OwningByteBuffer(std::move(wire));
     return status;
   });
 }
@@ -240,8 +234,8 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
       scan.ok() ? hub_->store().log().ScanWire(*scan, response)
                 : absl::StatusOr<storage::ScanResult>(scan.status());
   if (page.ok() && page->appended == 0 && page->oversized.has_value()) {
-    page = ChangeTooLargeError(page->oversized->log_sequence, page->oversized->bytes,
-                               scan->max_bytes);
+    page =
+        ChangeTooLargeError(page->oversized->log_sequence, page->oversized->bytes, scan->max_bytes);
   }
   if (!page.ok()) {
     Log(LogLevel::kInfo, "pull_refused",
@@ -279,8 +273,8 @@ absl::Status SyncServiceImpl::Acknowledge(const std::string& peer, const pb::Pul
   const uint64_t cursor = request.cursor().last_sequence();
   const uint64_t head = hub_->store().log().Head();
   if (cursor > head) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot acknowledge cursor ", cursor,
-                                                   ": the log's head is ", head));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot acknowledge cursor ", cursor, ": the log's head is ", head));
   }
   hub_->RecordServed(peer, cursor);
   response->set_has_more(cursor < head);
@@ -295,8 +289,8 @@ absl::Status SyncServiceImpl::Acknowledge(const std::string& peer, const pb::Pul
 // Streams
 // ---------------------------------------------------------------------------
 
-grpc::ServerWriteReactor<pb::SubscribeEvent>* SyncServiceImpl::Subscribe(
-    grpc::CallbackServerContext* context, const pb::SubscribeRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* SyncServiceImpl::Subscribe(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   return SubscribeStream::Start(hub_, context, request);
 }
 

@@ -1,9 +1,10 @@
 // SyncServiceImpl: the hub's pulsedb.sync.v1.SyncService over gRPC's callback API.
 // Handshake, Push and Pull are unary; their storage work runs on the hub's pool so gRPC's
 // threads never block on an fsync. Subscribe and Snapshot are server streams
-// (subscribe_stream.h, snapshot_stream.h). Pull is served as raw bytes: its reply is the
-// log entries as stored, framed as a PullResponse, never parsed or re-serialized by the
-// hub (ChangeLog::ScanWire). Thread-safe; borrows the HubContext.
+// (subscribe_stream.h, snapshot_stream.h). Pull and Subscribe are served as raw bytes:
+// their replies are the log entries as stored, framed as a PullResponse or SubscribeEvent,
+// never parsed or re-serialized by the hub (ChangeLog::ScanWire). Thread-safe; borrows the
+// HubContext.
 #ifndef PULSESYNC_SERVER_SYNC_SERVICE_H_
 #define PULSESYNC_SERVER_SYNC_SERVICE_H_
 
@@ -15,8 +16,10 @@
 
 namespace pulse::server {
 
-class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::WithRawCallbackMethod_Pull<
-                                  pulsedb::sync::v1::SyncService::CallbackService> {
+class SyncServiceImpl final
+    : public pulsedb::sync::v1::SyncService::WithRawCallbackMethod_Subscribe<
+          pulsedb::sync::v1::SyncService::WithRawCallbackMethod_Pull<
+              pulsedb::sync::v1::SyncService::CallbackService>> {
  public:
   // Push requests are parsed on a per-call arena (arena_message_allocator.h).
   explicit SyncServiceImpl(HubContext* hub) : hub_(hub) {
@@ -33,9 +36,9 @@ class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::WithRawCall
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const grpc::ByteBuffer* request,
                                  grpc::ByteBuffer* response) override;
-  grpc::ServerWriteReactor<pulsedb::sync::v1::SubscribeEvent>* Subscribe(
-      grpc::CallbackServerContext* context,
-      const pulsedb::sync::v1::SubscribeRequest* request) override;
+  // A pulsedb.sync.v1.SubscribeRequest in, SubscribeEvents out, as bytes.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* request) override;
   grpc::ServerWriteReactor<pulsedb::sync::v1::SnapshotChunk>* Snapshot(
       grpc::CallbackServerContext* context,
       const pulsedb::sync::v1::SnapshotRequest* request) override;

@@ -33,6 +33,7 @@ bool ReadChangeHeader(absl::string_view wire, ChangeHeader* header) {
         if (!ReadVarint(p, end, &value)) return false;
         if (field == 1) header->sequence = value;
         if (field == 4) header->entity_type = static_cast<int>(static_cast<int32_t>(value));
+        if (field == 6) header->timestamp = static_cast<int64_t>(value);
         break;
       }
       case 1:  // fixed64

@@ -1,5 +1,5 @@
 // ChangeHeader: what filters and reply budgets need of a serialized SyncChange (origin,
-// collective, entity type, origin sequence), read from its wire bytes without parsing
+// collective, entity type, origin sequence, timestamp), read from its wire bytes without parsing
 // the payload. Lets the hub serve log entries as stored, byte for byte. Pure functions;
 // thread-safe. The views point into the bytes read.
 #ifndef PULSESYNC_STORAGE_CHANGE_HEADER_H_
@@ -16,6 +16,7 @@ struct ChangeHeader {
   absl::string_view source_instance;  // field 2
   absl::string_view collective_id;    // field 3
   int entity_type = 0;                // field 4
+  int64_t timestamp = 0;              // field 6
 };
 
 // False when `wire` is not a well-formed message (the payload is skipped, not checked).

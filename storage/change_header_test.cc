@@ -26,6 +26,7 @@ TEST(ChangeHeaderTest, ReadsWhatFiltersNeedFromTheWireBytes) {
   EXPECT_EQ(header.source_instance, change.source_instance());
   EXPECT_EQ(header.collective_id, change.collective_id());
   EXPECT_EQ(header.entity_type, pb::SYNC_ENTITY_TYPE_INSIGHT);
+  EXPECT_EQ(header.timestamp, 1700000000000);  // after the payload it skipped
 }
 
 TEST(ChangeHeaderTest, DefaultsWhenFieldsAreAbsent) {

@@ -23,9 +23,8 @@ bool FilterMatches(const ScanFilter& filter, absl::string_view source, absl::str
                    int entity_type) {
   if (!filter.exclude_origin.empty() && source == filter.exclude_origin) return false;
   if (!filter.only_origin.empty() && source != filter.only_origin) return false;
-  if (!filter.collectives.empty() &&
-      std::find(filter.collectives.begin(), filter.collectives.end(), collective) ==
-          filter.collectives.end()) {
+  if (!filter.collectives.empty() && std::find(filter.collectives.begin(), filter.collectives.end(),
+                                               collective) == filter.collectives.end()) {
     return false;
   }
   if (!filter.entity_types.empty() &&
@@ -36,7 +35,7 @@ bool FilterMatches(const ScanFilter& filter, absl::string_view source, absl::str
   return true;
 }
 
-// Sinks: Read an entry's bytes, then Keep or Drop it.
+// Sinks: Read an entry's bytes, then Keep (with its log position) or Drop it.
 // Scan's: parsed into a vector of its own.
 class VectorSink {
  public:
@@ -47,11 +46,11 @@ class VectorSink {
   }
   bool Matches(const ScanFilter& filter) const {
     return FilterMatches(filter, change_->source_instance(), change_->collective_id(),
-                                   change_->entity_type());
+                         change_->entity_type());
   }
   std::size_t Size() const { return change_->ByteSizeLong(); }
   uint64_t OriginSequence() const { return change_->sequence(); }
-  void Keep() {}
+  void Keep(uint64_t) {}
   void Drop() { out_->pop_back(); }
 
  private:
@@ -70,11 +69,11 @@ class RepeatedSink {
   }
   bool Matches(const ScanFilter& filter) const {
     return FilterMatches(filter, change_->source_instance(), change_->collective_id(),
-                                   change_->entity_type());
+                         change_->entity_type());
   }
   std::size_t Size() const { return change_->ByteSizeLong(); }
   uint64_t OriginSequence() const { return change_->sequence(); }
-  void Keep() {}
+  void Keep(uint64_t) {}
   void Drop() { out_->RemoveLast(); }
 
  private:
@@ -89,19 +88,21 @@ class WireSink {
   // `reserve_for`: how many changes the page may hold, `max_bytes` its budget (0 = none):
   // room for them is reserved once the first change's size is known, so the page is not
   // copied again and again as it grows.
-  WireSink(std::string* out, std::size_t reserve_for, std::size_t max_bytes)
-      : out_(out), reserve_for_(reserve_for), max_bytes_(max_bytes) {}
+  WireSink(std::string* out, std::vector<ScanResult::WireChange>* kept, std::size_t reserve_for,
+           std::size_t max_bytes)
+      : out_(out), kept_(kept), reserve_for_(reserve_for), max_bytes_(max_bytes) {}
   bool Read(absl::string_view value) {
     value_ = value;
     return ReadChangeHeader(value, &header_);
   }
   bool Matches(const ScanFilter& filter) const {
     return FilterMatches(filter, header_.source_instance, header_.collective_id,
-                                   header_.entity_type);
+                         header_.entity_type);
   }
   std::size_t Size() const { return value_.size(); }
   uint64_t OriginSequence() const { return header_.sequence; }
-  void Keep() {
+  void Keep(uint64_t log_sequence) {
+    kept_->push_back({log_sequence, header_.timestamp});
     if (appended_ == 0) {
       std::size_t room = reserve_for_ * (value_.size() + 8);
       if (max_bytes_ != 0) room = std::min(room, max_bytes_);
@@ -122,6 +123,7 @@ class WireSink {
 
  private:
   std::string* const out_;
+  std::vector<ScanResult::WireChange>* const kept_;
   const std::size_t reserve_for_;
   const std::size_t max_bytes_;
   absl::string_view value_;
@@ -157,9 +159,13 @@ absl::StatusOr<ScanResult> RocksChangeLog::Scan(const ScanRequest& request) cons
 
 absl::StatusOr<ScanResult> RocksChangeLog::ScanWire(const ScanRequest& request,
                                                     std::string* out) const {
-  WireSink sink(out, std::min<std::size_t>(request.max_changes, 100000), request.max_bytes);
+  std::vector<ScanResult::WireChange> kept;
+  WireSink sink(out, &kept, std::min<std::size_t>(request.max_changes, 100000), request.max_bytes);
   absl::StatusOr<ScanResult> scanned = ScanTo(request, sink);
-  if (scanned.ok()) scanned->appended = sink.appended();
+  if (scanned.ok()) {
+    scanned->appended = sink.appended();
+    scanned->wire_changes = std::move(kept);
+  }
   return scanned;
 }
 
@@ -198,8 +204,7 @@ absl::StatusOr<ScanResult> RocksChangeLog::ScanTo(const ScanRequest& request, Si
     if (!sequence.ok()) return sequence.status();
     if (*sequence != result.scanned_through + 1) {
       return absl::InternalError(absl::StrCat("change log has a gap: expected sequence ",
-                                              result.scanned_through + 1, ", found ",
-                                              *sequence));
+                                              result.scanned_through + 1, ", found ", *sequence));
     }
     if (request.max_examined != 0 && examined == request.max_examined) {
       stopped_early = true;
@@ -228,7 +233,7 @@ absl::StatusOr<ScanResult> RocksChangeLog::ScanTo(const ScanRequest& request, Si
       }
       bytes += size;
       ++kept;
-      sink.Keep();
+      sink.Keep(*sequence);
     } else {
       sink.Drop();
     }
@@ -237,8 +242,8 @@ absl::StatusOr<ScanResult> RocksChangeLog::ScanTo(const ScanRequest& request, Si
   }
   if (!it->status().ok()) return FromRocks(it->status(), "change log scan");
   if (!stopped_early && result.scanned_through != head) {
-    return absl::InternalError(absl::StrCat("change log ends at ", result.scanned_through,
-                                            " but its head is ", head));
+    return absl::InternalError(
+        absl::StrCat("change log ends at ", result.scanned_through, " but its head is ", head));
   }
   result.has_more = result.scanned_through < head;
   return result;
