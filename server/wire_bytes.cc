@@ -8,8 +8,8 @@ namespace pulse::server {
 
 grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> bytes) {
   std::string* owned = bytes.release();
-  grpc::Slice slice(owned->data(), owned->size(),
-                    [](void* p) { delete static_cast<std::string*>(p); }, owned);
+  grpc::Slice slice(
+      owned->data(), owned->size(), [](void* p) { delete static_cast<std::string*>(p); }, owned);
   return grpc::ByteBuffer(&slice, 1);
 }
 
