@@ -2,6 +2,7 @@
 
 #include <vector>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -26,14 +27,21 @@ absl::StatusOr<FillseqFigures> RunFillseq(const std::string& db_bench, uint64_t 
                                    "--threads=1"};
   FillseqFigures figures;
   figures.command = absl::StrJoin(args, " ");
-  // Its progress lines go to stderr: keep them off the report.
-  const std::vector<std::string> argv = {"/bin/sh", "-c", "exec \"$0\" \"$@\" 2>/dev/null"};
+  // Its progress lines go to stderr: keep them off the report. A process's I/O counters
+  // include those of the children it reaped, so the shell prints db_bench's afterwards.
+  const std::vector<std::string> argv = {"/bin/sh", "-c",
+                                         "\"$0\" \"$@\" 2>/dev/null; cat /proc/$$/io"};
   std::vector<std::string> full = argv;
   full.insert(full.end(), args.begin(), args.end());
   std::optional<std::string> line;
   {
     testing::ChildProcess child(full);
     line = child.WaitForLine("fillseq", absl::Minutes(10));
+    std::optional<std::string> wchar = child.WaitForLine("wchar:", absl::Minutes(1));
+    if (wchar.has_value()) {
+      absl::SimpleAtoi(absl::StripAsciiWhitespace(wchar->substr(wchar->find(':') + 1)),
+                       &figures.written_bytes);
+    }
     child.Wait(absl::Minutes(1));
   }
   RemoveTree(dir);

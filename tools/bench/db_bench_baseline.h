@@ -14,6 +14,9 @@ namespace pulse::bench {
 struct FillseqFigures {
   double ops_per_second = 0;  // values written per second
   double value_bytes_per_second = 0;
+  // Bytes db_bench handed to write(2) (its WAL and table files), from the /proc/PID/io
+  // of the shell that reaped it; 0 when unknown.
+  uint64_t written_bytes = 0;
   std::string command;  // the exact command line, for the report
 };
 

@@ -129,6 +129,12 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
                  "ratio", "the change goes to the log and, as the entity, to its family");
       report.Add(absl::StrCat("  db_bench fillseq, ", mode), fillseq->value_bytes_per_second / 1e6,
                  "MB/s", fillseq->command);
+      if (fillseq->written_bytes != 0) {
+        report.Add("  db_bench bytes written per value byte",
+                   static_cast<double>(fillseq->written_bytes) /
+                       (static_cast<double>(ingest->changes) * (ingest->mean_change_bytes + 0.5)),
+                   "ratio", "each value once in its WAL, once more when flushed");
+      }
       if (!context.baseline_hub_binary.empty()) {
         absl::StatusOr<IngestFigures> before =
             MeasurePushIngest(context, context.baseline_hub_binary, peers, sync);
