@@ -18,12 +18,12 @@ bool Wanted(const pb::SyncChange& change, const std::string& requester,
             const google::protobuf::RepeatedPtrField<std::string>& collectives,
             const google::protobuf::RepeatedField<int>& types) {
   if (change.source_instance() == requester) return false;
-  if (!collectives.empty() &&
-      std::find(collectives.begin(), collectives.end(), change.collective_id()) ==
-          collectives.end()) {
+  if (!collectives.empty() && std::find(collectives.begin(), collectives.end(),
+                                        change.collective_id()) == collectives.end()) {
     return false;
   }
-  if (!types.empty() && std::find(types.begin(), types.end(), change.entity_type()) == types.end()) {
+  if (!types.empty() &&
+      std::find(types.begin(), types.end(), change.entity_type()) == types.end()) {
     return false;
   }
   return true;
@@ -41,7 +41,8 @@ uint64_t InMemoryHub::head() const {
 class InMemorySubscription final : public EventStream<pb::SubscribeEvent> {
  public:
   InMemorySubscription(std::shared_ptr<InMemoryHub> hub, pb::SubscribeRequest request)
-      : hub_(std::move(hub)), request_(std::move(request)),
+      : hub_(std::move(hub)),
+        request_(std::move(request)),
         cursor_(request_.cursor().last_sequence()) {}
 
   bool Next(pb::SubscribeEvent* event) override {

@@ -51,8 +51,8 @@ TEST(SyncError, KindsRoundTripAndOnlyUnfixableOnesAreTerminal) {
                                  absl::StatusCode::kResourceExhausted, "too big");
   EXPECT_EQ(SyncErrorOf(s), SyncErrorKind::kChangeTooLarge);
   EXPECT_TRUE(IsTerminal(s));
-  EXPECT_FALSE(IsTerminal(MakeSyncError(SyncErrorKind::kConnectionLost,
-                                        absl::StatusCode::kUnavailable, "down")));
+  EXPECT_FALSE(IsTerminal(
+      MakeSyncError(SyncErrorKind::kConnectionLost, absl::StatusCode::kUnavailable, "down")));
   EXPECT_FALSE(SyncErrorOf(absl::InternalError("plain")).has_value());
 }
 

@@ -10,12 +10,12 @@ namespace {
 constexpr char kKindPayload[] = "pulsedb.sync.v1/sync-error";
 
 constexpr SyncErrorKind kAll[] = {
-    SyncErrorKind::kTransport,       SyncErrorKind::kHandshake,
-    SyncErrorKind::kSerialization,   SyncErrorKind::kTimeout,
-    SyncErrorKind::kConnectionLost,  SyncErrorKind::kProtocolVersion,
-    SyncErrorKind::kInvalidPayload,  SyncErrorKind::kCursorNotFound,
-    SyncErrorKind::kShutdown,        SyncErrorKind::kPeerChanged,
-    SyncErrorKind::kChangeTooLarge,  SyncErrorKind::kCatchUpIncomplete,
+    SyncErrorKind::kTransport,      SyncErrorKind::kHandshake,
+    SyncErrorKind::kSerialization,  SyncErrorKind::kTimeout,
+    SyncErrorKind::kConnectionLost, SyncErrorKind::kProtocolVersion,
+    SyncErrorKind::kInvalidPayload, SyncErrorKind::kCursorNotFound,
+    SyncErrorKind::kShutdown,       SyncErrorKind::kPeerChanged,
+    SyncErrorKind::kChangeTooLarge, SyncErrorKind::kCatchUpIncomplete,
 };
 
 }  // namespace

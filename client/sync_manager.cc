@@ -156,8 +156,8 @@ void SyncManager::RecordFailure(const absl::Status& status) {
                       : SyncState::kError;
   Log(LogLevel::kWarning, "sync_failed",
       {{"hub", IdToText(hub_id_)},
-       {"kind", std::string(SyncErrorKindName(SyncErrorOf(status).value_or(
-                    SyncErrorKind::kTransport)))},
+       {"kind",
+        std::string(SyncErrorKindName(SyncErrorOf(status).value_or(SyncErrorKind::kTransport)))},
        {"failures", absl::StrCat(status_.consecutive_failures)},
        {"error", status.ToString()}});
 }
@@ -243,13 +243,13 @@ absl::Status SyncManager::RunCycle(bool pull) {
     }
     const bool peer_changed = SyncErrorOf(status) == SyncErrorKind::kPeerChanged;
     // "Unknown peer": the hub forgot us (its data was replaced without a new identity).
-    const bool unknown_peer = status.code() == absl::StatusCode::kFailedPrecondition &&
-                              !SyncErrorOf(status).has_value();
+    const bool unknown_peer =
+        status.code() == absl::StatusCode::kFailedPrecondition && !SyncErrorOf(status).has_value();
     if (!peer_changed && !unknown_peer) return status;
     if (++rebinds > 1) {
-      return MakeSyncError(SyncErrorKind::kPeerChanged, absl::StatusCode::kFailedPrecondition,
-                           absl::StrCat("the hub changed identity twice in one cycle: ",
-                                        status.message()));
+      return MakeSyncError(
+          SyncErrorKind::kPeerChanged, absl::StatusCode::kFailedPrecondition,
+          absl::StrCat("the hub changed identity twice in one cycle: ", status.message()));
     }
     MutexLock lock(&mu_);
     handshaken_ = false;
@@ -287,8 +287,9 @@ absl::Status SyncManager::PushAll() {
       }
       hub = hub_id_;
       push_pending_ = false;
-      max_bytes = std::min<uint64_t>(config_.max_message_bytes,
-                                     hub_max_bytes_ == 0 ? config_.max_message_bytes : hub_max_bytes_);
+      max_bytes =
+          std::min<uint64_t>(config_.max_message_bytes,
+                             hub_max_bytes_ == 0 ? config_.max_message_bytes : hub_max_bytes_);
       max_batch = std::min<uint64_t>(config_.batch_size,
                                      hub_max_batch_ == 0 ? config_.batch_size : hub_max_batch_);
     }
@@ -360,11 +361,11 @@ absl::Status SyncManager::PushAll() {
       status_.pushed += response->accepted() - response->duplicates();
     }
     if (response->rejected() > 0) {
-      return MakeSyncError(SyncErrorKind::kTransport, absl::StatusCode::kAborted,
-                           absl::StrCat("hub rejected change ", response->first_failure().sequence(),
-                                        " (and ", response->rejected() - 1,
-                                        " after it): ", response->first_failure().reason(),
-                                        "; will retry"));
+      return MakeSyncError(
+          SyncErrorKind::kTransport, absl::StatusCode::kAborted,
+          absl::StrCat("hub rejected change ", response->first_failure().sequence(), " (and ",
+                       response->rejected() - 1, " after it): ", response->first_failure().reason(),
+                       "; will retry"));
     }
     if (!page->has_more) return absl::OkStatus();
   }
@@ -373,12 +374,14 @@ absl::Status SyncManager::PushAll() {
 absl::StatusOr<bool> SyncManager::IsMoot(const pb::SyncChange& change) const {
   const pb::SyncPayload& p = change.payload();
   constexpr auto kExperience = pb::SYNC_ENTITY_TYPE_EXPERIENCE;
-  if (p.has_experience_updated()) return store_->IsTombstoned(kExperience, p.experience_updated().id());
+  if (p.has_experience_updated())
+    return store_->IsTombstoned(kExperience, p.experience_updated().id());
   if (p.has_experience_archived()) {
     return store_->IsTombstoned(kExperience, p.experience_archived().id());
   }
   if (p.has_relation_created()) {
-    absl::StatusOr<bool> source = store_->IsTombstoned(kExperience, p.relation_created().source_id());
+    absl::StatusOr<bool> source =
+        store_->IsTombstoned(kExperience, p.relation_created().source_id());
     if (!source.ok() || *source) return source;
     return store_->IsTombstoned(kExperience, p.relation_created().target_id());
   }
@@ -419,11 +422,11 @@ absl::Status SyncManager::ApplyBatch(
     status_.lag = hub_head_ > through ? hub_head_ - through : 0;
   }
   if (report->failed_index.has_value()) {
-    return MakeSyncError(SyncErrorKind::kTransport, absl::StatusCode::kAborted,
-                         absl::StrCat("change ", report->failed_sequence, " from ",
-                                      IdToText(changes[*report->failed_index].source_instance()),
-                                      " could not be applied: ", report->failure.message(),
-                                      "; will retry"));
+    return MakeSyncError(
+        SyncErrorKind::kTransport, absl::StatusCode::kAborted,
+        absl::StrCat("change ", report->failed_sequence, " from ",
+                     IdToText(changes[*report->failed_index].source_instance()),
+                     " could not be applied: ", report->failure.message(), "; will retry"));
   }
   return absl::OkStatus();
 }
@@ -735,7 +738,8 @@ void SyncManager::SubscriberLoop() {
           status_.live = true;
         }
         failures = 0;
-        applied = ApplyBatch(event.changes(), event.cursor().last_sequence(), event.head_sequence());
+        applied =
+            ApplyBatch(event.changes(), event.cursor().last_sequence(), event.head_sequence());
         if (!applied.ok()) {
           stream->Cancel();
           break;

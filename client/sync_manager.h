@@ -53,22 +53,22 @@ enum class SyncState { kIdle, kSyncing, kError, kDisconnected };
 
 struct SyncStatus {
   SyncState state = SyncState::kIdle;
-  bool running = false;       // the background loop is alive
+  bool running = false;  // the background loop is alive
   // The most recent failure and when it happened; kept after a recovery (OK when none yet).
   absl::Status last_error;
   absl::Time last_error_time = absl::InfinitePast();
   // When the last cycle (or live delivery of changes) succeeded.
   absl::Time last_success_time = absl::InfinitePast();
   int consecutive_failures = 0;  // since the last success
-  uint64_t pushed = 0;        // own changes the hub acknowledged (replays excluded)
-  uint64_t pulled = 0;        // remote changes applied here (snapshot entities excluded)
+  uint64_t pushed = 0;           // own changes the hub acknowledged (replays excluded)
+  uint64_t pulled = 0;           // remote changes applied here (snapshot entities excluded)
   // Hub head minus our pull cursor, as of the last handshake, Pull reply or Subscribe
   // event (0 when this peer does not pull).
   uint64_t lag = 0;
   // Pulled changes stamped more than 5 minutes ahead of this clock (counted, not clamped).
   uint64_t future_timestamps = 0;
-  std::string hub_id;         // empty before the first handshake
-  bool live = false;          // a Subscribe stream is open
+  std::string hub_id;  // empty before the first handshake
+  bool live = false;   // a Subscribe stream is open
 };
 
 class SyncManager {
@@ -111,9 +111,9 @@ class SyncManager {
   // In live mode: tells the hub how far this store has applied (Pull{acknowledge_only}),
   // which is what lets it compact; a delivered stream event is not yet applied.
   absl::Status AcknowledgeApplied();
-  absl::Status ApplyBatch(const google::protobuf::RepeatedPtrField<pulsedb::sync::v1::SyncChange>&
-                              changes,
-                          uint64_t through, uint64_t head);
+  absl::Status ApplyBatch(
+      const google::protobuf::RepeatedPtrField<pulsedb::sync::v1::SyncChange>& changes,
+      uint64_t through, uint64_t head);
   void Loop();
   void SubscriberLoop();
   void StopSubscriber();

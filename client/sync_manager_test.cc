@@ -105,7 +105,7 @@ TEST_F(EngineTest, StatusStartStopAndASecondStartWhileRunningIsRefused) {
   EXPECT_TRUE(Eventually([&] { return hub_->head() == 1; }));
   ma->Stop();
   EXPECT_FALSE(ma->status().running);
-  ma->Stop();  // idempotent
+  ma->Stop();                     // idempotent
   ASSERT_TRUE(ma->Start().ok());  // start after stop works
   ma->Stop();
 }

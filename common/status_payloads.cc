@@ -50,8 +50,7 @@ std::optional<uint64_t> OldestRetainedOf(const absl::Status& status) {
 absl::Status PeerChangedError(absl::string_view responder_id, absl::string_view expected_id) {
   absl::Status status = absl::FailedPreconditionError(absl::StrCat(
       "peer changed: this is instance ", absl::BytesToHexString(responder_id),
-      ", the request was addressed to ", absl::BytesToHexString(expected_id),
-      "; handshake again"));
+      ", the request was addressed to ", absl::BytesToHexString(expected_id), "; handshake again"));
   status.SetPayload(kResponder, absl::Cord(std::string(responder_id)));
   return status;
 }

@@ -121,15 +121,14 @@ absl::StatusOr<std::vector<std::string>> ReadableCollectives(
   if (grant.read_all) return requested;
   if (requested.empty()) {
     if (grant.read.empty()) {
-      return absl::PermissionDeniedError(
-          absl::StrCat(grant.name, " may not read any collective"));
+      return absl::PermissionDeniedError(absl::StrCat(grant.name, " may not read any collective"));
     }
     return std::vector<std::string>(grant.read.begin(), grant.read.end());
   }
   for (const std::string& id : requested) {
     if (!grant.CanRead(id)) {
-      return absl::PermissionDeniedError(absl::StrCat(grant.name, " may not read collective ",
-                                                      storage::IdToText(id)));
+      return absl::PermissionDeniedError(
+          absl::StrCat(grant.name, " may not read collective ", storage::IdToText(id)));
     }
   }
   return requested;

@@ -33,9 +33,7 @@ struct Grant {
   bool admin = false;
   std::string name;  // "token #<line>", for logs (never the token itself)
 
-  bool CanRead(absl::string_view collective) const {
-    return read_all || read.contains(collective);
-  }
+  bool CanRead(absl::string_view collective) const { return read_all || read.contains(collective); }
   bool CanWrite(absl::string_view collective) const {
     return write_all || write.contains(collective);
   }

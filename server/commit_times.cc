@@ -43,10 +43,13 @@ absl::Time CommitTimes::CommittedAt(const pulsedb::sync::v1::SyncChange& change)
 }
 
 std::vector<absl::Time> CommitTimes::CommittedAt(
-    const google::protobuf::RepeatedPtrField<pulsedb::sync::v1::SyncChange>& changes) const {
+    const std::vector<storage::ScanResult::WireChange>& changes) const {
   std::vector<absl::Time> out;
   out.reserve(changes.size());
-  for (const pulsedb::sync::v1::SyncChange& change : changes) out.push_back(CommittedAt(change));
+  for (const storage::ScanResult::WireChange& change : changes) {
+    std::optional<absl::Time> known = Of(change.log_sequence);
+    out.push_back(known.has_value() ? *known : absl::FromUnixMillis(change.timestamp));
+  }
   return out;
 }
 

@@ -36,9 +36,9 @@ class CommitTimes {
   std::optional<absl::Time> Of(uint64_t sequence) const;
   // Of(change.log_sequence()), else the change's own timestamp.
   absl::Time CommittedAt(const pulsedb::sync::v1::SyncChange& change) const;
-  // CommittedAt of each change.
+  // The same for each change of a page served as bytes (ChangeLog::ScanWire).
   std::vector<absl::Time> CommittedAt(
-      const google::protobuf::RepeatedPtrField<pulsedb::sync::v1::SyncChange>& changes) const;
+      const std::vector<storage::ScanResult::WireChange>& changes) const;
 
   // What the listener calls; public for tests.
   void Record(uint64_t head, absl::Time when);

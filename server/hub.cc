@@ -86,9 +86,8 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(HubOptions options) {
   builder.RegisterService(hub->admin_.get());
   hub->server_ = builder.BuildAndStart();
   if (hub->server_ == nullptr || hub->port_ == 0) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.listen_address,
-                     " (address in use, or not a valid host:port)"));
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen_address,
+                                               " (address in use, or not a valid host:port)"));
   }
   hub->host_ = options.listen_address.substr(0, options.listen_address.rfind(':'));
   if (hub->host_.empty() || hub->host_ == "0.0.0.0" || hub->host_ == "[::]") {

@@ -54,7 +54,8 @@ class HubContext {
 
   // Records that `peer` has acknowledged the log up to `sequence` (forward only), which
   // holds compaction there; observers are not recorded. Errors are logged, not returned:
-  // a missed update only makes compaction more conservative.
+  // a missed update only makes compaction more conservative. For the same reason the
+  // write is not fsynced on its own (it is durable with the next synced commit).
   void RecordServed(const std::string& peer, uint64_t sequence);
 
   // Streams register themselves on start and leave in OnDone.

@@ -24,9 +24,9 @@ absl::Status PeerLimiter::AdmitRequest(const std::string& peer, absl::Time now) 
   }
   bucket.refilled = now;
   if (bucket.tokens < 1.0) {
-    return absl::ResourceExhaustedError(absl::StrCat(
-        "peer ", storage::IdToText(peer), " is over its limit of ", rate_,
-        " requests per second; retry after a backoff"));
+    return absl::ResourceExhaustedError(
+        absl::StrCat("peer ", storage::IdToText(peer), " is over its limit of ", rate_,
+                     " requests per second; retry after a backoff"));
   }
   bucket.tokens -= 1.0;
   return absl::OkStatus();
@@ -36,9 +36,8 @@ absl::Status PeerLimiter::AcquireStream(const std::string& peer) {
   MutexLock lock(&mu_);
   int& open = streams_[peer];
   if (max_streams_ > 0 && open >= max_streams_) {
-    return absl::ResourceExhaustedError(absl::StrCat("peer ", storage::IdToText(peer),
-                                                     " already has ", open,
-                                                     " open streams, the limit"));
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "peer ", storage::IdToText(peer), " already has ", open, " open streams, the limit"));
   }
   ++open;
   return absl::OkStatus();

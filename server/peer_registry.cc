@@ -21,8 +21,7 @@ absl::StatusOr<std::unique_ptr<PeerRegistry>> PeerRegistry::Load(storage::Store*
 }
 
 absl::Status PeerRegistry::Register(const std::string& peer_id,
-                                    std::vector<std::string> capabilities,
-                                    int64_t now_millis) {
+                                    std::vector<std::string> capabilities, int64_t now_millis) {
   pulsedb::sync::v1::PeerInfo record;
   {
     MutexLock lock(&mu_);
@@ -49,8 +48,8 @@ absl::Status PeerRegistry::CheckKnownAndTouch(const std::string& peer_id, int64_
   MutexLock lock(&mu_);
   auto it = peers_.find(peer_id);
   if (it == peers_.end()) {
-    return absl::FailedPreconditionError(absl::StrCat(
-        "unknown peer ", storage::IdToText(peer_id), ": call Handshake before anything else"));
+    return absl::FailedPreconditionError(absl::StrCat("unknown peer ", storage::IdToText(peer_id),
+                                                      ": call Handshake before anything else"));
   }
   if (now_millis > it->second.last_seen()) it->second.set_last_seen(now_millis);
   return absl::OkStatus();

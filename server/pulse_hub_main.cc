@@ -39,13 +39,15 @@ ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
 ABSL_FLAG(std::string, auth_tokens, "",
           "file of bearer tokens, one per line: '<token> read=<ids>|* write=<ids>|* [admin]'; "
           "empty = no authentication (for loopback-only use)");
-ABSL_FLAG(std::string, tls_cert, "", "PEM certificate chain of the hub; enables TLS (with --tls_key)");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain of the hub; enables TLS (with --tls_key)");
 ABSL_FLAG(std::string, tls_key, "", "PEM private key of the hub");
 ABSL_FLAG(std::string, tls_client_ca, "",
           "PEM CA that peers' client certificates must chain to (mutual TLS); empty = none");
 ABSL_FLAG(double, peer_rps, 1000, "requests per second one peer may make (0 = unlimited)");
 ABSL_FLAG(double, peer_burst, 2000, "requests one peer may make at once above its rate");
-ABSL_FLAG(int, peer_max_streams, 16, "Subscribe/Snapshot streams one peer may hold open (0 = unlimited)");
+ABSL_FLAG(int, peer_max_streams, 16,
+          "Subscribe/Snapshot streams one peer may hold open (0 = unlimited)");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off");
 ABSL_FLAG(std::string, metrics_listen, "127.0.0.1:7071",
           "IPv4:port of the Prometheus /metrics page over HTTP (port 0 picks a free port); "
@@ -69,8 +71,8 @@ absl::StatusOr<pulse::server::HubOptions> OptionsFromFlags() {
   } else if (rule == "last-write-wins") {
     options.conflict_resolution = pulsedb::sync::v1::CONFLICT_RESOLUTION_LAST_WRITE_WINS;
   } else {
-    return absl::InvalidArgumentError(absl::StrCat(
-        "--conflict_resolution must be server-wins or last-write-wins, got ", rule));
+    return absl::InvalidArgumentError(
+        absl::StrCat("--conflict_resolution must be server-wins or last-write-wins, got ", rule));
   }
   options.compaction_interval = absl::GetFlag(FLAGS_compaction_interval);
   options.retain_min_entries = absl::GetFlag(FLAGS_retain_min_entries);
@@ -126,8 +128,7 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("pulse_hub %s listening on %s\n",
-              pulse::storage::IdToText((*hub)->instance_id()).c_str(),
-              (*hub)->address().c_str());
+              pulse::storage::IdToText((*hub)->instance_id()).c_str(), (*hub)->address().c_str());
   if ((*hub)->metrics_port() != 0) {
     std::printf("pulse_hub %s metrics on http://%s/metrics\n",
                 pulse::storage::IdToText((*hub)->instance_id()).c_str(),

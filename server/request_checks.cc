@@ -33,9 +33,8 @@ absl::Status CheckHandshake(const std::string& hub_id, const pb::HandshakeReques
         "instance_id is this hub's own id: a copied store must be reminted");
   }
   if (request.capabilities_size() > kMaxCapabilities) {
-    return absl::InvalidArgumentError(absl::StrCat("at most ", kMaxCapabilities,
-                                                   " capabilities, got ",
-                                                   request.capabilities_size()));
+    return absl::InvalidArgumentError(absl::StrCat(
+        "at most ", kMaxCapabilities, " capabilities, got ", request.capabilities_size()));
   }
   for (const std::string& capability : request.capabilities()) {
     if (capability.size() > kMaxCapabilityBytes || capability.empty()) {
@@ -57,19 +56,19 @@ absl::Status CheckPushBatch(const pb::PushRequest& request, const HubOptions& op
   for (const pb::SyncChange& change : request.changes()) {
     if (absl::Status s = storage::ValidateChange(change); !s.ok()) return s;
     if (change.source_instance() != request.source_instance()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "change ", change.sequence(), ": comes from ",
-          storage::IdToText(change.source_instance()), ", not from the sender ",
-          storage::IdToText(request.source_instance()), " (a push carries the sender's own changes)"));
+      return absl::InvalidArgumentError(absl::StrCat("change ", change.sequence(), ": comes from ",
+                                                     storage::IdToText(change.source_instance()),
+                                                     ", not from the sender ",
+                                                     storage::IdToText(request.source_instance()),
+                                                     " (a push carries the sender's own changes)"));
     }
     if (change.sequence() == previous) {
       return absl::InvalidArgumentError(
           absl::StrCat("change ", change.sequence(), ": sequence appears twice in the batch"));
     }
     if (change.sequence() < previous) {
-      return absl::InvalidArgumentError(absl::StrCat("change ", change.sequence(),
-                                                     ": sequences go backwards (after ",
-                                                     previous, ")"));
+      return absl::InvalidArgumentError(absl::StrCat(
+          "change ", change.sequence(), ": sequences go backwards (after ", previous, ")"));
     }
     previous = change.sequence();
   }
@@ -78,8 +77,8 @@ absl::Status CheckPushBatch(const pb::PushRequest& request, const HubOptions& op
 
 absl::StatusOr<uint64_t> ReplyBudget(uint64_t requested, const HubOptions& options) {
   if (requested != 0 && requested < kMinMessageBytes) {
-    return absl::InvalidArgumentError(absl::StrCat("max_reply_bytes must be at least ",
-                                                   kMinMessageBytes, ", got ", requested));
+    return absl::InvalidArgumentError(
+        absl::StrCat("max_reply_bytes must be at least ", kMinMessageBytes, ", got ", requested));
   }
   return requested == 0 ? options.max_message_bytes
                         : std::min<uint64_t>(requested, options.max_message_bytes);
@@ -100,9 +99,9 @@ absl::Status CheckPushWritable(const pb::PushRequest& request, const Grant& gran
   if (grant.write_all) return absl::OkStatus();
   for (const pb::SyncChange& change : request.changes()) {
     if (!grant.CanWrite(change.collective_id())) {
-      return absl::PermissionDeniedError(absl::StrCat(
-          "change ", change.sequence(), ": ", grant.name, " may not write collective ",
-          storage::IdToText(change.collective_id())));
+      return absl::PermissionDeniedError(absl::StrCat("change ", change.sequence(), ": ",
+                                                      grant.name, " may not write collective ",
+                                                      storage::IdToText(change.collective_id())));
     }
   }
   return absl::OkStatus();
@@ -110,8 +109,8 @@ absl::Status CheckPushWritable(const pb::PushRequest& request, const Grant& gran
 
 absl::StatusOr<storage::ScanRequest> BuildScan(const ReadRequest& request,
                                                const std::string& requester,
-                                               const std::string& hub_id,
-                                               const HubOptions& options, const Grant& grant) {
+                                               const std::string& hub_id, const HubOptions& options,
+                                               const Grant& grant) {
   storage::ScanRequest scan;
   if (request.cursor != nullptr) {
     if (!request.cursor->instance_id().empty() && request.cursor->instance_id() != hub_id) {

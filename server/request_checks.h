@@ -57,8 +57,8 @@ struct ReadRequest {
 // request names one it may not).
 absl::StatusOr<storage::ScanRequest> BuildScan(const ReadRequest& request,
                                                const std::string& requester,
-                                               const std::string& hub_id,
-                                               const HubOptions& options, const Grant& grant);
+                                               const std::string& hub_id, const HubOptions& options,
+                                               const Grant& grant);
 
 // Every change of a push must be in a collective `grant` may write.
 absl::Status CheckPushWritable(const pulsedb::sync::v1::PushRequest& request, const Grant& grant);

@@ -76,8 +76,7 @@ grpc::ServerWriteReactor<pb::SnapshotChunk>* SnapshotStream::Start(
        {"sequence", absl::StrCat(reader->sequence())},
        {"estimated_entities", absl::StrCat(reader->estimated_entities())}});
   std::shared_ptr<SnapshotStream> stream(new SnapshotStream(
-      hub, context, request->source_instance(), std::move(reader),
-      *budget - kReplyEnvelopeBytes));
+      hub, context, request->source_instance(), std::move(reader), *budget - kReplyEnvelopeBytes));
   stream->self_ = stream;
   hub->AddStream(stream);
   stream->ScheduleNext();

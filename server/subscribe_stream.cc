@@ -8,6 +8,7 @@
 #include "common/status_payloads.h"
 #include "server/request_checks.h"
 #include "server/status_mapping.h"
+#include "server/wire_bytes.h"
 #include "storage/ids.h"
 #include "storage/keys.h"
 
@@ -18,7 +19,7 @@ namespace pb = pulsedb::sync::v1;
 namespace {
 
 // Finishes a call that never started streaming.
-class RefusedStream : public grpc::ServerWriteReactor<pb::SubscribeEvent> {
+class RefusedStream : public grpc::ServerWriteReactor<grpc::ByteBuffer> {
  public:
   RefusedStream(grpc::CallbackServerContext* context, const absl::Status& status) {
     Finish(ToGrpcStatus(status, context));
@@ -28,11 +29,16 @@ class RefusedStream : public grpc::ServerWriteReactor<pb::SubscribeEvent> {
 
 }  // namespace
 
-grpc::ServerWriteReactor<pb::SubscribeEvent>* SubscribeStream::Start(
-    HubContext* hub, grpc::CallbackServerContext* context, const pb::SubscribeRequest* request) {
-  absl::StatusOr<Grant> grant =
-      CheckCaller(*context, *hub, request->source_instance(), request->target_instance());
-  absl::Status status = grant.status();
+grpc::ServerWriteReactor<grpc::ByteBuffer>* SubscribeStream::Start(
+    HubContext* hub, grpc::CallbackServerContext* context, const grpc::ByteBuffer* bytes) {
+  pb::SubscribeRequest parsed;
+  const pb::SubscribeRequest* request = &parsed;
+  absl::Status status = ParseRequest(*bytes, &parsed, "SubscribeRequest");
+  absl::StatusOr<Grant> grant = absl::UnknownError("not checked");
+  if (status.ok()) {
+    grant = CheckCaller(*context, *hub, request->source_instance(), request->target_instance());
+    status = grant.status();
+  }
   storage::ScanRequest scan;
   if (status.ok()) {
     ReadRequest read;
@@ -67,8 +73,8 @@ grpc::ServerWriteReactor<pb::SubscribeEvent>* SubscribeStream::Start(
   if (request->heartbeat_interval_ms() != 0) {
     heartbeat = absl::Milliseconds(std::max<uint32_t>(request->heartbeat_interval_ms(), 50));
   }
-  std::shared_ptr<SubscribeStream> stream(new SubscribeStream(
-      hub, context, request->source_instance(), std::move(scan), heartbeat));
+  std::shared_ptr<SubscribeStream> stream(
+      new SubscribeStream(hub, context, request->source_instance(), std::move(scan), heartbeat));
   stream->self_ = stream;
   hub->lease().StreamOpened(stream->requester_);  // before any path to OnDone
   hub->AddStream(stream);
@@ -116,10 +122,12 @@ void SubscribeStream::Fill(bool heartbeat) {
     dirty_ = false;
     scan = scan_;
   }
-  absl::StatusOr<storage::ScanResult> page = hub_->store().log().Scan(scan);
-  if (page.ok() && page->changes.empty() && page->oversized.has_value()) {
-    page = ChangeTooLargeError(page->oversized->log_sequence, page->oversized->bytes,
-                               scan.max_bytes);
+  // The next event's bytes: the changes as stored (field 1), then the envelope.
+  auto wire = std::make_unique<std::string>();
+  absl::StatusOr<storage::ScanResult> page = hub_->store().log().ScanWire(scan, wire.get());
+  if (page.ok() && page->appended == 0 && page->oversized.has_value()) {
+    page =
+        ChangeTooLargeError(page->oversized->log_sequence, page->oversized->bytes, scan.max_bytes);
   }
   MutexLock lock(&mu_);
   filling_ = false;
@@ -133,19 +141,21 @@ void SubscribeStream::Fill(bool heartbeat) {
   }
   scan_.after = page->scanned_through;
   more_ = page->has_more;
-  if (page->changes.empty() && !(heartbeat || heartbeat_due_)) {
+  if (page->appended == 0 && !(heartbeat || heartbeat_due_)) {
     // Nothing for this subscriber (everything filtered, or nothing new): wait.
     if (dirty_ || more_) MaybeScheduleFill(false);
     return;
   }
   heartbeat_due_ = false;
-  event_.Clear();
-  for (pb::SyncChange& change : page->changes) *event_.add_changes() = std::move(change);
-  event_.mutable_cursor()->set_instance_id(hub_->hub_id());
-  event_.mutable_cursor()->set_last_sequence(scan_.after);
-  event_.set_head_sequence(hub_->store().log().Head());
-  event_.set_responder_instance(hub_->hub_id());
-  committed_ = hub_->commit_times().CommittedAt(event_.changes());
+  pb::SubscribeEvent envelope;
+  envelope.mutable_cursor()->set_instance_id(hub_->hub_id());
+  envelope.mutable_cursor()->set_last_sequence(scan_.after);
+  envelope.set_head_sequence(hub_->store().log().Head());
+  envelope.set_responder_instance(hub_->hub_id());
+  envelope.AppendToString(wire.get());
+  committed_ = hub_->commit_times().CommittedAt(page->wire_changes);
+  // The previous event's write has completed (no fill runs while one is in flight).
+  event_ = OwningByteBuffer(std::move(wire));
   writing_ = true;
   last_write_ = absl::Now();
   StartWrite(&event_);

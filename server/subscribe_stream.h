@@ -2,7 +2,8 @@
 // catch-up pages first, then changes as they commit, with the same filters as Pull,
 // never the subscriber's own changes, and an empty event (a heartbeat carrying the
 // cursor) when idle. gRPC's callback API drives it: no thread is parked per stream, and
-// a new event is written only after the previous one completed (flow control).
+// a new event is written only after the previous one completed (flow control). Events
+// go out as bytes: the log entries as stored, framed as a SubscribeEvent (ScanWire).
 //
 // Lifetime: created by Start(); keeps itself alive until gRPC calls OnDone, and work
 // queued for it holds a reference. Thread-safe.
@@ -22,14 +23,15 @@
 
 namespace pulse::server {
 
-class SubscribeStream final : public grpc::ServerWriteReactor<pulsedb::sync::v1::SubscribeEvent>,
+class SubscribeStream final : public grpc::ServerWriteReactor<grpc::ByteBuffer>,
                               public LiveStream,
                               public std::enable_shared_from_this<SubscribeStream> {
  public:
-  // Checks the request and starts streaming, or finishes the call with the error.
-  static grpc::ServerWriteReactor<pulsedb::sync::v1::SubscribeEvent>* Start(
-      HubContext* hub, grpc::CallbackServerContext* context,
-      const pulsedb::sync::v1::SubscribeRequest* request);
+  // Parses and checks the request (a SubscribeRequest's bytes) and starts streaming, or
+  // finishes the call with the error.
+  static grpc::ServerWriteReactor<grpc::ByteBuffer>* Start(HubContext* hub,
+                                                           grpc::CallbackServerContext* context,
+                                                           const grpc::ByteBuffer* request);
 
   void OnWriteDone(bool ok) override;
   void OnCancel() override;
@@ -58,13 +60,14 @@ class SubscribeStream final : public grpc::ServerWriteReactor<pulsedb::sync::v1:
 
   Mutex mu_;
   storage::ScanRequest scan_ ABSL_GUARDED_BY(mu_);  // scan_.after is the cursor
-  pulsedb::sync::v1::SubscribeEvent event_;  // the event being written
+  // The event being written; replaced by the next fill once the write completed.
+  grpc::ByteBuffer event_;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool filling_ ABSL_GUARDED_BY(mu_) = false;
-  bool dirty_ ABSL_GUARDED_BY(mu_) = false;        // the log moved since the last fill
-  bool more_ ABSL_GUARDED_BY(mu_) = false;         // the last page was cut short
+  bool dirty_ ABSL_GUARDED_BY(mu_) = false;  // the log moved since the last fill
+  bool more_ ABSL_GUARDED_BY(mu_) = false;   // the last page was cut short
   bool heartbeat_due_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;     // Finish called (or pending a write)
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;  // Finish called (or pending a write)
   std::optional<absl::Status> pending_finish_ ABSL_GUARDED_BY(mu_);
   absl::Time last_write_ ABSL_GUARDED_BY(mu_);
   std::vector<absl::Time> committed_ ABSL_GUARDED_BY(mu_);  // of the event being written

@@ -13,6 +13,7 @@
 #include "server/snapshot_stream.h"
 #include "server/status_mapping.h"
 #include "server/subscribe_stream.h"
+#include "server/wire_bytes.h"
 #include "storage/ids.h"
 #include "storage/keys.h"
 
@@ -85,9 +86,9 @@ absl::Status SyncServiceImpl::DoHandshake(const pb::HandshakeRequest& request,
   for (const char* c : {"push", "pull", "subscribe", "snapshot"}) response->add_capabilities(c);
   if (request.protocol_version() != kProtocolVersion) {
     response->set_accepted(false);
-    response->set_reason(BoundedReason(absl::StrCat(
-        "protocol version mismatch: hub speaks ", kProtocolVersion, ", peer speaks ",
-        request.protocol_version())));
+    response->set_reason(
+        BoundedReason(absl::StrCat("protocol version mismatch: hub speaks ", kProtocolVersion,
+                                   ", peer speaks ", request.protocol_version())));
     Log(LogLevel::kInfo, "handshake_refused",
         {{"peer", IdToText(request.instance_id())}, {"reason", response->reason()}});
     hub_->metrics().RecordProtocolMismatch();
@@ -142,7 +143,8 @@ absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
   absl::StatusOr<storage::ApplyReport> report =
       hub_->store().ApplyRemoteChanges(request.changes(), apply);
   if (!report.ok()) {
-    Log(LogLevel::kError, "push_failed", {{"peer", IdToText(peer)}, {"error", report.status().ToString()}});
+    Log(LogLevel::kError, "push_failed",
+        {{"peer", IdToText(peer)}, {"error", report.status().ToString()}});
     return report.status();
   }
   hub_->metrics().RecordPushedChanges(*report);
@@ -189,15 +191,21 @@ absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
 // ---------------------------------------------------------------------------
 
 grpc::ServerUnaryReactor* SyncServiceImpl::Pull(grpc::CallbackServerContext* context,
-                                                const pb::PullRequest* request,
-                                                pb::PullResponse* response) {
+                                                const grpc::ByteBuffer* request,
+                                                grpc::ByteBuffer* response) {
   return RunOnPool(hub_, context, RpcMethod::kPull, [this, context, request, response] {
-    return DoPull(*context, *request, response);
+    pb::PullRequest parsed;
+    if (absl::Status s = ParseRequest(*request, &parsed, "PullRequest"); !s.ok()) return s;
+    auto wire = std::make_unique<std::string>();
+    absl::Status status = DoPull(*context, parsed, wire.get());
+    // The reply's bytes go to gRPC as they are.
+    if (status.ok()) *response = OwningByteBuffer(std::move(wire));
+    return status;
   });
 }
 
 absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
-                                     const pb::PullRequest& request, pb::PullResponse* response) {
+                                     const pb::PullRequest& request, std::string* response) {
   const absl::Time start = absl::Now();
   const std::string& peer = request.source_instance();
   absl::StatusOr<Grant> grant = CheckCaller(context, *hub_, peer, request.target_instance());
@@ -214,12 +222,20 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
     read.max_reply_bytes = request.max_reply_bytes();
     scan = BuildScan(read, peer, hub_->hub_id(), hub_->options(), *grant);
   }
-  if (scan.ok() && request.acknowledge_only()) return Acknowledge(peer, request, response);
+  if (scan.ok() && request.acknowledge_only()) {
+    pb::PullResponse acknowledged;
+    absl::Status s = Acknowledge(peer, request, &acknowledged);
+    if (s.ok()) acknowledged.AppendToString(response);
+    return s;
+  }
+  // The changes as stored, then the other fields (a message's fields may come in any
+  // order on the wire).
   absl::StatusOr<storage::ScanResult> page =
-      scan.ok() ? hub_->store().log().Scan(*scan) : absl::StatusOr<storage::ScanResult>(scan.status());
-  if (page.ok() && page->changes.empty() && page->oversized.has_value()) {
-    page = ChangeTooLargeError(page->oversized->log_sequence, page->oversized->bytes,
-                               scan->max_bytes);
+      scan.ok() ? hub_->store().log().ScanWire(*scan, response)
+                : absl::StatusOr<storage::ScanResult>(scan.status());
+  if (page.ok() && page->appended == 0 && page->oversized.has_value()) {
+    page =
+        ChangeTooLargeError(page->oversized->log_sequence, page->oversized->bytes, scan->max_bytes);
   }
   if (!page.ok()) {
     Log(LogLevel::kInfo, "pull_refused",
@@ -231,21 +247,24 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
   // The request's cursor acknowledges what the peer has applied: register it, even for
   // an empty page, so compaction waits for this peer.
   hub_->RecordServed(peer, request.cursor().last_sequence());
-  const std::size_t count = page->changes.size();
+  const std::size_t count = page->appended;
   hub_->metrics().RecordPulledChanges(count);
-  for (pb::SyncChange& change : page->changes) *response->add_changes() = std::move(change);
-  response->set_has_more(page->has_more);
-  response->mutable_new_cursor()->set_instance_id(hub_->hub_id());
-  response->mutable_new_cursor()->set_last_sequence(page->scanned_through);
-  response->set_responder_instance(hub_->hub_id());
-  response->set_head_sequence(hub_->store().log().Head());
-  Log(LogLevel::kDebug, "pull",
-      {{"peer", IdToText(peer)},
-       {"cursor", absl::StrCat(request.cursor().last_sequence())},
-       {"changes", absl::StrCat(count)},
-       {"new_cursor", absl::StrCat(page->scanned_through)},
-       {"has_more", page->has_more ? "true" : "false"},
-       {"ms", Millis(start)}});
+  pb::PullResponse envelope;
+  envelope.set_has_more(page->has_more);
+  envelope.mutable_new_cursor()->set_instance_id(hub_->hub_id());
+  envelope.mutable_new_cursor()->set_last_sequence(page->scanned_through);
+  envelope.set_responder_instance(hub_->hub_id());
+  envelope.set_head_sequence(hub_->store().log().Head());
+  envelope.AppendToString(response);
+  if (LogEnabled(LogLevel::kDebug)) {
+    Log(LogLevel::kDebug, "pull",
+        {{"peer", IdToText(peer)},
+         {"cursor", absl::StrCat(request.cursor().last_sequence())},
+         {"changes", absl::StrCat(count)},
+         {"new_cursor", absl::StrCat(page->scanned_through)},
+         {"has_more", page->has_more ? "true" : "false"},
+         {"ms", Millis(start)}});
+  }
   return absl::OkStatus();
 }
 
@@ -254,8 +273,8 @@ absl::Status SyncServiceImpl::Acknowledge(const std::string& peer, const pb::Pul
   const uint64_t cursor = request.cursor().last_sequence();
   const uint64_t head = hub_->store().log().Head();
   if (cursor > head) {
-    return absl::InvalidArgumentError(absl::StrCat("cannot acknowledge cursor ", cursor,
-                                                   ": the log's head is ", head));
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot acknowledge cursor ", cursor, ": the log's head is ", head));
   }
   hub_->RecordServed(peer, cursor);
   response->set_has_more(cursor < head);
@@ -270,8 +289,8 @@ absl::Status SyncServiceImpl::Acknowledge(const std::string& peer, const pb::Pul
 // Streams
 // ---------------------------------------------------------------------------
 
-grpc::ServerWriteReactor<pb::SubscribeEvent>* SyncServiceImpl::Subscribe(
-    grpc::CallbackServerContext* context, const pb::SubscribeRequest* request) {
+grpc::ServerWriteReactor<grpc::ByteBuffer>* SyncServiceImpl::Subscribe(
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request) {
   return SubscribeStream::Start(hub_, context, request);
 }
 

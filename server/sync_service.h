@@ -1,18 +1,30 @@
 // SyncServiceImpl: the hub's pulsedb.sync.v1.SyncService over gRPC's callback API.
 // Handshake, Push and Pull are unary; their storage work runs on the hub's pool so gRPC's
 // threads never block on an fsync. Subscribe and Snapshot are server streams
-// (subscribe_stream.h, snapshot_stream.h). Thread-safe; borrows the HubContext.
+// (subscribe_stream.h, snapshot_stream.h). Pull and Subscribe are served as raw bytes:
+// their replies are the log entries as stored, framed as a PullResponse or SubscribeEvent,
+// never parsed or re-serialized by the hub (ChangeLog::ScanWire). Thread-safe; borrows the
+// HubContext.
 #ifndef PULSESYNC_SERVER_SYNC_SERVICE_H_
 #define PULSESYNC_SERVER_SYNC_SERVICE_H_
 
+#include <string>
+
 #include "pulsedb/sync/v1/sync.grpc.pb.h"
+#include "server/arena_message_allocator.h"
 #include "server/hub_context.h"
 
 namespace pulse::server {
 
-class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::CallbackService {
+class SyncServiceImpl final
+    : public pulsedb::sync::v1::SyncService::WithRawCallbackMethod_Subscribe<
+          pulsedb::sync::v1::SyncService::WithRawCallbackMethod_Pull<
+              pulsedb::sync::v1::SyncService::CallbackService>> {
  public:
-  explicit SyncServiceImpl(HubContext* hub) : hub_(hub) {}
+  // Push requests are parsed on a per-call arena (arena_message_allocator.h).
+  explicit SyncServiceImpl(HubContext* hub) : hub_(hub) {
+    SetMessageAllocatorFor_Push(&push_allocator_);
+  }
 
   grpc::ServerUnaryReactor* Handshake(grpc::CallbackServerContext* context,
                                       const pulsedb::sync::v1::HandshakeRequest* request,
@@ -20,12 +32,13 @@ class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::CallbackSer
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
                                  const pulsedb::sync::v1::PushRequest* request,
                                  pulsedb::sync::v1::PushResponse* response) override;
+  // A pulsedb.sync.v1.PullRequest in, a PullResponse out, as bytes.
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
-                                 const pulsedb::sync::v1::PullRequest* request,
-                                 pulsedb::sync::v1::PullResponse* response) override;
-  grpc::ServerWriteReactor<pulsedb::sync::v1::SubscribeEvent>* Subscribe(
-      grpc::CallbackServerContext* context,
-      const pulsedb::sync::v1::SubscribeRequest* request) override;
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
+  // A pulsedb.sync.v1.SubscribeRequest in, SubscribeEvents out, as bytes.
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* Subscribe(grpc::CallbackServerContext* context,
+                                                        const grpc::ByteBuffer* request) override;
   grpc::ServerWriteReactor<pulsedb::sync::v1::SnapshotChunk>* Snapshot(
       grpc::CallbackServerContext* context,
       const pulsedb::sync::v1::SnapshotRequest* request) override;
@@ -39,11 +52,13 @@ class SyncServiceImpl final : public pulsedb::sync::v1::SyncService::CallbackSer
   // Pull{acknowledge_only}: records the peer's applied cursor, returns no changes.
   absl::Status Acknowledge(const std::string& peer, const pulsedb::sync::v1::PullRequest& request,
                            pulsedb::sync::v1::PullResponse* response);
+  // Fills `response` with a serialized PullResponse.
   absl::Status DoPull(const grpc::ServerContextBase& context,
-                      const pulsedb::sync::v1::PullRequest& request,
-                      pulsedb::sync::v1::PullResponse* response);
+                      const pulsedb::sync::v1::PullRequest& request, std::string* response);
 
   HubContext* const hub_;
+  ArenaMessageAllocator<pulsedb::sync::v1::PushRequest, pulsedb::sync::v1::PushResponse>
+      push_allocator_;
 };
 
 // SyncAdminImpl: pulsedb.sync.v1.SyncAdmin (status, compaction) for operators' tools.

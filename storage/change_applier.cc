@@ -95,7 +95,8 @@ class Stager {
     absl::StatusOr<bool> tombstoned = txn_.IsTombstoned(type, id);
     if (!tombstoned.ok()) return tombstoned.status();
     if (*tombstoned) {
-      if (local_) return absl::FailedPreconditionError(absl::StrCat(Named(type, id), " was deleted"));
+      if (local_)
+        return absl::FailedPreconditionError(absl::StrCat(Named(type, id), " was deleted"));
       return Skip(Kind::kSkipped, absl::StrCat(Named(type, id), " was deleted"));
     }
     absl::StatusOr<std::optional<pb::VersionedEntity>> existing = txn_.LoadEntity(type, id);
@@ -108,19 +109,20 @@ class Stager {
   }
 
   // The collective `id`, which must exist, and an embedding length that matches it.
+  // `type` and `id` name the entity in errors (built only when there is one).
   absl::Status CheckCollective(absl::string_view collective_id, int embedding_size,
-                               absl::string_view what) {
+                               pb::SyncEntityType type, absl::string_view id) {
     absl::StatusOr<std::optional<pb::VersionedEntity>> collective =
         txn_.LoadEntity(pb::SYNC_ENTITY_TYPE_COLLECTIVE, collective_id);
     if (!collective.ok()) return collective.status();
     if (!collective->has_value()) {
       return absl::FailedPreconditionError(
-          absl::StrCat(what, ": collective ", IdToText(collective_id), " not found"));
+          absl::StrCat(Named(type, id), ": collective ", IdToText(collective_id), " not found"));
     }
     const uint32_t dimension = (*collective)->collective().embedding_dimension();
     if (static_cast<uint32_t>(embedding_size) != dimension) {
       return absl::InvalidArgumentError(
-          absl::StrCat(what, ": embedding has ", embedding_size, " values, collective ",
+          absl::StrCat(Named(type, id), ": embedding has ", embedding_size, " values, collective ",
                        IdToText(collective_id), " expects ", dimension));
     }
     return absl::OkStatus();
@@ -131,8 +133,8 @@ class Stager {
   absl::Status CheckSameCollective(const pb::VersionedEntity& entity, absl::string_view what) {
     if (entity.collective_id() == change_.collective_id()) return absl::OkStatus();
     return absl::InvalidArgumentError(absl::StrCat(what, " is in collective ",
-                                                   IdToText(entity.collective_id()),
-                                                   ", not ", IdToText(change_.collective_id())));
+                                                   IdToText(entity.collective_id()), ", not ",
+                                                   IdToText(change_.collective_id())));
   }
 
   StageResult Applied(uint64_t log_sequence) {
@@ -158,7 +160,7 @@ class Stager {
     if (!check.ok()) return check.status();
     if (check->has_value()) return **check;
     if (absl::Status s = CheckCollective(e.collective_id(), e.embedding_size(),
-                                         Named(pb::SYNC_ENTITY_TYPE_EXPERIENCE, e.id()));
+                                         pb::SYNC_ENTITY_TYPE_EXPERIENCE, e.id());
         !s.ok()) {
       return s;
     }
@@ -178,8 +180,8 @@ class Stager {
   bool FieldWins(const pb::FieldVersion& current) const {
     if (local_) return true;
     if (ctx_.conflict_resolution == pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS) {
-      return StampIsNewer(change_.timestamp(), change_.source_instance(),
-                          current.stamp_timestamp(), current.stamp_origin());
+      return StampIsNewer(change_.timestamp(), change_.source_instance(), current.stamp_timestamp(),
+                          current.stamp_origin());
     }
     // SERVER_WINS: a follower takes whatever its hub sends. The hub refuses a field value
     // made on top of a version older than one another instance has since written.
@@ -196,7 +198,8 @@ class Stager {
     absl::StatusOr<bool> tombstoned = txn_.IsTombstoned(kType, id);
     if (!tombstoned.ok()) return tombstoned.status();
     if (*tombstoned) {
-      if (local_) return absl::FailedPreconditionError(absl::StrCat(Named(kType, id), " was deleted"));
+      if (local_)
+        return absl::FailedPreconditionError(absl::StrCat(Named(kType, id), " was deleted"));
       return Skip(Kind::kSkipped, absl::StrCat(Named(kType, id), " was deleted"));
     }
     absl::StatusOr<std::optional<pb::VersionedEntity>> loaded = txn_.LoadEntity(kType, id);
@@ -241,7 +244,7 @@ class Stager {
       *reduced->mutable_update() = KeepPlainFields(update, won);
       logged.set_timestamp(stamp);
     }
-    const uint64_t seq = txn_.AppendChange(std::move(logged));
+    const uint64_t seq = txn_.AppendChange(logged);
     for (const std::string& field : won) {
       const pb::FieldVersion current = FieldStamp(entity, field);
       ApplyPlainField(field, update, entity.mutable_experience());
@@ -262,7 +265,8 @@ class Stager {
     StageResult r = Applied(seq);
     if (!lost.empty()) {
       r.kind = Kind::kConflict;
-      r.reason = absl::StrCat(lost.size(), " field(s) already have a newer version; the rest merged");
+      r.reason =
+          absl::StrCat(lost.size(), " field(s) already have a newer version; the rest merged");
     }
     return r;
   }
@@ -300,8 +304,7 @@ class Stager {
     if (collective != change_.collective_id()) {
       return absl::InvalidArgumentError(absl::StrCat(
           Named(pb::SYNC_ENTITY_TYPE_RELATION, r.id()), ": change names collective ",
-          IdToText(change_.collective_id()), " but its experiences are in ",
-          IdToText(collective)));
+          IdToText(change_.collective_id()), " but its experiences are in ", IdToText(collective)));
     }
     const uint64_t seq = txn_.AppendChange(change_);
     pb::VersionedEntity entity;
@@ -317,7 +320,7 @@ class Stager {
     if (!check.ok()) return check.status();
     if (check->has_value()) return **check;
     if (absl::Status s = CheckCollective(i.collective_id(), i.embedding_size(),
-                                         Named(pb::SYNC_ENTITY_TYPE_INSIGHT, i.id()));
+                                         pb::SYNC_ENTITY_TYPE_INSIGHT, i.id());
         !s.ok()) {
       return s;
     }
@@ -401,8 +404,7 @@ absl::StatusOr<StageResult> StageChange(WriteTxn& txn, const pb::SyncChange& cha
   absl::StatusOr<uint64_t> mark = txn.OriginMark(change.source_instance());
   if (!mark.ok()) return mark.status();
   if (change.sequence() <= *mark) {
-    return Skip(StageResult::Kind::kDuplicate,
-                absl::StrCat("already applied through ", *mark));
+    return Skip(StageResult::Kind::kDuplicate, absl::StrCat("already applied through ", *mark));
   }
   absl::StatusOr<StageResult> result = Stager(txn, change, context).Run();
   if (result.ok()) txn.SetOriginMark(change.source_instance(), change.sequence());

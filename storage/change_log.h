@@ -22,14 +22,14 @@
 namespace pulse::storage {
 
 struct ScanFilter {
-  std::vector<std::string> collectives;                       // empty = all
+  std::vector<std::string> collectives;                         // empty = all
   std::vector<pulsedb::sync::v1::SyncEntityType> entity_types;  // empty = all
   std::string exclude_origin;  // never return changes of this origin (no echo)
   std::string only_origin;     // when set, only changes of this origin
 };
 
 struct ScanRequest {
-  uint64_t after = 0;        // return entries with sequence > after
+  uint64_t after = 0;  // return entries with sequence > after
   std::size_t max_changes = 500;
   // Budget for the returned changes, each counted as an element of a repeated field of a
   // reply (serialized size plus a few bytes of framing); 0 = none.
@@ -52,6 +52,15 @@ struct ScanResult {
   bool has_more = false;
   // The next matching change does not fit max_bytes even alone; scanning stopped before it.
   std::optional<OversizedChange> oversized;
+  // How many changes ScanWire appended (Scan and ScanInto: see where they put them).
+  std::size_t appended = 0;
+  // ScanWire only: the log position and origin timestamp of each change appended, in
+  // order (what the caller would otherwise have to parse the bytes for).
+  struct WireChange {
+    uint64_t log_sequence = 0;
+    int64_t timestamp = 0;
+  };
+  std::vector<WireChange> wire_changes;
 };
 
 class ChangeLog {
@@ -66,9 +75,22 @@ class ChangeLog {
   virtual uint64_t OldestRetained() const = 0;
 
   // Reads committed entries after `request.after`. FAILED_PRECONDITION (see
-  // common/status_payloads.h, CursorCompactedError) when entries after it were compacted away; INTERNAL on a
-  // corrupt entry.
+  // common/status_payloads.h, CursorCompactedError) when entries after it were compacted away;
+  // INTERNAL on a corrupt entry.
   virtual absl::StatusOr<ScanResult> Scan(const ScanRequest& request) const = 0;
+  // As Scan, but the changes are parsed straight into `out` (on `out`'s arena, when it
+  // has one) instead of result.changes: a reply's repeated field is filled in place, and
+  // no change is copied or moved. On error `out` may hold part of the page.
+  virtual absl::StatusOr<ScanResult> ScanInto(
+      const ScanRequest& request,
+      google::protobuf::RepeatedPtrField<pulsedb::sync::v1::SyncChange>* out) const = 0;
+  // As Scan, but each change's stored bytes (log_sequence set) are appended to `out` as an
+  // element of a repeated message field number 1 (tag, length, bytes): the wire form of a
+  // PullResponse's changes. Nothing is parsed but the fields filters need
+  // (change_header.h). result.appended counts them; result.wire_changes says where each
+  // sits in the log and when its origin made it.
+  virtual absl::StatusOr<ScanResult> ScanWire(const ScanRequest& request,
+                                              std::string* out) const = 0;
 
   // Removes entries at or below `sequence` (capped at Head()). Returns how many were
   // removed; 0 when there was nothing to do. Idempotent.

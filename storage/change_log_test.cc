@@ -2,8 +2,8 @@
 
 #include <thread>
 
-#include "common/status_payloads.h"
 #include "absl/time/clock.h"
+#include "common/status_payloads.h"
 #include "gtest/gtest.h"
 #include "storage/ids.h"
 #include "storage/store.h"
@@ -65,6 +65,29 @@ TEST_F(ChangeLogTest, CollectiveFilterAdvancesPastFilteredEntries) {
   EXPECT_EQ(result.changes[0].log_sequence(), 11u);
   EXPECT_EQ(result.scanned_through, 11u);
   EXPECT_FALSE(result.has_more);
+}
+
+TEST_F(ChangeLogTest, ScanWireFramesTheStoredChangesAndSaysWhereEachSits) {
+  ScanRequest request;
+  request.after = 6;
+  request.filter.collectives = {a_};  // 7..10 are B's: only the relation at 11 is kept
+  ScanResult parsed = Scan(request);
+  ASSERT_EQ(parsed.changes.size(), 1u);
+  std::string wire = "prefix";
+  absl::StatusOr<ScanResult> page = store_->log().ScanWire(request, &wire);
+  ASSERT_TRUE(page.ok()) << page.status();
+  EXPECT_EQ(page->appended, 1u);
+  EXPECT_EQ(page->scanned_through, 11u);
+  ASSERT_EQ(page->wire_changes.size(), 1u);
+  EXPECT_EQ(page->wire_changes[0].log_sequence, 11u);
+  EXPECT_EQ(page->wire_changes[0].timestamp, parsed.changes[0].timestamp());
+  EXPECT_NE(page->wire_changes[0].timestamp, 0);
+  // Appended after what was there, as field 1 of a reply: it parses back to the change.
+  ASSERT_EQ(wire.substr(0, 6), "prefix");
+  pb::PullResponse reply;
+  ASSERT_TRUE(reply.ParseFromString(wire.substr(6)));
+  ASSERT_EQ(reply.changes_size(), 1);
+  EXPECT_EQ(reply.changes(0).SerializeAsString(), parsed.changes[0].SerializeAsString());
 }
 
 TEST_F(ChangeLogTest, AnEntirelyFilteredPageStillMovesTheCursorToTheEnd) {

@@ -43,8 +43,7 @@ bool MergeReinforcement(const ReinforcementBuckets& from, ReinforcementBuckets* 
 uint32_t ReinforcementTotal(const ReinforcementBuckets& buckets) {
   uint64_t total = 0;
   for (const ReinforcementBucket& b : buckets) total += b.count();
-  return static_cast<uint32_t>(
-      std::min<uint64_t>(total, std::numeric_limits<uint32_t>::max()));
+  return static_cast<uint32_t>(std::min<uint64_t>(total, std::numeric_limits<uint32_t>::max()));
 }
 
 void NormalizeReinforcement(Experience* experience) {
@@ -79,8 +78,8 @@ bool MergeCrdtFields(const ExperienceUpdate& u, Experience* e) {
 }
 
 const std::vector<std::string>& PlainFieldNames() {
-  static const auto* names = new std::vector<std::string>{
-      "importance", "confidence", "domain", "related_files", "archived", "tags"};
+  static const auto* names = new std::vector<std::string>{"importance",    "confidence", "domain",
+                                                          "related_files", "archived",   "tags"};
   return *names;
 }
 
@@ -113,7 +112,8 @@ void CopyPlainField(absl::string_view field, const Experience& from, Experience*
   if (field == "tags") *to->mutable_tags() = from.tags();
 }
 
-ExperienceUpdate KeepPlainFields(const ExperienceUpdate& u, const std::vector<std::string>& fields) {
+ExperienceUpdate KeepPlainFields(const ExperienceUpdate& u,
+                                 const std::vector<std::string>& fields) {
   ExperienceUpdate kept = CrdtPart(u);
   auto wanted = [&](const char* name) {
     return std::find(fields.begin(), fields.end(), name) != fields.end();

@@ -58,8 +58,7 @@ std::string EncodeTombstoneKey(pulsedb::sync::v1::SyncEntityType type, absl::str
   return key;
 }
 
-std::string EncodeRelationIndexKey(absl::string_view experience_id,
-                                   absl::string_view relation_id) {
+std::string EncodeRelationIndexKey(absl::string_view experience_id, absl::string_view relation_id) {
   return absl::StrCat(experience_id, relation_id);
 }
 

@@ -70,8 +70,7 @@ absl::StatusOr<CursorKey> DecodeCursorKey(absl::string_view key);
 std::string EncodeTombstoneKey(pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
 
 // experience id + relation id.
-std::string EncodeRelationIndexKey(absl::string_view experience_id,
-                                   absl::string_view relation_id);
+std::string EncodeRelationIndexKey(absl::string_view experience_id, absl::string_view relation_id);
 
 }  // namespace pulse::storage
 

@@ -4,9 +4,11 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "common/status_payloads.h"
+#include "storage/change_header.h"
 #include "storage/keys.h"
 #include "storage/rocks_status.h"
 
@@ -17,25 +19,117 @@ namespace pb = pulsedb::sync::v1;
 
 constexpr std::size_t kRepeatedFieldOverhead = 6;
 
-bool Matches(const ScanFilter& filter, const pb::SyncChange& change) {
-  if (!filter.exclude_origin.empty() && change.source_instance() == filter.exclude_origin) {
-    return false;
-  }
-  if (!filter.only_origin.empty() && change.source_instance() != filter.only_origin) {
-    return false;
-  }
-  if (!filter.collectives.empty() &&
-      std::find(filter.collectives.begin(), filter.collectives.end(), change.collective_id()) ==
-          filter.collectives.end()) {
+bool FilterMatches(const ScanFilter& filter, absl::string_view source, absl::string_view collective,
+                   int entity_type) {
+  if (!filter.exclude_origin.empty() && source == filter.exclude_origin) return false;
+  if (!filter.only_origin.empty() && source != filter.only_origin) return false;
+  if (!filter.collectives.empty() && std::find(filter.collectives.begin(), filter.collectives.end(),
+                                               collective) == filter.collectives.end()) {
     return false;
   }
   if (!filter.entity_types.empty() &&
-      std::find(filter.entity_types.begin(), filter.entity_types.end(), change.entity_type()) ==
+      std::find(filter.entity_types.begin(), filter.entity_types.end(), entity_type) ==
           filter.entity_types.end()) {
     return false;
   }
   return true;
 }
+
+// Sinks: Read an entry's bytes, then Keep (with its log position) or Drop it.
+// Scan's: parsed into a vector of its own.
+class VectorSink {
+ public:
+  explicit VectorSink(std::vector<pb::SyncChange>* out) : out_(out) {}
+  bool Read(absl::string_view value) {
+    change_ = &out_->emplace_back();
+    return change_->ParseFromArray(value.data(), static_cast<int>(value.size()));
+  }
+  bool Matches(const ScanFilter& filter) const {
+    return FilterMatches(filter, change_->source_instance(), change_->collective_id(),
+                         change_->entity_type());
+  }
+  std::size_t Size() const { return change_->ByteSizeLong(); }
+  uint64_t OriginSequence() const { return change_->sequence(); }
+  void Keep(uint64_t) {}
+  void Drop() { out_->pop_back(); }
+
+ private:
+  std::vector<pb::SyncChange>* const out_;
+  pb::SyncChange* change_ = nullptr;
+};
+
+// ScanInto's: parsed straight into a repeated field, maybe on an arena (a dropped
+// element's memory is reused by the next).
+class RepeatedSink {
+ public:
+  explicit RepeatedSink(google::protobuf::RepeatedPtrField<pb::SyncChange>* out) : out_(out) {}
+  bool Read(absl::string_view value) {
+    change_ = out_->Add();
+    return change_->ParseFromArray(value.data(), static_cast<int>(value.size()));
+  }
+  bool Matches(const ScanFilter& filter) const {
+    return FilterMatches(filter, change_->source_instance(), change_->collective_id(),
+                         change_->entity_type());
+  }
+  std::size_t Size() const { return change_->ByteSizeLong(); }
+  uint64_t OriginSequence() const { return change_->sequence(); }
+  void Keep(uint64_t) {}
+  void Drop() { out_->RemoveLast(); }
+
+ private:
+  google::protobuf::RepeatedPtrField<pb::SyncChange>* const out_;
+  pb::SyncChange* change_ = nullptr;
+};
+
+// ScanWire's: the stored bytes as they are, framed as field 1 of a reply. A stored entry
+// is a canonical serialization, so its size is what ByteSizeLong would say.
+class WireSink {
+ public:
+  // `reserve_for`: how many changes the page may hold, `max_bytes` its budget (0 = none):
+  // room for them is reserved once the first change's size is known, so the page is not
+  // copied again and again as it grows.
+  WireSink(std::string* out, std::vector<ScanResult::WireChange>* kept, std::size_t reserve_for,
+           std::size_t max_bytes)
+      : out_(out), kept_(kept), reserve_for_(reserve_for), max_bytes_(max_bytes) {}
+  bool Read(absl::string_view value) {
+    value_ = value;
+    return ReadChangeHeader(value, &header_);
+  }
+  bool Matches(const ScanFilter& filter) const {
+    return FilterMatches(filter, header_.source_instance, header_.collective_id,
+                         header_.entity_type);
+  }
+  std::size_t Size() const { return value_.size(); }
+  uint64_t OriginSequence() const { return header_.sequence; }
+  void Keep(uint64_t log_sequence) {
+    kept_->push_back({log_sequence, header_.timestamp});
+    if (appended_ == 0) {
+      std::size_t room = reserve_for_ * (value_.size() + 8);
+      if (max_bytes_ != 0) room = std::min(room, max_bytes_);
+      out_->reserve(out_->size() + room);
+    }
+    out_->push_back(static_cast<char>((1 << 3) | 2));  // field 1, length-delimited
+    uint64_t length = value_.size();
+    while (length >= 0x80) {
+      out_->push_back(static_cast<char>(length | 0x80));
+      length >>= 7;
+    }
+    out_->push_back(static_cast<char>(length));
+    out_->append(value_.data(), value_.size());
+    ++appended_;
+  }
+  void Drop() {}
+  std::size_t appended() const { return appended_; }
+
+ private:
+  std::string* const out_;
+  std::vector<ScanResult::WireChange>* const kept_;
+  const std::size_t reserve_for_;
+  const std::size_t max_bytes_;
+  absl::string_view value_;
+  ChangeHeader header_;
+  std::size_t appended_ = 0;
+};
 
 }  // namespace
 
@@ -55,6 +149,34 @@ uint64_t RocksChangeLog::Head() const {
 uint64_t RocksChangeLog::OldestRetained() const { return compacted_through_.load() + 1; }
 
 absl::StatusOr<ScanResult> RocksChangeLog::Scan(const ScanRequest& request) const {
+  ScanResult result;
+  VectorSink sink(&result.changes);
+  absl::StatusOr<ScanResult> scanned = ScanTo(request, sink);
+  if (!scanned.ok()) return scanned.status();
+  scanned->changes = std::move(result.changes);
+  return scanned;
+}
+
+absl::StatusOr<ScanResult> RocksChangeLog::ScanWire(const ScanRequest& request,
+                                                    std::string* out) const {
+  std::vector<ScanResult::WireChange> kept;
+  WireSink sink(out, &kept, std::min<std::size_t>(request.max_changes, 100000), request.max_bytes);
+  absl::StatusOr<ScanResult> scanned = ScanTo(request, sink);
+  if (scanned.ok()) {
+    scanned->appended = sink.appended();
+    scanned->wire_changes = std::move(kept);
+  }
+  return scanned;
+}
+
+absl::StatusOr<ScanResult> RocksChangeLog::ScanInto(
+    const ScanRequest& request, google::protobuf::RepeatedPtrField<pb::SyncChange>* out) const {
+  RepeatedSink sink(out);
+  return ScanTo(request, sink);
+}
+
+template <typename Sink>
+absl::StatusOr<ScanResult> RocksChangeLog::ScanTo(const ScanRequest& request, Sink& sink) const {
   const uint64_t head = Head();
   ScanResult result;
   result.scanned_through = request.after;
@@ -63,6 +185,8 @@ absl::StatusOr<ScanResult> RocksChangeLog::Scan(const ScanRequest& request) cons
   rocksdb::Slice upper_slice(upper);
   rocksdb::ReadOptions read;
   read.iterate_upper_bound = &upper_slice;
+  // A page is read front to back: read ahead in large steps rather than block by block.
+  read.readahead_size = 1 << 20;
   std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf_.wal));
   // The iterator pins what it sees. Checking the compaction mark after creating it means
   // either the mark is old, and the iterator still sees every entry, or we refuse.
@@ -72,6 +196,7 @@ absl::StatusOr<ScanResult> RocksChangeLog::Scan(const ScanRequest& request) cons
   if (request.after >= head) return result;
   std::size_t bytes = 0;
   std::size_t examined = 0;
+  std::size_t kept = 0;
   bool stopped_early = false;
   for (it->Seek(lower); it->Valid(); it->Next()) {
     absl::StatusOr<uint64_t> sequence =
@@ -79,41 +204,46 @@ absl::StatusOr<ScanResult> RocksChangeLog::Scan(const ScanRequest& request) cons
     if (!sequence.ok()) return sequence.status();
     if (*sequence != result.scanned_through + 1) {
       return absl::InternalError(absl::StrCat("change log has a gap: expected sequence ",
-                                              result.scanned_through + 1, ", found ",
-                                              *sequence));
+                                              result.scanned_through + 1, ", found ", *sequence));
     }
     if (request.max_examined != 0 && examined == request.max_examined) {
       stopped_early = true;
       break;
     }
-    pb::SyncChange change;
-    if (!change.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+    const absl::string_view value(it->value().data(), it->value().size());
+    if (!sink.Read(value)) {
+      sink.Drop();
       return absl::InternalError(absl::StrCat("corrupt change log entry at sequence ", *sequence));
     }
-    if (Matches(request.filter, change)) {
-      if (result.changes.size() == request.max_changes) {
+    if (sink.Matches(request.filter)) {
+      if (kept == request.max_changes) {
+        sink.Drop();
         stopped_early = true;
         break;
       }
       // As an element of a reply's repeated field: the change plus its tag and length.
-      const std::size_t size = change.ByteSizeLong() + kRepeatedFieldOverhead;
+      const std::size_t size = sink.Size() + kRepeatedFieldOverhead;
       if (request.max_bytes != 0 && bytes + size > request.max_bytes) {
-        if (result.changes.empty()) {
-          result.oversized = OversizedChange{*sequence, change.sequence(), size};
+        if (kept == 0) {
+          result.oversized = OversizedChange{*sequence, sink.OriginSequence(), size};
         }
+        sink.Drop();
         stopped_early = true;
         break;
       }
       bytes += size;
-      result.changes.push_back(std::move(change));
+      ++kept;
+      sink.Keep(*sequence);
+    } else {
+      sink.Drop();
     }
     ++examined;
     result.scanned_through = *sequence;
   }
   if (!it->status().ok()) return FromRocks(it->status(), "change log scan");
   if (!stopped_early && result.scanned_through != head) {
-    return absl::InternalError(absl::StrCat("change log ends at ", result.scanned_through,
-                                            " but its head is ", head));
+    return absl::InternalError(
+        absl::StrCat("change log ends at ", result.scanned_through, " but its head is ", head));
   }
   result.has_more = result.scanned_through < head;
   return result;

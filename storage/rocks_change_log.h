@@ -25,6 +25,10 @@ class RocksChangeLog final : public ChangeLog {
   uint64_t Head() const override;
   uint64_t OldestRetained() const override;
   absl::StatusOr<ScanResult> Scan(const ScanRequest& request) const override;
+  absl::StatusOr<ScanResult> ScanInto(
+      const ScanRequest& request,
+      google::protobuf::RepeatedPtrField<pulsedb::sync::v1::SyncChange>* out) const override;
+  absl::StatusOr<ScanResult> ScanWire(const ScanRequest& request, std::string* out) const override;
   absl::StatusOr<uint64_t> CompactThrough(uint64_t sequence) override;
   bool WaitForNew(uint64_t after, absl::Time deadline) const override;
   uint64_t AddListener(Listener listener) override;
@@ -38,6 +42,11 @@ class RocksChangeLog final : public ChangeLog {
   void ResetEmpty(uint64_t sequence);
 
  private:
+  // The scan itself; `Sink` reads each entry and says where kept changes go (Scan's
+  // vector, ScanInto's repeated field, ScanWire's bytes).
+  template <typename Sink>
+  absl::StatusOr<ScanResult> ScanTo(const ScanRequest& request, Sink& sink) const;
+
   rocksdb::DB* const db_;
   const ColumnFamilies cf_;
   const bool sync_writes_;

@@ -63,9 +63,8 @@ bool SnapshotReader::Wanted(const std::string& collective_id) const {
 void SnapshotReader::StartStage() {
   it_.reset();
   if (stage_ >= kStages) return;
-  rocksdb::ColumnFamilyHandle* families[kStages] = {cf_.collectives, cf_.experiences,
-                                                    cf_.relations,   cf_.insights,
-                                                    cf_.tombstones,  cf_.origins};
+  rocksdb::ColumnFamilyHandle* families[kStages] = {cf_.collectives, cf_.experiences, cf_.relations,
+                                                    cf_.insights,    cf_.tombstones,  cf_.origins};
   rocksdb::ReadOptions read;
   read.snapshot = snapshot_;
   it_.reset(db_->NewIterator(read, families[stage_]));
@@ -115,9 +114,9 @@ absl::StatusOr<bool> SnapshotReader::Next(std::size_t max_bytes, pb::SnapshotChu
     if (it_->Valid()) {
       // The budget is full. One item that cannot fit even alone is an error.
       if (bytes == 0) {
-        return absl::ResourceExhaustedError(absl::StrCat(
-            "a snapshot item of ", it_->value().size(), " bytes exceeds the reply budget of ",
-            max_bytes, " bytes"));
+        return absl::ResourceExhaustedError(absl::StrCat("a snapshot item of ", it_->value().size(),
+                                                         " bytes exceeds the reply budget of ",
+                                                         max_bytes, " bytes"));
       }
       chunk->set_sequence(sequence_);
       return true;

@@ -11,7 +11,9 @@
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "google/protobuf/text_format.h"
+#include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/table.h"
 #include "storage/apply_guard.h"
 #include "storage/entity_rules.h"
 #include "storage/ids.h"
@@ -28,11 +30,18 @@ namespace {
 constexpr int64_t kFutureSkewMillis = 5 * 60 * 1000;
 
 const std::vector<std::string>& FamilyNames() {
-  static const auto* names = new std::vector<std::string>{
-      rocksdb::kDefaultColumnFamilyName, kMetaFamily,         kCollectivesFamily,
-      kExperiencesFamily,                kRelationsFamily,    kInsightsFamily,
-      kRelationIndexFamily,              kTombstonesFamily,   kWalFamily,
-      kCursorsFamily,                    kOriginsFamily,      kPeersFamily};
+  static const auto* names = new std::vector<std::string>{rocksdb::kDefaultColumnFamilyName,
+                                                          kMetaFamily,
+                                                          kCollectivesFamily,
+                                                          kExperiencesFamily,
+                                                          kRelationsFamily,
+                                                          kInsightsFamily,
+                                                          kRelationIndexFamily,
+                                                          kTombstonesFamily,
+                                                          kWalFamily,
+                                                          kCursorsFamily,
+                                                          kOriginsFamily,
+                                                          kPeersFamily};
   return *names;
 }
 
@@ -49,8 +58,9 @@ std::string OneLine(const google::protobuf::Message& message) {
 }  // namespace
 
 struct Store::Writer {
-  explicit Writer(std::function<absl::Status(WriteTxn&)> s) : stage(std::move(s)) {}
+  Writer(std::function<absl::Status(WriteTxn&)> s, bool d) : stage(std::move(s)), durable(d) {}
   std::function<absl::Status(WriteTxn&)> stage;
+  const bool durable;
   absl::Status status;
   bool done = false;
   CondVar cv;
@@ -97,9 +107,33 @@ absl::Status Store::OpenDb() {
       if (std::find(names.begin(), names.end(), name) == names.end()) names.push_back(name);
     }
   }
+  // Families read by key (every applied change looks up its entity, tombstone, collective
+  // and origin mark, most of them absent) get whole-key bloom filters, in the memtable and
+  // in table files, so that a miss costs a hash probe rather than a skip-list or block
+  // search. The log is only ever scanned.
+  rocksdb::ColumnFamilyOptions point_lookups;
+  point_lookups.memtable_prefix_bloom_size_ratio = 0.02;
+  point_lookups.memtable_whole_key_filtering = true;
+  rocksdb::BlockBasedTableOptions table;
+  table.filter_policy.reset(rocksdb::NewBloomFilterPolicy(10));
+  point_lookups.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // The log is read in order, a page at a time, by every peer catching up: big blocks
+  // (fewer block reads per page) and no compression (its bulk, the embeddings, does not
+  // compress; trying costs CPU on every flush and compaction).
+  rocksdb::ColumnFamilyOptions log_family;
+  log_family.compression = rocksdb::kNoCompression;
+  rocksdb::BlockBasedTableOptions log_table;
+  log_table.block_size = 64 << 10;
+  log_family.table_factory.reset(rocksdb::NewBlockBasedTableFactory(log_table));
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (const std::string& name : names) {
-    descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    if (name == kWalFamily) {
+      descriptors.emplace_back(name, log_family);
+    } else if (name == rocksdb::kDefaultColumnFamilyName) {
+      descriptors.emplace_back(name, rocksdb::ColumnFamilyOptions());
+    } else {
+      descriptors.emplace_back(name, point_lookups);
+    }
   }
   rocksdb::DB* raw = nullptr;
   rocksdb::Status s = rocksdb::DB::Open(db_options, directory_, descriptors, &handles_, &raw);
@@ -159,13 +193,12 @@ absl::Status Store::OpenDb() {
         DecodeSequence(absl::string_view(last->key().data(), last->key().size()));
     if (!newest.ok()) return newest.status();
     if (*newest != *head) {
-      return absl::DataLossError(absl::StrCat("change log ends at ", *newest,
-                                              " but the store's head is ", *head));
+      return absl::DataLossError(
+          absl::StrCat("change log ends at ", *newest, " but the store's head is ", *head));
     }
   }
   committed_head_ = *head;
-  log_ = std::make_unique<RocksChangeLog>(db_.get(), cf_, *head, *compacted,
-                                          options_.sync_writes);
+  log_ = std::make_unique<RocksChangeLog>(db_.get(), cf_, *head, *compacted, options_.sync_writes);
   return absl::OkStatus();
 }
 
@@ -190,8 +223,8 @@ absl::StatusOr<std::string> Store::Remint() {
 // Commit groups
 // ---------------------------------------------------------------------------
 
-absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage) {
-  Writer self(std::move(stage));
+absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable) {
+  Writer self(std::move(stage), durable);
   MutexLock lock(&queue_mu_);
   writers_.push_back(&self);
   while (!self.done && writers_.front() != &self) self.cv.Wait(&queue_mu_);
@@ -206,7 +239,9 @@ absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage) {
   queue_mu_.Unlock();
 
   WriteTxn txn(db_.get(), cf_, committed_head_);
+  bool durable_group = false;
   for (Writer* w : group) {
+    durable_group = durable_group || w->durable;
     txn.SetSavePoint();
     w->status = w->stage(txn);
     if (w->status.ok()) {
@@ -220,7 +255,7 @@ absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage) {
     if (txn.has_appended()) txn.Put(cf_.meta, kMetaHead, EncodeSequence(txn.head()));
     MaybeResume();
     rocksdb::WriteOptions write;
-    write.sync = options_.sync_writes;
+    write.sync = options_.sync_writes && durable_group;
     written = FromRocks(db_->Write(write, txn.batch()), "commit");
     if (!written.ok()) resume_needed_ = true;
   }
@@ -262,8 +297,7 @@ ApplyContext Store::LocalContext() const {
   return context;
 }
 
-absl::StatusOr<LocalWrite> Store::CommitLocal(pb::SyncChange change,
-                                              const LocalPrepare& prepare) {
+absl::StatusOr<LocalWrite> Store::CommitLocal(pb::SyncChange change, const LocalPrepare& prepare) {
   if (SyncApplyGuard::IsApplying()) {
     return absl::FailedPreconditionError(
         "local write while this thread applies remote changes (SyncApplyGuard held)");
@@ -543,13 +577,15 @@ absl::StatusOr<bool> Store::IsTombstoned(pb::SyncEntityType type, absl::string_v
 // ---------------------------------------------------------------------------
 
 absl::Status Store::CheckEmbeddings(ChangeRefs changes) const {
-  absl::flat_hash_map<std::string, uint32_t> created_here;
+  // Dimension of each collective seen so far: created in the batch, or read once from the
+  // store (nullopt: unknown here). A batch is usually of one or a few collectives.
+  absl::flat_hash_map<std::string, std::optional<uint32_t>> created_here;
   for (std::size_t i = 0; i < changes.size(); ++i) {
     const pb::SyncChange& change = changes[i];
     const pb::SyncPayload& p = change.payload();
     if (p.has_collective_created()) {
-      created_here.emplace(p.collective_created().id(),
-                           p.collective_created().embedding_dimension());
+      created_here.insert_or_assign(p.collective_created().id(),
+                                    p.collective_created().embedding_dimension());
       continue;
     }
     int size;
@@ -563,28 +599,28 @@ absl::Status Store::CheckEmbeddings(ChangeRefs changes) const {
     } else {
       continue;
     }
-    uint32_t dimension;
-    if (auto it = created_here.find(change.collective_id()); it != created_here.end()) {
-      dimension = it->second;
-    } else {
+    auto known = created_here.find(change.collective_id());
+    if (known == created_here.end()) {
       absl::StatusOr<std::optional<pb::VersionedEntity>> collective =
           ReadEntity(pb::SYNC_ENTITY_TYPE_COLLECTIVE, change.collective_id());
       if (!collective.ok()) return collective.status();
-      if (!collective->has_value()) continue;  // unknown here: a failure at apply time
-      dimension = (*collective)->collective().embedding_dimension();
+      std::optional<uint32_t> read;
+      if (collective->has_value()) read = (*collective)->collective().embedding_dimension();
+      known = created_here.emplace(change.collective_id(), read).first;
     }
+    if (!known->second.has_value()) continue;  // unknown here: a failure at apply time
+    const uint32_t dimension = *known->second;
     if (static_cast<uint32_t>(size) != dimension) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "change ", change.sequence(), ": ", what, " embedding has ", size,
-          " values, collective ", IdToText(change.collective_id()), " expects ", dimension));
+          "change ", change.sequence(), ": ", what, " embedding has ", size, " values, collective ",
+          IdToText(change.collective_id()), " expects ", dimension));
     }
   }
   return absl::OkStatus();
 }
 
 absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
-    ChangeRefs changes, ApplyContext context,
-    const std::optional<PullCursorUpdate>& pull_cursor) {
+    ChangeRefs changes, ApplyContext context, const std::optional<PullCursorUpdate>& pull_cursor) {
   context.self_id = instance_id();
   context.authoritative_store = options_.authoritative;
   SyncApplyGuard guard;
@@ -597,9 +633,8 @@ absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
       const pb::SyncChange& change = changes[i];
       txn.SetSavePoint();
       absl::Status outcome = ValidateChange(change);
-      absl::StatusOr<StageResult> staged = outcome.ok()
-                                               ? StageChange(txn, change, context)
-                                               : absl::StatusOr<StageResult>(outcome);
+      absl::StatusOr<StageResult> staged =
+          outcome.ok() ? StageChange(txn, change, context) : absl::StatusOr<StageResult>(outcome);
       if (!staged.ok()) {
         txn.RollbackToSavePoint();
         report.failed_index = i;
@@ -738,11 +773,10 @@ absl::StatusOr<SnapshotApplyReport> Store::ApplySnapshotChunk(const pb::Snapshot
         for (const std::string& field : PlainFieldNames()) {
           const pb::FieldVersion theirs = FieldStamp(incoming, field);
           const pb::FieldVersion ours = FieldStamp(mine, field);
-          const bool take =
-              context.conflict_resolution == pb::CONFLICT_RESOLUTION_SERVER_WINS
-                  ? theirs.version() >= ours.version()
-                  : StampIsNewer(theirs.stamp_timestamp(), theirs.stamp_origin(),
-                                 ours.stamp_timestamp(), ours.stamp_origin());
+          const bool take = context.conflict_resolution == pb::CONFLICT_RESOLUTION_SERVER_WINS
+                                ? theirs.version() >= ours.version()
+                                : StampIsNewer(theirs.stamp_timestamp(), theirs.stamp_origin(),
+                                               ours.stamp_timestamp(), ours.stamp_origin());
           if (!take) continue;
           CopyPlainField(field, incoming.experience(), merged.mutable_experience());
           SetFieldStamp(theirs, &merged);
@@ -776,8 +810,7 @@ absl::StatusOr<SnapshotApplyReport> Store::ApplySnapshotChunk(const pb::Snapshot
       if (!local.ok()) return local.status();
       if (local->has_value()) {
         if (tombstone.entity_type() == pb::SYNC_ENTITY_TYPE_EXPERIENCE) {
-          absl::StatusOr<std::vector<std::string>> touching =
-              txn.RelationsTouching(tombstone.id());
+          absl::StatusOr<std::vector<std::string>> touching = txn.RelationsTouching(tombstone.id());
           if (!touching.ok()) return touching.status();
           for (const std::string& relation_id : *touching) {
             auto relation = txn.LoadEntity(pb::SYNC_ENTITY_TYPE_RELATION, relation_id);
@@ -851,19 +884,21 @@ absl::StatusOr<std::optional<uint64_t>> Store::GetCursor(absl::string_view peer_
 }
 
 absl::StatusOr<uint64_t> Store::AdvanceCursor(absl::string_view peer_id, CursorKind kind,
-                                              uint64_t sequence) {
+                                              uint64_t sequence, bool durable) {
   if (absl::Status s = ValidateId(peer_id, "peer id"); !s.ok()) return s;
   uint64_t after = sequence;
-  absl::Status s = Commit([&](WriteTxn& txn) -> absl::Status {
-    absl::StatusOr<std::optional<uint64_t>> current = txn.Cursor(peer_id, kind);
-    if (!current.ok()) return current.status();
-    if (current->has_value() && **current >= sequence) {
-      after = **current;
-      return absl::OkStatus();
-    }
-    after = sequence;
-    return txn.AdvanceCursor(peer_id, kind, sequence);
-  });
+  absl::Status s = Commit(
+      [&](WriteTxn& txn) -> absl::Status {
+        absl::StatusOr<std::optional<uint64_t>> current = txn.Cursor(peer_id, kind);
+        if (!current.ok()) return current.status();
+        if (current->has_value() && **current >= sequence) {
+          after = **current;
+          return absl::OkStatus();
+        }
+        after = sequence;
+        return txn.AdvanceCursor(peer_id, kind, sequence);
+      },
+      durable);
   if (!s.ok()) return s;
   return after;
 }
@@ -1001,8 +1036,7 @@ absl::StatusOr<std::string> Store::CanonicalDump() const {
         default:
           break;
       }
-      lines.push_back(absl::StrCat(name, " ", IdToText(it->key().ToString()), " ",
-                                   OneLine(state)));
+      lines.push_back(absl::StrCat(name, " ", IdToText(it->key().ToString()), " ", OneLine(state)));
     }
     if (!it->status().ok()) return FromRocks(it->status(), "dump");
   }

@@ -29,8 +29,8 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/time/time.h"
-#include "common/mutex.h"
 #include "absl/types/span.h"
+#include "common/mutex.h"
 #include "pulsedb/sync/v1/sync.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/file_system.h"
@@ -67,11 +67,11 @@ struct LocalWrite {
 
 // What ApplyRemoteChanges did with a batch.
 struct ApplyReport {
-  int applied = 0;     // written now
-  int duplicates = 0;  // already applied earlier
-  int skipped = 0;     // acknowledged without effect (exists, tombstoned, no effect)
-  int conflicts = 0;   // lost the conflict rule (CRDT parts still merged)
-  int rejected = 0;    // the first failure and everything after it
+  int applied = 0;            // written now
+  int duplicates = 0;         // already applied earlier
+  int skipped = 0;            // acknowledged without effect (exists, tombstoned, no effect)
+  int conflicts = 0;          // lost the conflict rule (CRDT parts still merged)
+  int rejected = 0;           // the first failure and everything after it
   int future_timestamps = 0;  // timestamps more than 5 minutes ahead of this clock
   // Origin sequence of the last change applied or acknowledged before the first failure.
   std::optional<uint64_t> safe_through;
@@ -204,9 +204,12 @@ class Store {
   absl::StatusOr<std::optional<uint64_t>> GetCursor(absl::string_view peer_id,
                                                     CursorKind kind) const;
   // Moves a cursor forward; a cursor never moves back, and an unchanged one is not
-  // rewritten. Returns the cursor's value afterwards.
+  // rewritten. Returns the cursor's value afterwards. With `durable` false the write does
+  // not wait for an fsync of its own (sync_writes): it survives a crash of the process, and
+  // a power loss only once a later durable commit synced the log. For cursors whose loss
+  // is harmless: a hub's served cursors (compaction then keeps more).
   absl::StatusOr<uint64_t> AdvanceCursor(absl::string_view peer_id, CursorKind kind,
-                                         uint64_t sequence);
+                                         uint64_t sequence, bool durable = true);
   struct CursorRecord {
     std::string peer_id;
     CursorKind kind;
@@ -220,9 +223,8 @@ class Store {
   // `ignore_peers` (a hub's expired peers) do not count; when every cursor belongs to
   // one of them, the log is compacted up to the head (still capped by `retain_from`).
   // Returns how many log entries were removed. Idempotent.
-  absl::StatusOr<uint64_t> CompactWal(
-      std::optional<uint64_t> retain_from = std::nullopt,
-      const absl::flat_hash_set<std::string>& ignore_peers = {});
+  absl::StatusOr<uint64_t> CompactWal(std::optional<uint64_t> retain_from = std::nullopt,
+                                      const absl::flat_hash_set<std::string>& ignore_peers = {});
 
   // RocksDB's own estimates, summed over the column families, for monitoring.
   struct DiskUsage {
@@ -252,8 +254,9 @@ class Store {
 
   absl::Status OpenDb();
   // Runs `stage` inside a commit group and writes the group. `stage` runs on the group
-  // leader's thread; an error from it rolls back only its own writes.
-  absl::Status Commit(std::function<absl::Status(WriteTxn&)> stage);
+  // leader's thread; an error from it rolls back only its own writes. The group is
+  // fsynced (sync_writes) when any of its writers is `durable`.
+  absl::Status Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable = true);
   // Fills in this instance as origin, validates and commits a local change. `prepare`,
   // when given, adjusts the change inside the commit (seeing the group's writes).
   using LocalPrepare = std::function<absl::Status(WriteTxn&, pulsedb::sync::v1::SyncChange&)>;

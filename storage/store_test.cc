@@ -5,8 +5,8 @@
 #include <stdexcept>
 #include <thread>
 
-#include "gtest/gtest.h"
 #include "common/status_payloads.h"
+#include "gtest/gtest.h"
 #include "storage/apply_guard.h"
 #include "storage/ids.h"
 #include "storage/snapshot_reader.h"
@@ -249,15 +249,13 @@ TEST_F(StoreTest, LocalWriteProblemsAreClearErrors) {
   auto store = OpenStore(dir_.Sub("db"));
   pb::Collective collective = MakeCollective();
   ASSERT_TRUE(store->CreateCollective(collective).ok());
-  EXPECT_EQ(store->CreateCollective(collective).status().code(),
-            absl::StatusCode::kAlreadyExists);
+  EXPECT_EQ(store->CreateCollective(collective).status().code(), absl::StatusCode::kAlreadyExists);
   EXPECT_EQ(store->CreateExperience(MakeExperience(NewUuidV7())).status().code(),
             absl::StatusCode::kFailedPrecondition);  // unknown collective
   EXPECT_EQ(store->CreateExperience(MakeExperience(collective.id(), "x", 3)).status().code(),
             absl::StatusCode::kInvalidArgument);  // wrong embedding length
   EXPECT_EQ(store->GetExperience("bad").status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_EQ(store->UpdateExperience(NewUuidV7(), {}).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(store->UpdateExperience(NewUuidV7(), {}).status().code(), absl::StatusCode::kNotFound);
   pb::Experience nan = MakeExperience(collective.id());
   nan.set_importance(std::numeric_limits<float>::quiet_NaN());
   EXPECT_EQ(store->CreateExperience(nan).status().code(), absl::StatusCode::kInvalidArgument);
@@ -453,8 +451,8 @@ TEST_F(StoreTest, ServerWinsHubRefusesAnUpdateMadeOnAStaleVersionButMergesReinfo
 // Found by the chaos test: with one stamp per entity, an update of `importance` and a
 // concurrent archive could each win on a different replica, leaving them apart for good.
 TEST_F(StoreTest, ConcurrentUpdatesOfDifferentFieldsBothSurviveEverywhere) {
-  for (const auto rule : {pb::CONFLICT_RESOLUTION_SERVER_WINS,
-                          pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS}) {
+  for (const auto rule :
+       {pb::CONFLICT_RESOLUTION_SERVER_WINS, pb::CONFLICT_RESOLUTION_LAST_WRITE_WINS}) {
     SCOPED_TRACE(pb::ConflictResolution_Name(rule));
     const std::string tag = pb::ConflictResolution_Name(rule);
     StoreOptions hub_options;
@@ -608,7 +606,8 @@ TEST_F(CompactionTest, SeveralPeersUseTheMinimumCursor) {
   ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 8).ok());
   ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kServed, 3).ok());
   ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kPush, 6).ok());
-  ASSERT_TRUE(store_->AdvanceCursor(NewUuidV7(), CursorKind::kPull, 1).ok());  // another log's position
+  ASSERT_TRUE(
+      store_->AdvanceCursor(NewUuidV7(), CursorKind::kPull, 1).ok());  // another log's position
   EXPECT_EQ(*store_->CompactWal(), 3u);
   EXPECT_EQ(store_->log().OldestRetained(), 4u);
 }
@@ -757,8 +756,7 @@ TEST_F(StoreTest, ARestoredStoreSendsEarlierCursorsToSnapshotAndContinuesItsLog)
   ASSERT_TRUE(restored->MarkHistoryUnavailableThrough(reader->sequence()).ok());
   EXPECT_EQ(*restored->CanonicalDump(), *hub->CanonicalDump());
   ScanRequest from_zero;
-  EXPECT_EQ(restored->log().Scan(from_zero).status().code(),
-            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(restored->log().Scan(from_zero).status().code(), absl::StatusCode::kFailedPrecondition);
   EXPECT_EQ(restored->CreateExperience(MakeExperience(c))->sequence, 3u);
   EXPECT_EQ(restored->MarkHistoryUnavailableThrough(9).code(),
             absl::StatusCode::kFailedPrecondition);

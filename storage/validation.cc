@@ -15,8 +15,8 @@ using pulsedb::sync::v1::Experience;
 using pulsedb::sync::v1::ExperienceType;
 using pulsedb::sync::v1::ExperienceUpdate;
 using pulsedb::sync::v1::Insight;
-using pulsedb::sync::v1::Relation;
 using pulsedb::sync::v1::ReinforcementBucket;
+using pulsedb::sync::v1::Relation;
 using pulsedb::sync::v1::SyncChange;
 using pulsedb::sync::v1::SyncEntityType;
 using pulsedb::sync::v1::SyncPayload;
@@ -38,8 +38,8 @@ absl::Status CheckTimestamp(int64_t millis, absl::string_view field) {
 absl::Status CheckEmbedding(const google::protobuf::RepeatedField<float>& embedding,
                             absl::string_view field) {
   if (embedding.size() > static_cast<int>(kMaxEmbeddingDimension)) {
-    return Invalid(field, absl::StrCat(embedding.size(), " values, more than ",
-                                       kMaxEmbeddingDimension));
+    return Invalid(field,
+                   absl::StrCat(embedding.size(), " values, more than ", kMaxEmbeddingDimension));
   }
   for (int i = 0; i < embedding.size(); ++i) {
     if (!std::isfinite(embedding[i])) {
@@ -52,8 +52,8 @@ absl::Status CheckEmbedding(const google::protobuf::RepeatedField<float>& embedd
 absl::Status CheckBuckets(const google::protobuf::RepeatedPtrField<ReinforcementBucket>& buckets,
                           absl::string_view field) {
   if (buckets.size() > static_cast<int>(kMaxReinforcementBuckets)) {
-    return Invalid(field, absl::StrCat(buckets.size(), " buckets, more than ",
-                                       kMaxReinforcementBuckets));
+    return Invalid(field,
+                   absl::StrCat(buckets.size(), " buckets, more than ", kMaxReinforcementBuckets));
   }
   absl::flat_hash_set<absl::string_view> seen;
   for (const ReinforcementBucket& bucket : buckets) {
@@ -62,8 +62,8 @@ absl::Status CheckBuckets(const google::protobuf::RepeatedPtrField<Reinforcement
       return s;
     }
     if (!seen.insert(bucket.instance_id()).second) {
-      return Invalid(field, absl::StrCat("bucket ", IdToText(bucket.instance_id()),
-                                         " appears twice"));
+      return Invalid(field,
+                     absl::StrCat("bucket ", IdToText(bucket.instance_id()), " appears twice"));
     }
   }
   return absl::OkStatus();
@@ -107,12 +107,11 @@ absl::Status ValidateCollective(const Collective& collective) {
   }
   if (collective.embedding_dimension() == 0 ||
       collective.embedding_dimension() > kMaxEmbeddingDimension) {
-    return Invalid("collective.embedding_dimension",
-                   absl::StrCat(collective.embedding_dimension(), " is not in 1..",
-                                kMaxEmbeddingDimension));
+    return Invalid(
+        "collective.embedding_dimension",
+        absl::StrCat(collective.embedding_dimension(), " is not in 1..", kMaxEmbeddingDimension));
   }
-  if (absl::Status s = CheckTimestamp(collective.created_at(), "collective.created_at");
-      !s.ok()) {
+  if (absl::Status s = CheckTimestamp(collective.created_at(), "collective.created_at"); !s.ok()) {
     return s;
   }
   return CheckTimestamp(collective.updated_at(), "collective.updated_at");
@@ -235,7 +234,8 @@ const std::string& PayloadEntityId(const SyncPayload& payload) {
 
 absl::Status ValidateChange(const SyncChange& change) {
   auto fail = [&](const absl::Status& s) {
-    return absl::InvalidArgumentError(absl::StrCat("change ", change.sequence(), ": ", s.message()));
+    return absl::InvalidArgumentError(
+        absl::StrCat("change ", change.sequence(), ": ", s.message()));
   };
   if (change.sequence() == 0) return fail(Invalid("sequence", "must be greater than 0"));
   if (absl::Status s = ValidateId(change.source_instance(), "source_instance"); !s.ok()) {
@@ -253,10 +253,9 @@ absl::Status ValidateChange(const SyncChange& change) {
     return fail(Invalid("payload", "no payload set"));
   }
   if (payload_type != change.entity_type()) {
-    return fail(Invalid("entity_type",
-                        absl::StrCat(SyncEntityType_Name(change.entity_type()),
-                                     " does not match a payload of type ",
-                                     SyncEntityType_Name(payload_type))));
+    return fail(Invalid("entity_type", absl::StrCat(SyncEntityType_Name(change.entity_type()),
+                                                    " does not match a payload of type ",
+                                                    SyncEntityType_Name(payload_type))));
   }
   const SyncPayload& p = change.payload();
   absl::Status s;

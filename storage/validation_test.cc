@@ -20,8 +20,7 @@ pb::SyncChange ValidExperienceCreate() {
   change.set_collective_id(c.id());
   change.set_entity_type(pb::SYNC_ENTITY_TYPE_EXPERIENCE);
   change.set_timestamp(1700000000000);
-  *change.mutable_payload()->mutable_experience_created() =
-      pulse::testing::MakeExperience(c.id());
+  *change.mutable_payload()->mutable_experience_created() = pulse::testing::MakeExperience(c.id());
   return change;
 }
 
@@ -38,8 +37,7 @@ TEST(ValidateChange, AcceptsAWellFormedChange) {
 TEST(ValidateChange, RefusesEachMalformedShapeWithAMessageNamingIt) {
   const BadCase cases[] = {
       {"sequence zero", [](pb::SyncChange& c) { c.set_sequence(0); }, "sequence"},
-      {"short origin", [](pb::SyncChange& c) { c.set_source_instance("abc"); },
-       "source_instance"},
+      {"short origin", [](pb::SyncChange& c) { c.set_source_instance("abc"); }, "source_instance"},
       {"long collective", [](pb::SyncChange& c) { c.set_collective_id(std::string(17, 'x')); },
        "collective_id"},
       {"unknown entity type",

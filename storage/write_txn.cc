@@ -4,7 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "rocksdb/comparator.h"
+#include "storage/change_encoding.h"
 #include "storage/ids.h"
 #include "storage/rocks_status.h"
 
@@ -17,17 +17,43 @@ using pulsedb::sync::v1::Tombstone;
 using pulsedb::sync::v1::VersionedEntity;
 
 WriteTxn::WriteTxn(rocksdb::DB* db, const ColumnFamilies& cf, uint64_t head)
-    : db_(db),
-      cf_(cf),
-      batch_(rocksdb::BytewiseComparator(), 0, /*overwrite_key=*/true),
-      first_sequence_(head + 1),
-      next_sequence_(head + 1) {}
+    : db_(db), cf_(cf), first_sequence_(head + 1), next_sequence_(head + 1) {}
+
+std::string WriteTxn::IndexKey(rocksdb::ColumnFamilyHandle* cf, absl::string_view key) {
+  const uint32_t id = cf->GetID();
+  std::string out(reinterpret_cast<const char*>(&id), sizeof id);
+  out.append(key.data(), key.size());
+  return out;
+}
+
+void WriteTxn::Stage(rocksdb::ColumnFamilyHandle* cf, absl::string_view key, const Staged& staged) {
+  Undo undo;
+  undo.index_key = IndexKey(cf, key);
+  auto [it, inserted] = staged_.try_emplace(undo.index_key, staged);
+  if (!inserted) {
+    undo.previous = it->second;
+    it->second = staged;
+  }
+  if (cf == cf_.relation_index) {
+    undo.relation = true;
+    auto [rel, fresh] = staged_relations_.try_emplace(std::string(key), !staged.deleted);
+    if (!fresh) {
+      undo.previous_relation = rel->second;
+      rel->second = !staged.deleted;
+    }
+  }
+  undo_.push_back(std::move(undo));
+}
 
 absl::StatusOr<std::optional<std::string>> WriteTxn::Get(rocksdb::ColumnFamilyHandle* cf,
                                                          absl::string_view key) {
+  if (auto it = staged_.find(IndexKey(cf, key)); it != staged_.end()) {
+    if (it->second.deleted) return std::nullopt;
+    return batch_.Data().substr(it->second.offset, it->second.size);
+  }
   std::string value;
-  rocksdb::Status s = batch_.GetFromBatchAndDB(db_, rocksdb::ReadOptions(), cf,
-                                               rocksdb::Slice(key.data(), key.size()), &value);
+  rocksdb::Status s =
+      db_->Get(rocksdb::ReadOptions(), cf, rocksdb::Slice(key.data(), key.size()), &value);
   if (s.IsNotFound()) return std::nullopt;
   if (!s.ok()) return FromRocks(s, "read");
   return value;
@@ -37,10 +63,13 @@ void WriteTxn::Put(rocksdb::ColumnFamilyHandle* cf, absl::string_view key,
                    absl::string_view value) {
   batch_.Put(cf, rocksdb::Slice(key.data(), key.size()),
              rocksdb::Slice(value.data(), value.size()));
+  // A Put record ends with the value's bytes.
+  Stage(cf, key, Staged{false, batch_.GetDataSize() - value.size(), value.size()});
 }
 
 void WriteTxn::Delete(rocksdb::ColumnFamilyHandle* cf, absl::string_view key) {
   batch_.Delete(cf, rocksdb::Slice(key.data(), key.size()));
+  Stage(cf, key, Staged{true, 0, 0});
 }
 
 absl::StatusOr<std::optional<VersionedEntity>> WriteTxn::LoadEntity(SyncEntityType type,
@@ -54,14 +83,13 @@ absl::StatusOr<std::optional<VersionedEntity>> WriteTxn::LoadEntity(SyncEntityTy
   if (!raw->has_value()) return std::nullopt;
   VersionedEntity entity;
   if (!entity.ParseFromString(**raw)) {
-    return absl::InternalError(absl::StrCat("corrupt ", SyncEntityType_Name(type), " record ",
-                                            IdToText(id)));
+    return absl::InternalError(
+        absl::StrCat("corrupt ", SyncEntityType_Name(type), " record ", IdToText(id)));
   }
   return entity;
 }
 
-void WriteTxn::PutEntity(SyncEntityType type, absl::string_view id,
-                         const VersionedEntity& entity) {
+void WriteTxn::PutEntity(SyncEntityType type, absl::string_view id, const VersionedEntity& entity) {
   Put(cf_.ForEntity(type), id, entity.SerializeAsString());
 }
 
@@ -83,18 +111,28 @@ void WriteTxn::PutTombstone(const Tombstone& tombstone) {
 
 absl::StatusOr<std::vector<std::string>> WriteTxn::RelationsTouching(
     absl::string_view experience_id) {
-  std::vector<std::string> ids;
-  rocksdb::ReadOptions read;
-  std::unique_ptr<rocksdb::Iterator> it(batch_.NewIteratorWithBase(
-      cf_.relation_index, db_->NewIterator(read, cf_.relation_index), &read));
+  // The stored keys with this prefix, overlaid with the ones staged here.
+  std::map<std::string, bool> keys;
+  std::unique_ptr<rocksdb::Iterator> it(
+      db_->NewIterator(rocksdb::ReadOptions(), cf_.relation_index));
   const rocksdb::Slice prefix(experience_id.data(), experience_id.size());
   for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix); it->Next()) {
-    if (it->key().size() != 2 * kIdSize) {
-      return absl::InternalError("corrupt relation index key");
-    }
-    ids.emplace_back(it->key().data() + kIdSize, kIdSize);
+    keys.emplace(it->key().ToString(), true);
   }
   if (!it->status().ok()) return FromRocks(it->status(), "relation index scan");
+  const std::string start(experience_id);
+  for (auto staged = staged_relations_.lower_bound(start);
+       staged != staged_relations_.end() &&
+       absl::string_view(staged->first).substr(0, experience_id.size()) == experience_id;
+       ++staged) {
+    keys[staged->first] = staged->second;
+  }
+  std::vector<std::string> ids;
+  for (const auto& [key, present] : keys) {
+    if (!present) continue;
+    if (key.size() != 2 * kIdSize) return absl::InternalError("corrupt relation index key");
+    ids.emplace_back(key.data() + kIdSize, kIdSize);
+  }
   return ids;
 }
 
@@ -108,10 +146,9 @@ void WriteTxn::UnindexRelation(const Relation& relation) {
   Delete(cf_.relation_index, EncodeRelationIndexKey(relation.target_id(), relation.id()));
 }
 
-uint64_t WriteTxn::AppendChange(SyncChange change) {
+uint64_t WriteTxn::AppendChange(const SyncChange& change) {
   const uint64_t sequence = next_sequence_++;
-  change.set_log_sequence(sequence);
-  Put(cf_.wal, EncodeSequence(sequence), change.SerializeAsString());
+  Put(cf_.wal, EncodeSequence(sequence), SerializeWithLogSequence(change, sequence));
   return sequence;
 }
 
@@ -128,8 +165,7 @@ void WriteTxn::SetOriginMark(absl::string_view origin, uint64_t sequence) {
 
 absl::StatusOr<std::optional<uint64_t>> WriteTxn::Cursor(absl::string_view peer_id,
                                                          CursorKind kind) {
-  absl::StatusOr<std::optional<std::string>> raw =
-      Get(cf_.cursors, EncodeCursorKey(peer_id, kind));
+  absl::StatusOr<std::optional<std::string>> raw = Get(cf_.cursors, EncodeCursorKey(peer_id, kind));
   if (!raw.ok()) return raw.status();
   if (!raw->has_value()) return std::nullopt;
   absl::StatusOr<uint64_t> value = DecodeSequence(**raw);
@@ -148,18 +184,36 @@ absl::Status WriteTxn::AdvanceCursor(absl::string_view peer_id, CursorKind kind,
 
 void WriteTxn::SetSavePoint() {
   batch_.SetSavePoint();
-  saved_sequences_.push_back(next_sequence_);
+  save_points_.push_back(SavePoint{next_sequence_, undo_.size()});
 }
 
 void WriteTxn::RollbackToSavePoint() {
   batch_.RollbackToSavePoint();
-  next_sequence_ = saved_sequences_.back();
-  saved_sequences_.pop_back();
+  const SavePoint point = save_points_.back();
+  save_points_.pop_back();
+  next_sequence_ = point.next_sequence;
+  while (undo_.size() > point.undo_size) {
+    Undo& undo = undo_.back();
+    if (undo.previous.has_value()) {
+      staged_[undo.index_key] = *undo.previous;
+    } else {
+      staged_.erase(undo.index_key);
+    }
+    if (undo.relation) {
+      const std::string key = undo.index_key.substr(sizeof(uint32_t));
+      if (undo.previous_relation.has_value()) {
+        staged_relations_[key] = *undo.previous_relation;
+      } else {
+        staged_relations_.erase(key);
+      }
+    }
+    undo_.pop_back();
+  }
 }
 
 void WriteTxn::PopSavePoint() {
   batch_.PopSavePoint();
-  saved_sequences_.pop_back();
+  save_points_.pop_back();
 }
 
 }  // namespace pulse::storage

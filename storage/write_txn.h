@@ -1,22 +1,27 @@
-// WriteTxn: everything one commit group writes, staged in a RocksDB WriteBatchWithIndex so
-// that reads inside the group see the group's own writes, plus the log sequences the group
-// assigns. Internal to storage/. Used by one thread at a time (the commit leader); not
+// WriteTxn: everything one commit group writes, staged in a RocksDB WriteBatch, with an
+// index of the staged keys so that reads inside the group see the group's own writes,
+// plus the log sequences the group assigns. (A hash index of where each staged value sits
+// in the batch: RocksDB's WriteBatchWithIndex costs a skip-list search that re-decodes
+// batch records on every comparison, a third of the hub's apply time; see
+// docs/benchmarks.md.) Internal to storage/. Used by one thread at a time (the commit leader); not
 // thread-safe. Borrows the DB and handles, which must outlive it. Read errors and corrupt
 // values come back as absl::Status (INTERNAL for corruption), never as a crash.
 #ifndef PULSESYNC_STORAGE_WRITE_TXN_H_
 #define PULSESYNC_STORAGE_WRITE_TXN_H_
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "pulsedb/sync/v1/sync.pb.h"
 #include "rocksdb/db.h"
-#include "rocksdb/utilities/write_batch_with_index.h"
+#include "rocksdb/write_batch.h"
 #include "storage/column_families.h"
 #include "storage/keys.h"
 
@@ -42,8 +47,7 @@ class WriteTxn {
                  const pulsedb::sync::v1::VersionedEntity& entity);
   void DeleteEntity(pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
 
-  absl::StatusOr<bool> IsTombstoned(pulsedb::sync::v1::SyncEntityType type,
-                                    absl::string_view id);
+  absl::StatusOr<bool> IsTombstoned(pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
   void PutTombstone(const pulsedb::sync::v1::Tombstone& tombstone);
 
   // Relation ids whose source or target is `experience_id` (batch writes included).
@@ -51,8 +55,9 @@ class WriteTxn {
   void IndexRelation(const pulsedb::sync::v1::Relation& relation);
   void UnindexRelation(const pulsedb::sync::v1::Relation& relation);
 
-  // Stages `change` as the next log entry: sets its log_sequence and returns it.
-  uint64_t AppendChange(pulsedb::sync::v1::SyncChange change);
+  // Stages `change` as the next log entry, with its log_sequence set to the sequence it
+  // gets, which is returned. The change itself is not copied.
+  uint64_t AppendChange(const pulsedb::sync::v1::SyncChange& change);
   // The sequence the next appended change will get.
   uint64_t next_sequence() const { return next_sequence_; }
   // Last sequence assigned (the head once committed).
@@ -72,17 +77,43 @@ class WriteTxn {
   void RollbackToSavePoint();
   void PopSavePoint();
 
-  bool empty() { return batch_.GetWriteBatch()->Count() == 0; }
-  rocksdb::WriteBatch* batch() { return batch_.GetWriteBatch(); }
+  bool empty() { return batch_.Count() == 0; }
+  rocksdb::WriteBatch* batch() { return &batch_; }
   const ColumnFamilies& cf() const { return cf_; }
 
  private:
+  // Where the latest staged write of a key left it: its value's bytes in batch_.Data(),
+  // or deleted.
+  struct Staged {
+    bool deleted = false;
+    std::size_t offset = 0;
+    std::size_t size = 0;
+  };
+  // A staged key: the column family's id, then the key.
+  static std::string IndexKey(rocksdb::ColumnFamilyHandle* cf, absl::string_view key);
+  void Stage(rocksdb::ColumnFamilyHandle* cf, absl::string_view key, const Staged& staged);
+
   rocksdb::DB* db_;
   ColumnFamilies cf_;
-  rocksdb::WriteBatchWithIndex batch_;
+  rocksdb::WriteBatch batch_;
+  absl::flat_hash_map<std::string, Staged> staged_;
+  // relation_index keys staged (true = put, false = deleted), ordered for prefix scans.
+  std::map<std::string, bool> staged_relations_;
+  // Undo log of staged_ and staged_relations_: the previous entry of each key written.
+  struct Undo {
+    std::string index_key;
+    std::optional<Staged> previous;
+    bool relation = false;
+    std::optional<bool> previous_relation;
+  };
+  std::vector<Undo> undo_;
+  struct SavePoint {
+    uint64_t next_sequence;
+    std::size_t undo_size;
+  };
   uint64_t first_sequence_;
   uint64_t next_sequence_;
-  std::vector<uint64_t> saved_sequences_;
+  std::vector<SavePoint> save_points_;
 };
 
 }  // namespace pulse::storage

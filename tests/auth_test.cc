@@ -75,20 +75,22 @@ class AuthTest : public testing::HubFixture {
 
 TEST_F(AuthTest, MissingOrWrongTokenIsUnauthenticated) {
   pb::HandshakeResponse response;
-  EXPECT_EQ(Call("", [&](grpc::ClientContext* c) {
-              return stub().Handshake(c, Hello(*reader_), &response);
-            }).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
-  EXPECT_EQ(Call("not-a-real-token-00000000", [&](grpc::ClientContext* c) {
-              return stub().Handshake(c, Hello(*reader_), &response);
-            }).error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      Call("",
+           [&](grpc::ClientContext* c) { return stub().Handshake(c, Hello(*reader_), &response); })
+          .error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      Call("not-a-real-token-00000000",
+           [&](grpc::ClientContext* c) { return stub().Handshake(c, Hello(*reader_), &response); })
+          .error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
   pb::PullRequest pull;
   pull.set_source_instance(reader_->instance_id());
   pb::PullResponse pulled;
-  EXPECT_EQ(Call("", [&](grpc::ClientContext* c) { return stub().Pull(c, pull, &pulled); })
-                .error_code(),
-            grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(
+      Call("", [&](grpc::ClientContext* c) { return stub().Pull(c, pull, &pulled); }).error_code(),
+      grpc::StatusCode::UNAUTHENTICATED);
 }
 
 TEST_F(AuthTest, PullReturnsOnlyReadableCollectives) {
@@ -96,8 +98,7 @@ TEST_F(AuthTest, PullReturnsOnlyReadableCollectives) {
   pull.set_source_instance(reader_->instance_id());
   pb::PullResponse pulled;
   ASSERT_TRUE(
-      Call(kTeamToken, [&](grpc::ClientContext* c) { return stub().Pull(c, pull, &pulled); })
-          .ok());
+      Call(kTeamToken, [&](grpc::ClientContext* c) { return stub().Pull(c, pull, &pulled); }).ok());
   ASSERT_EQ(pulled.changes_size(), 2);  // collective one and its experience
   for (const pb::SyncChange& change : pulled.changes()) {
     EXPECT_EQ(change.collective_id(), one_.id());
@@ -141,7 +142,8 @@ TEST_F(AuthTest, SubscribeAndSnapshotNeverLeakOtherCollectives) {
 }
 
 TEST_F(AuthTest, PushIntoAnUnwritableCollectiveIsPermissionDeniedAndChangesNothing) {
-  ASSERT_TRUE(reader_->CreateCollective(MakeCollective("mine")).ok());  // not writable by the team token
+  ASSERT_TRUE(
+      reader_->CreateCollective(MakeCollective("mine")).ok());  // not writable by the team token
   const std::string before = *hub().context().store().RawDump();
   pb::PushResponse pushed;
   grpc::Status status = Call(kTeamToken, [&](grpc::ClientContext* c) {
@@ -154,13 +156,11 @@ TEST_F(AuthTest, PushIntoAnUnwritableCollectiveIsPermissionDeniedAndChangesNothi
 
 TEST_F(AuthTest, AdminNeedsAnAdminToken) {
   pb::HubStatusResponse status;
-  EXPECT_EQ(Call(kTeamToken, [&](grpc::ClientContext* c) {
-              return admin().Status(c, {}, &status);
-            }).error_code(),
+  EXPECT_EQ(Call(kTeamToken, [&](grpc::ClientContext* c) { return admin().Status(c, {}, &status); })
+                .error_code(),
             grpc::StatusCode::PERMISSION_DENIED);
-  EXPECT_TRUE(Call(kAllToken, [&](grpc::ClientContext* c) {
-                return admin().Status(c, {}, &status);
-              }).ok());
+  EXPECT_TRUE(
+      Call(kAllToken, [&](grpc::ClientContext* c) { return admin().Status(c, {}, &status); }).ok());
 }
 
 TEST_F(AuthTest, SyncManagerSendsItsTokenAndSyncsWhatItMayRead) {
@@ -168,15 +168,15 @@ TEST_F(AuthTest, SyncManagerSendsItsTokenAndSyncsWhatItMayRead) {
   client::GrpcTransportOptions options;
   options.target = hub().address();
   options.bearer_token = kTeamToken;
-  client::SyncManager manager(store.get(),
-                              std::make_shared<client::GrpcSyncTransport>(options), {});
+  client::SyncManager manager(store.get(), std::make_shared<client::GrpcSyncTransport>(options),
+                              {});
   ASSERT_TRUE(manager.SyncOnce().ok());
   EXPECT_TRUE(store->GetCollective(one_.id()).ok());
   EXPECT_EQ(store->GetCollective(two_.id()).status().code(), absl::StatusCode::kNotFound);
 
   options.bearer_token = "";
-  client::SyncManager anonymous(store.get(),
-                                std::make_shared<client::GrpcSyncTransport>(options), {});
+  client::SyncManager anonymous(store.get(), std::make_shared<client::GrpcSyncTransport>(options),
+                                {});
   absl::Status refused = anonymous.Start();
   EXPECT_EQ(refused.code(), absl::StatusCode::kUnauthenticated);
   EXPECT_TRUE(client::IsTerminal(refused));

@@ -6,6 +6,7 @@
 #include <functional>
 
 #include "absl/strings/match.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
 #include "storage/ids.h"
 #include "tests/support/entities.h"
@@ -58,7 +59,8 @@ class BadInputTest : public testing::HubFixture {
 TEST_F(BadInputTest, EachMalformedPushGetsAPreciseStatusAndChangesNothing) {
   const std::string other = storage::NewUuidV7();
   const std::vector<Case> cases = {
-      {"sender id of 15 bytes", [](pb::PushRequest& r) { r.set_source_instance(std::string(15, 'x')); },
+      {"sender id of 15 bytes",
+       [](pb::PushRequest& r) { r.set_source_instance(std::string(15, 'x')); },
        grpc::StatusCode::INVALID_ARGUMENT, "source_instance"},
       {"collective id of 17 bytes",
        [](pb::PushRequest& r) { r.mutable_changes(0)->set_collective_id(std::string(17, 'c')); },
@@ -71,10 +73,14 @@ TEST_F(BadInputTest, EachMalformedPushGetsAPreciseStatusAndChangesNothing) {
        },
        grpc::StatusCode::INVALID_ARGUMENT, "relation.source_id"},
       {"unknown entity type",
-       [](pb::PushRequest& r) { r.mutable_changes(0)->set_entity_type(static_cast<pb::SyncEntityType>(42)); },
+       [](pb::PushRequest& r) {
+         r.mutable_changes(0)->set_entity_type(static_cast<pb::SyncEntityType>(42));
+       },
        grpc::StatusCode::INVALID_ARGUMENT, "entity_type"},
       {"entity type disagrees with the payload",
-       [](pb::PushRequest& r) { r.mutable_changes(0)->set_entity_type(pb::SYNC_ENTITY_TYPE_INSIGHT); },
+       [](pb::PushRequest& r) {
+         r.mutable_changes(0)->set_entity_type(pb::SYNC_ENTITY_TYPE_INSIGHT);
+       },
        grpc::StatusCode::INVALID_ARGUMENT, "entity_type"},
       {"unknown relation type",
        [](pb::PushRequest& r) {
@@ -90,7 +96,8 @@ TEST_F(BadInputTest, EachMalformedPushGetsAPreciseStatusAndChangesNothing) {
        grpc::StatusCode::INVALID_ARGUMENT, "severity"},
       {"missing payload", [](pb::PushRequest& r) { r.mutable_changes(1)->clear_payload(); },
        grpc::StatusCode::INVALID_ARGUMENT, "change 4: payload"},
-      {"missing experience type", [&](pb::PushRequest& r) { Created(r, 0)->clear_experience_type(); },
+      {"missing experience type",
+       [&](pb::PushRequest& r) { Created(r, 0)->clear_experience_type(); },
        grpc::StatusCode::INVALID_ARGUMENT, "experience_type"},
       {"NaN importance", [&](pb::PushRequest& r) { Created(r, 0)->set_importance(NAN); },
        grpc::StatusCode::INVALID_ARGUMENT, "importance"},
@@ -117,7 +124,8 @@ TEST_F(BadInputTest, EachMalformedPushGetsAPreciseStatusAndChangesNothing) {
        grpc::StatusCode::INVALID_ARGUMENT, "appears twice"},
       {"sequence 0", [](pb::PushRequest& r) { r.mutable_changes(0)->set_sequence(0); },
        grpc::StatusCode::INVALID_ARGUMENT, "sequence"},
-      {"sequences going backwards", [](pb::PushRequest& r) { r.mutable_changes()->SwapElements(0, 2); },
+      {"sequences going backwards",
+       [](pb::PushRequest& r) { r.mutable_changes()->SwapElements(0, 2); },
        grpc::StatusCode::INVALID_ARGUMENT, "backwards"},
       {"a sequence twice", [](pb::PushRequest& r) { r.mutable_changes(1)->set_sequence(3); },
        grpc::StatusCode::INVALID_ARGUMENT, "twice"},
@@ -201,6 +209,69 @@ TEST_F(BadInputTest, SequenceGapsAreNormalAndRegressionsAreReplays) {
   ASSERT_TRUE(stub().Push(Deadline().get(), old, &response).ok());
   EXPECT_EQ(response.duplicates(), 2u);
   EXPECT_EQ(*hub().context().store().RawDump(), before);
+}
+
+// One call of `method` carrying `bytes` as its only request message, made the way a
+// generic tool (or a buggy client) would; returns how the call ended.
+grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::string& method,
+                     const std::string& bytes) {
+  grpc::GenericStub generic(channel);
+  grpc::CompletionQueue cq;
+  auto context = Deadline();
+  std::unique_ptr<grpc::GenericClientAsyncReaderWriter> call =
+      generic.PrepareCall(context.get(), method, &cq);
+  void* tag;
+  bool ok;
+  intptr_t next = 1;
+  auto step = [&] {
+    EXPECT_TRUE(cq.Next(&tag, &ok));
+    EXPECT_EQ(reinterpret_cast<intptr_t>(tag), next);
+    ++next;
+    return ok;
+  };
+  call->StartCall(reinterpret_cast<void*>(next));
+  step();
+  grpc::Slice slice(bytes);
+  grpc::ByteBuffer request(&slice, 1);
+  call->Write(request, reinterpret_cast<void*>(next));
+  step();
+  call->WritesDone(reinterpret_cast<void*>(next));
+  step();
+  grpc::ByteBuffer response;
+  for (;;) {  // a refused call sends no message
+    call->Read(&response, reinterpret_cast<void*>(next));
+    if (!step()) break;
+  }
+  grpc::Status status;
+  call->Finish(&status, reinterpret_cast<void*>(next));
+  step();
+  cq.Shutdown();
+  while (cq.Next(&tag, &ok)) {
+  }
+  return status;
+}
+
+TEST_F(BadInputTest, MalformedPullAndSubscribeRequestsAreInvalidArgument) {
+  // Pull and Subscribe take their requests as bytes and parse them themselves: a message
+  // that does not parse is the caller's error, named, and the hub goes on serving.
+  const std::string truncated("\x0a\x05" "ab", 4);  // field 1 says 5 bytes follow; 2 do
+  const std::string bad_tag("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11);
+  for (const char* method :
+       {"/pulsedb.sync.v1.SyncService/Pull", "/pulsedb.sync.v1.SyncService/Subscribe"}) {
+    for (const std::string& bytes : {truncated, bad_tag}) {
+      grpc::Status status = RawCall(channel(), method, bytes);
+      EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+          << method << ": " << status.error_message();
+      EXPECT_TRUE(absl::StrContains(status.error_message(), "malformed")) << status.error_message();
+    }
+  }
+  // Well-formed requests still work afterwards.
+  pb::PullRequest pull;
+  pull.set_source_instance(peer_->instance_id());
+  pb::PullResponse pulled;
+  grpc::Status ok = stub().Pull(Deadline().get(), pull, &pulled);
+  ASSERT_TRUE(ok.ok()) << ok.error_message();
+  EXPECT_GT(pulled.head_sequence(), 0u);
 }
 
 }  // namespace

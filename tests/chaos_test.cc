@@ -117,8 +117,8 @@ class Chaos {
   }
 
   void Compact() {
-    auto stub = pb::SyncAdmin::NewStub(
-        grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
+    auto stub =
+        pb::SyncAdmin::NewStub(grpc::CreateChannel(address_, grpc::InsecureChannelCredentials()));
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now() + absl::Seconds(3)));
     pb::CompactResponse response;
@@ -161,7 +161,8 @@ int ChaosSeconds() {
 }
 
 TEST(Chaos, FivePeersAndAHubConvergeThroughRestartsKillsPausesAndCompactions) {
-  const uint32_t seed = EnvNumber("PULSE_SEED", static_cast<uint32_t>(absl::ToUnixMicros(absl::Now())));
+  const uint32_t seed =
+      EnvNumber("PULSE_SEED", static_cast<uint32_t>(absl::ToUnixMicros(absl::Now())));
   SCOPED_TRACE(absl::StrCat("PULSE_SEED=", seed, " replays this run"));
   testing::TempDir dir;
   Chaos chaos(seed, dir);
@@ -253,18 +254,18 @@ TEST(Chaos, FivePeersAndAHubConvergeThroughRestartsKillsPausesAndCompactions) {
       next_kill = absl::Now() + absl::Milliseconds(700 + rng() % 1500);
     }
   }
-  std::printf("chaos: seed %u, %s, %d ops, %d hub kills, %d peer restarts, %d pauses, "
-              "%d compactions\n",
-              seed, chaos.rule() == pb::CONFLICT_RESOLUTION_SERVER_WINS ? "server-wins"
-                                                                        : "last-write-wins",
-              ops, kills, restarts, pauses, compactions);
+  std::printf(
+      "chaos: seed %u, %s, %d ops, %d hub kills, %d peer restarts, %d pauses, "
+      "%d compactions\n",
+      seed, chaos.rule() == pb::CONFLICT_RESOLUTION_SERVER_WINS ? "server-wins" : "last-write-wins",
+      ops, kills, restarts, pauses, compactions);
 
   // Settle: every peer runs explicit cycles until nothing moves.
   for (auto& p : peers) p.manager->Stop();
   for (int round = 0; round < 4; ++round) {
     for (auto& p : peers) {
-      ASSERT_TRUE(testing::Eventually([&] { return p.manager->SyncOnce().ok(); },
-                                      absl::Seconds(30)))
+      ASSERT_TRUE(
+          testing::Eventually([&] { return p.manager->SyncOnce().ok(); }, absl::Seconds(30)))
           << p.name << ": " << p.manager->status().last_error;
     }
   }

@@ -95,11 +95,13 @@ TEST_F(FaultInjectionTest, ExactlyOnceHoldsUnderLostDuplicatedReorderedAndCutTra
     }
   }
   // Let the faulty traffic run, then heal and settle with explicit cycles.
-  ASSERT_TRUE(testing::Eventually([&] {
-    int delivered = 0;
-    for (Peer& p : peers) delivered += p.store->ListExperiences()->size();
-    return delivered == kPeers * static_cast<int>(experiences.size());
-  }, absl::Seconds(60)));
+  ASSERT_TRUE(testing::Eventually(
+      [&] {
+        int delivered = 0;
+        for (Peer& p : peers) delivered += p.store->ListExperiences()->size();
+        return delivered == kPeers * static_cast<int>(experiences.size());
+      },
+      absl::Seconds(60)));
   for (Peer& p : peers) {
     p.transport->Heal();
     p.manager->Stop();
@@ -111,14 +113,16 @@ TEST_F(FaultInjectionTest, ExactlyOnceHoldsUnderLostDuplicatedReorderedAndCutTra
   // Faults really happened.
   int dropped = 0, duplicated = 0, replayed = 0, cut = 0;
   for (Peer& p : peers) {
-    dropped += p.transport->counts().dropped_push_replies + p.transport->counts().dropped_pull_replies;
+    dropped +=
+        p.transport->counts().dropped_push_replies + p.transport->counts().dropped_pull_replies;
     duplicated += p.transport->counts().duplicated_pushes;
     replayed += p.transport->counts().replayed_pushes;
     cut += p.transport->counts().cut_streams;
   }
-  std::printf("faults injected: %d lost replies, %d duplicated pushes, %d replayed pushes, "
-              "%d cut streams; %zu experiences, %d reinforcements\n",
-              dropped, duplicated, replayed, cut, experiences.size(), reinforcements);
+  std::printf(
+      "faults injected: %d lost replies, %d duplicated pushes, %d replayed pushes, "
+      "%d cut streams; %zu experiences, %d reinforcements\n",
+      dropped, duplicated, replayed, cut, experiences.size(), reinforcements);
   EXPECT_GT(dropped, 0);
   EXPECT_GT(duplicated, 0);
   EXPECT_GT(replayed, 0);

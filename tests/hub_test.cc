@@ -140,7 +140,7 @@ TEST_F(HubTest, HasMoreIsExactAndTheCursorPassesFilteredEntries) {
   EXPECT_EQ(page.new_cursor().last_sequence(), 3u);
   EXPECT_TRUE(page.has_more());
   ASSERT_TRUE(Pull(*b_, 3, 2, &page, {c1}).ok());
-  ASSERT_EQ(page.changes_size(), 2);  // 4 and 5
+  ASSERT_EQ(page.changes_size(), 2);                 // 4 and 5
   EXPECT_EQ(page.new_cursor().last_sequence(), 8u);  // 6..8 examined and filtered out
   EXPECT_FALSE(page.has_more());
   ASSERT_TRUE(Pull(*b_, 5, 4, &page, {c1}).ok());
@@ -554,7 +554,8 @@ TEST_F(HubTest, HealthServiceReportsServing) {
   std::vector<grpc::Slice> slices;
   ASSERT_TRUE(response.Dump(&slices).ok());
   std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   EXPECT_EQ(bytes, std::string("\x08\x01", 2));  // status: SERVING
   cq.Shutdown();
 }
@@ -592,7 +593,8 @@ TEST_F(HubTest, ServerReflectionListsTheSyncService) {
   std::vector<grpc::Slice> slices;
   ASSERT_TRUE(response.Dump(&slices).ok());
   std::string bytes;
-  for (const grpc::Slice& s : slices) bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  for (const grpc::Slice& s : slices)
+    bytes.append(reinterpret_cast<const char*>(s.begin()), s.size());
   EXPECT_TRUE(absl::StrContains(bytes, "pulsedb.sync.v1.SyncService"));
   EXPECT_TRUE(absl::StrContains(bytes, "pulsedb.sync.v1.SyncAdmin"));
   cq.Shutdown();

@@ -181,8 +181,8 @@ TEST_F(PeerTest, ServerWinsConflictEndsWithTheHubsVersionEverywhere) {
   ub.set_importance(0.9f);
   ASSERT_TRUE(a.store->UpdateExperience(e, ua).ok());
   ASSERT_TRUE(b.store->UpdateExperience(e, ub).ok());  // concurrent, made on the same version
-  ASSERT_TRUE(a.manager->SyncOnce().ok());  // a reaches the hub first
-  ASSERT_TRUE(b.manager->SyncOnce().ok());  // b's update loses; b takes the hub's
+  ASSERT_TRUE(a.manager->SyncOnce().ok());             // a reaches the hub first
+  ASSERT_TRUE(b.manager->SyncOnce().ok());             // b's update loses; b takes the hub's
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   EXPECT_FLOAT_EQ(a.store->GetExperience(e)->importance(), 0.1f);
   EXPECT_FLOAT_EQ(b.store->GetExperience(e)->importance(), 0.1f);
@@ -246,8 +246,8 @@ TEST_F(PeerTest, InitialSyncCatchesUpWithProgress) {
   config.batch_size = 20;
   Peer b = MakePeer("b", config);
   std::vector<client::SyncProgress> steps;
-  ASSERT_TRUE(b.manager->InitialSync([&](const client::SyncProgress& p) { steps.push_back(p); })
-                  .ok());
+  ASSERT_TRUE(
+      b.manager->InitialSync([&](const client::SyncProgress& p) { steps.push_back(p); }).ok());
   ASSERT_EQ(steps.size(), 3u);
   EXPECT_EQ(steps[0].batch_complete, 20u);
   EXPECT_TRUE(steps[1].has_more);
@@ -264,9 +264,8 @@ TEST_F(PeerTest, StatusAndStartStop) {
   EXPECT_EQ(a.manager->status().hub_id, hub().instance_id());
   ASSERT_TRUE(a.store->CreateCollective(MakeCollective()).ok());
   EXPECT_TRUE(Eventually([&] { return hub().context().store().log().Head() == 1; }));
-  EXPECT_TRUE(Eventually([&] {
-    return a.manager->status().last_success_time > absl::InfinitePast();
-  }));
+  EXPECT_TRUE(
+      Eventually([&] { return a.manager->status().last_success_time > absl::InfinitePast(); }));
   a.manager->Stop();
   EXPECT_FALSE(a.manager->status().running);
   EXPECT_EQ(a.manager->status().state, client::SyncState::kIdle);
@@ -375,8 +374,8 @@ TEST_F(PeerTest, ThreePeersConvergeEachSeeingOthersOnceAndNothingEchoed) {
   const std::string c = p[0].store->CreateCollective(MakeCollective())->id;
   ASSERT_TRUE(p[0].manager->SyncOnce().ok());
   for (Peer& peer : p) ASSERT_TRUE(peer.manager->Start().ok());
-  EXPECT_TRUE(Eventually([&] { return p[1].store->GetCollective(c).ok() &&
-                                      p[2].store->GetCollective(c).ok(); }));
+  EXPECT_TRUE(Eventually(
+      [&] { return p[1].store->GetCollective(c).ok() && p[2].store->GetCollective(c).ok(); }));
   for (int round = 0; round < 5; ++round) {
     for (Peer& peer : p) ASSERT_TRUE(peer.store->CreateExperience(MakeExperience(c)).ok());
   }
@@ -417,8 +416,8 @@ TEST_F(PeerTest, ALivePeerAcknowledgesWhatItAppliedSoTheHubCanCompact) {
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   storage::Store& hub_store = hub().context().store();
   EXPECT_TRUE(Eventually([&] {
-    return hub_store.GetCursor(b.store->instance_id(), storage::CursorKind::kServed)
-               ->value_or(0) == hub_store.log().Head();
+    return hub_store.GetCursor(b.store->instance_id(), storage::CursorKind::kServed)->value_or(0) ==
+           hub_store.log().Head();
   }));
   b.manager->Stop();
 }
@@ -475,14 +474,18 @@ TEST_F(PeerTest, APeerBehindTheCompactedLogRecoversThroughSnapshot) {
   ASSERT_TRUE(a.manager->SyncOnce().ok());
   // b was away too long: its cursor no longer holds compaction (as after a lease expiry).
   storage::Store& hub_store = hub().context().store();
-  ASSERT_TRUE(hub_store.AdvanceCursor(b.store->instance_id(), storage::CursorKind::kServed,
-                          hub_store.log().Head()).ok());
-  ASSERT_TRUE(hub_store.AdvanceCursor(a.store->instance_id(), storage::CursorKind::kServed,
-                          hub_store.log().Head()).ok());
+  ASSERT_TRUE(hub_store
+                  .AdvanceCursor(b.store->instance_id(), storage::CursorKind::kServed,
+                                 hub_store.log().Head())
+                  .ok());
+  ASSERT_TRUE(hub_store
+                  .AdvanceCursor(a.store->instance_id(), storage::CursorKind::kServed,
+                                 hub_store.log().Head())
+                  .ok());
   ASSERT_GT(*hub().CompactNow(), 0u);
   std::vector<client::SyncProgress> steps;
-  ASSERT_TRUE(b.manager->InitialSync([&](const client::SyncProgress& p) { steps.push_back(p); })
-                  .ok());
+  ASSERT_TRUE(
+      b.manager->InitialSync([&](const client::SyncProgress& p) { steps.push_back(p); }).ok());
   ASSERT_FALSE(steps.empty());
   EXPECT_TRUE(steps.front().from_snapshot);
   EXPECT_EQ(*b.store->CanonicalDump(), *a.store->CanonicalDump());
@@ -515,8 +518,7 @@ TEST_F(PeerTest, AnUpdateOfAnExperienceDeletedMeanwhileNeverBlocksThePeer) {
   absl::Status pushed = b.manager->SyncOnce();
   EXPECT_TRUE(pushed.ok()) << pushed;
   EXPECT_EQ(b.store->GetExperience(x).status().code(), absl::StatusCode::kNotFound);
-  EXPECT_EQ(hub().context().store().GetExperience(x).status().code(),
-            absl::StatusCode::kNotFound);
+  EXPECT_EQ(hub().context().store().GetExperience(x).status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST_F(PeerTest, StopDuringALongInitialSyncReturnsPromptlyAndLeavesAResumableCursor) {
@@ -540,8 +542,7 @@ TEST_F(PeerTest, StopDuringALongInitialSyncReturnsPromptlyAndLeavesAResumableCur
   syncing.join();
   EXPECT_LT(absl::Now() - asked, absl::Seconds(5));
   EXPECT_EQ(client::SyncErrorOf(result), client::SyncErrorKind::kShutdown) << result;
-  const uint64_t cursor =
-      **b.store->GetCursor(hub().instance_id(), storage::CursorKind::kPull);
+  const uint64_t cursor = **b.store->GetCursor(hub().instance_id(), storage::CursorKind::kPull);
   EXPECT_GT(cursor, 0u);
   EXPECT_LT(cursor, 601u);
   // A new manager resumes from the saved cursor.

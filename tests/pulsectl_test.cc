@@ -47,8 +47,7 @@ class PulsectlTest : public ::testing::Test {
   }
 
   Output Run(std::vector<std::string> args) {
-    std::vector<std::string> argv = {RunfilePath("tools/pulsectl/pulsectl"),
-                                     "--hub=" + address_,
+    std::vector<std::string> argv = {RunfilePath("tools/pulsectl/pulsectl"), "--hub=" + address_,
                                      "--identity_file=" + dir_.Sub("identity")};
     argv.insert(argv.end(), args.begin(), args.end());
     ChildProcess tool(argv);
@@ -65,7 +64,8 @@ class PulsectlTest : public ::testing::Test {
   void PushFromAPeer(int count) {
     auto peer = *storage::Store::Open(dir_.Sub("peer" + std::to_string(pushes_++)));
     const std::string c = peer->CreateCollective(testing::MakeCollective())->id;
-    for (int i = 0; i < count; ++i) ASSERT_TRUE(peer->CreateExperience(testing::MakeExperience(c)).ok());
+    for (int i = 0; i < count; ++i)
+      ASSERT_TRUE(peer->CreateExperience(testing::MakeExperience(c)).ok());
     pb::PushRequest request;
     request.set_source_instance(peer->instance_id());
     storage::ScanRequest scan;

@@ -32,6 +32,7 @@ TEST_F(ReadmeExample, EmbeddingAPeerSyncsThroughTheHub) {
   const std::string hub_address = hub().address();
   {
     // --- README.md, verbatim ---
+    // clang-format off
     auto store = *pulse::storage::Store::Open(data_dir);   // e.g. "./agent-memory"
     pulse::client::GrpcTransportOptions hub;
     hub.target = hub_address;                               // e.g. "127.0.0.1:7070"
@@ -39,12 +40,12 @@ TEST_F(ReadmeExample, EmbeddingAPeerSyncsThroughTheHub) {
                                     std::make_shared<pulse::client::GrpcSyncTransport>(hub), {});
     absl::Status started = sync.Start();                // handshake, then push/pull in the background
     auto written = store->CreateExperience(experience);     // pushed at once, relayed to every other peer
+    // clang-format on
     // --- end of the README example ---
     ASSERT_TRUE(started.ok()) << started;
     ASSERT_TRUE(written.ok()) << written.status();
-    EXPECT_TRUE(testing::Eventually([&] {
-      return this->hub().context().store().GetExperience(experience.id()).ok();
-    }));
+    EXPECT_TRUE(testing::Eventually(
+        [&] { return this->hub().context().store().GetExperience(experience.id()).ok(); }));
     EXPECT_TRUE(testing::Eventually([&] { return store->GetCollective(shared).ok(); }));
   }
 }

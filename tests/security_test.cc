@@ -23,14 +23,14 @@ class TestPki {
  public:
   explicit TestPki(const std::string& dir) : dir_(dir) {
     Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-        "-keyout " + Path("ca.key") + " -out " + Path("ca.pem") +
-        " -days 2 -subj /CN=pulse-test-ca");
+        "-keyout " +
+        Path("ca.key") + " -out " + Path("ca.pem") + " -days 2 -subj /CN=pulse-test-ca");
     Issue("server", "localhost", "subjectAltName=DNS:localhost,IP:127.0.0.1");
     Issue("client", "pulse-peer", "extendedKeyUsage=clientAuth");
     // A second, unrelated CA: its certificates must not be trusted.
     Run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes "
-        "-keyout " + Path("other-ca.key") + " -out " + Path("other-ca.pem") +
-        " -days 2 -subj /CN=someone-else");
+        "-keyout " +
+        Path("other-ca.key") + " -out " + Path("other-ca.pem") + " -days 2 -subj /CN=someone-else");
   }
   std::string Path(const std::string& name) const { return dir_ + "/" + name; }
 
@@ -39,9 +39,9 @@ class TestPki {
     Run("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " +
         Path(name + ".key") + " -out " + Path(name + ".csr") + " -subj /CN=" + cn);
     Run("printf '" + extension + "' > " + Path(name + ".ext"));
-    Run("openssl x509 -req -in " + Path(name + ".csr") + " -CA " + Path("ca.pem") +
-        " -CAkey " + Path("ca.key") + " -CAcreateserial -out " + Path(name + ".pem") +
-        " -days 2 -extfile " + Path(name + ".ext"));
+    Run("openssl x509 -req -in " + Path(name + ".csr") + " -CA " + Path("ca.pem") + " -CAkey " +
+        Path("ca.key") + " -CAcreateserial -out " + Path(name + ".pem") + " -days 2 -extfile " +
+        Path(name + ".ext"));
   }
   static void Run(const std::string& command) {
     ASSERT_EQ(std::system((command + " >/dev/null 2>&1").c_str()), 0) << command;

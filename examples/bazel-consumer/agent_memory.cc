@@ -13,8 +13,7 @@ absl::StatusOr<std::unique_ptr<AgentMemory>> AgentMemory::Open(
   if (!store.ok()) return store.status();
   auto memory = std::make_unique<AgentMemory>();
   memory->store_ = std::move(*store);
-  memory->sync_ = std::make_unique<pulse::client::SyncManager>(memory->store_.get(),
-                                                               std::move(hub),
+  memory->sync_ = std::make_unique<pulse::client::SyncManager>(memory->store_.get(), std::move(hub),
                                                                pulse::client::SyncConfig());
   return memory;
 }

@@ -18,11 +18,11 @@
 namespace pulse::testing {
 
 struct Faults {
-  double drop_push_reply = 0;    // the hub applied the push, the reply is "lost"
-  double duplicate_push = 0;     // the push is delivered twice
-  double replay_old_push = 0;    // an earlier push is delivered again first (reordering)
-  double drop_pull_reply = 0;    // the hub served the page, the reply is "lost"
-  int cut_stream_every = 0;      // a Subscribe stream ends after this many events (0 = never)
+  double drop_push_reply = 0;  // the hub applied the push, the reply is "lost"
+  double duplicate_push = 0;   // the push is delivered twice
+  double replay_old_push = 0;  // an earlier push is delivered again first (reordering)
+  double drop_pull_reply = 0;  // the hub served the page, the reply is "lost"
+  int cut_stream_every = 0;    // a Subscribe stream ends after this many events (0 = never)
 };
 
 struct FaultCounts {

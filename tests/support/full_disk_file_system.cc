@@ -22,7 +22,8 @@ class FullDiskFile : public rocksdb::FSWritableFileOwnerWrapper {
     if (full_->load()) return NoSpace();
     return FSWritableFileOwnerWrapper::Append(data, options, info, dbg);
   }
-  rocksdb::IOStatus Flush(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
+  rocksdb::IOStatus Flush(const rocksdb::IOOptions& options,
+                          rocksdb::IODebugContext* dbg) override {
     if (full_->load()) return NoSpace();
     return FSWritableFileOwnerWrapper::Flush(options, dbg);
   }
@@ -30,7 +31,8 @@ class FullDiskFile : public rocksdb::FSWritableFileOwnerWrapper {
     if (full_->load()) return NoSpace();
     return FSWritableFileOwnerWrapper::Sync(options, dbg);
   }
-  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
+                          rocksdb::IODebugContext* dbg) override {
     if (full_->load()) return NoSpace();
     return FSWritableFileOwnerWrapper::Fsync(options, dbg);
   }

@@ -34,7 +34,8 @@ class HubFixture : public ::testing::Test {
   // A local store acting as a peer (not a hub).
   std::unique_ptr<storage::Store> NewPeerStore(const std::string& name);
 
-  grpc::Status Handshake(const storage::Store& peer, pulsedb::sync::v1::HandshakeResponse* out = nullptr);
+  grpc::Status Handshake(const storage::Store& peer,
+                         pulsedb::sync::v1::HandshakeResponse* out = nullptr);
   // Pushes the peer's own changes after `after` (one request).
   grpc::Status PushOwn(const storage::Store& peer, uint64_t after,
                        pulsedb::sync::v1::PushResponse* response);

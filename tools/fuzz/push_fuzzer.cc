@@ -47,7 +47,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                     ? pulsedb::sync::v1::CONFLICT_RESOLUTION_SERVER_WINS
                                     : pulsedb::sync::v1::CONFLICT_RESOLUTION_LAST_WRITE_WINS;
   const uint64_t head_before = store.log().Head();
-  absl::StatusOr<pulse::storage::ApplyReport> report = store.ApplyRemoteChanges(request.changes(), context);
+  absl::StatusOr<pulse::storage::ApplyReport> report =
+      store.ApplyRemoteChanges(request.changes(), context);
   if (!report.ok()) return 0;  // a storage error: a clean status is fine
   // Invariants: the log only grows by what was applied, and stays readable.
   if (store.log().Head() < head_before) std::abort();

@@ -33,8 +33,8 @@ Hub ConnectFromFlags() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(-1);
   args.SetMaxSendMessageSize(-1);
-  hub.channel = grpc::CreateCustomChannel(absl::GetFlag(FLAGS_hub),
-                                          grpc::InsecureChannelCredentials(), args);
+  hub.channel =
+      grpc::CreateCustomChannel(absl::GetFlag(FLAGS_hub), grpc::InsecureChannelCredentials(), args);
   hub.sync = pb::SyncService::NewStub(hub.channel);
   hub.admin = pb::SyncAdmin::NewStub(hub.channel);
   hub.token = absl::GetFlag(FLAGS_token);
@@ -72,8 +72,7 @@ absl::StatusOr<std::string> Handshake(const Hub& hub, const std::string& instanc
   auto context = hub.Context();
   grpc::Status status = hub.sync->Handshake(context.get(), request, &response);
   if (!status.ok()) {
-    return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                        status.error_message());
+    return absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message());
   }
   if (!response.accepted()) {
     return absl::FailedPreconditionError(absl::StrCat("handshake refused: ", response.reason()));
@@ -88,8 +87,8 @@ int Fail(const absl::Status& status) {
 }
 
 int Fail(const grpc::Status& status) {
-  return Fail(absl::Status(static_cast<absl::StatusCode>(status.error_code()),
-                           status.error_message()));
+  return Fail(
+      absl::Status(static_cast<absl::StatusCode>(status.error_code()), status.error_message()));
 }
 
 ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), tty_(isatty(2) != 0) {}

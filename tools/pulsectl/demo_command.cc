@@ -146,8 +146,8 @@ int DemoCommand(const std::vector<std::string>& args) {
     return Fail(r.status());
   }
   const uint32_t before = alice->store->GetExperience(last)->applications();
-  absl::StatusOr<absl::Duration> took = TimeUntil(
-      [&] { return alice->store->GetExperience(last)->applications() > before; });
+  absl::StatusOr<absl::Duration> took =
+      TimeUntil([&] { return alice->store->GetExperience(last)->applications() > before; });
   if (!took.ok()) return Fail(took.status());
   std::printf("bob -> alice  reinforcement (applications %u -> %u)    %6.1f ms\n", before,
               alice->store->GetExperience(last)->applications(), absl::ToDoubleMilliseconds(*took));
@@ -158,9 +158,10 @@ int DemoCommand(const std::vector<std::string>& args) {
               static_cast<unsigned long long>(status.head_sequence()), status.peers_size());
 
   if (!absl::GetFlag(FLAGS_exit_after_demo)) {
-    std::printf("the hub keeps serving on %s; try `pulsectl status --hub=%s` or "
-                "`pulsectl tail --from=0 --hub=%s`; Ctrl-C stops it\n",
-                (*hub)->address().c_str(), (*hub)->address().c_str(), (*hub)->address().c_str());
+    std::printf(
+        "the hub keeps serving on %s; try `pulsectl status --hub=%s` or "
+        "`pulsectl tail --from=0 --hub=%s`; Ctrl-C stops it\n",
+        (*hub)->address().c_str(), (*hub)->address().c_str(), (*hub)->address().c_str());
     std::fflush(stdout);
     int signal_number = 0;
     sigwait(&stop_signals, &signal_number);

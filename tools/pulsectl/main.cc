@@ -26,17 +26,16 @@ constexpr char kUsage[] =
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::vector<std::string> args =
-      pulse::ParseFlagsOrExit(argc, argv, kUsage, "tools/pulsectl/");
+  std::vector<std::string> args = pulse::ParseFlagsOrExit(argc, argv, kUsage, "tools/pulsectl/");
   if (args.size() < 2) {
     std::fprintf(stderr, "pulsectl: %s\n", kUsage);
     return pulse::pulsectl::kExitUsage;
   }
   const std::map<std::string, int (*)(const std::vector<std::string>&)> commands = {
-      {"status", pulse::pulsectl::StatusCommand},   {"tail", pulse::pulsectl::TailCommand},
-      {"push", pulse::pulsectl::PushCommand},       {"compact", pulse::pulsectl::CompactCommand},
-      {"snapshot", pulse::pulsectl::SnapshotCommand},
-      {"restore", pulse::pulsectl::RestoreCommand}, {"demo", pulse::pulsectl::DemoCommand},
+      {"status", pulse::pulsectl::StatusCommand},     {"tail", pulse::pulsectl::TailCommand},
+      {"push", pulse::pulsectl::PushCommand},         {"compact", pulse::pulsectl::CompactCommand},
+      {"snapshot", pulse::pulsectl::SnapshotCommand}, {"restore", pulse::pulsectl::RestoreCommand},
+      {"demo", pulse::pulsectl::DemoCommand},
   };
   auto it = commands.find(args[1]);
   if (it == commands.end()) {

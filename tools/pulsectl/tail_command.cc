@@ -27,9 +27,8 @@ std::string Short(const std::string& id) { return storage::IdToText(id).substr(0
 
 std::string Describe(const pb::SyncChange& change) {
   const pb::SyncPayload& p = change.payload();
-  std::string kind = pb::SyncPayload::descriptor()
-                         ->FindFieldByNumber(static_cast<int>(p.kind_case()))
-                         ->name();
+  std::string kind =
+      pb::SyncPayload::descriptor()->FindFieldByNumber(static_cast<int>(p.kind_case()))->name();
   std::string detail;
   if (p.has_experience_created()) {
     std::string content = p.experience_created().content();
@@ -54,8 +53,8 @@ std::string Describe(const pb::SyncChange& change) {
 
 int TailCommand(const std::vector<std::string>& args) {
   if (!args.empty()) {
-    std::fprintf(stderr,
-                 "usage: pulsectl tail [--from=SEQ] [--collective=UUID,...] [--count=N] [--json]\n");
+    std::fprintf(
+        stderr, "usage: pulsectl tail [--from=SEQ] [--collective=UUID,...] [--count=N] [--json]\n");
     return kExitUsage;
   }
   Hub hub = ConnectFromFlags();

@@ -1,0 +1,26 @@
+#include "server/wire_bytes.h"
+
+#include "absl/strings/str_cat.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "grpcpp/support/slice.h"
+
+namespace pulse::server {
+
+grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> bytes) {
+  std::string* owned = bytes.release();
+  grpc::Slice slice(
+      owned->data(), owned->size(), [](void* p) { delete static_cast<std::string*>(p); }, owned);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+absl::Status ParseRequest(const grpc::ByteBuffer& request, google::protobuf::MessageLite* message,
+                          const char* what) {
+  grpc::ByteBuffer copy(request);  // shares the slices
+  grpc::ProtoBufferReader reader(&copy);
+  if (!reader.status().ok() || !message->ParseFromZeroCopyStream(&reader)) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed ", what));
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pulse::server

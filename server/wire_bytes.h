@@ -1,0 +1,26 @@
+// Replies the hub serves as bytes it framed itself (Pull's and Subscribe's pages of log
+// entries as stored, see ChangeLog::ScanWire): handing such bytes to gRPC without a copy,
+// and reading a request gRPC handed over as bytes.
+// Pure functions; thread-safe.
+#ifndef PULSESYNC_SERVER_WIRE_BYTES_H_
+#define PULSESYNC_SERVER_WIRE_BYTES_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "google/protobuf/message_lite.h"
+#include "grpcpp/support/byte_buffer.h"
+
+namespace pulse::server {
+
+// A ByteBuffer over `bytes`, which it owns: freed when gRPC is done with the buffer.
+grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> bytes);
+
+// Parses `request` into `message`. INVALID_ARGUMENT naming `what` when malformed.
+absl::Status ParseRequest(const grpc::ByteBuffer& request, google::protobuf::MessageLite* message,
+                          const char* what);
+
+}  // namespace pulse::server
+
+#endif  // PULSESYNC_SERVER_WIRE_BYTES_H_

@@ -1,0 +1,53 @@
+#include "storage/change_encoding.h"
+
+#include "gtest/gtest.h"
+#include "tests/support/entities.h"
+
+namespace pulse::storage {
+namespace {
+
+namespace pb = pulsedb::sync::v1;
+
+std::string Expected(pb::SyncChange change, uint64_t log_sequence) {
+  change.set_log_sequence(log_sequence);
+  return change.SerializeAsString();
+}
+
+pb::SyncChange Sample() {
+  pb::SyncChange change;
+  change.set_sequence(12);
+  change.set_source_instance(std::string(16, 'a'));
+  change.set_collective_id(std::string(16, 'c'));
+  change.set_timestamp(1700000000000);
+  *change.mutable_payload()->mutable_experience_created() =
+      testing::MakeExperience(std::string(16, 'c'), "a lesson", 384);
+  return change;
+}
+
+TEST(ChangeEncodingTest, SameBytesAsSettingTheFieldAndSerializing) {
+  for (uint64_t old_log : {0ull, 1ull, 300ull, 1ull << 40}) {
+    for (uint64_t base : {0ull, 5ull, 1ull << 33}) {
+      for (uint64_t log : {0ull, 1ull, 127ull, 128ull, 99999ull, 1ull << 50}) {
+        pb::SyncChange change = Sample();
+        change.set_log_sequence(old_log);
+        change.set_base_version(base);
+        EXPECT_EQ(SerializeWithLogSequence(change, log), Expected(change, log))
+            << "old " << old_log << " base " << base << " log " << log;
+      }
+    }
+  }
+}
+
+TEST(ChangeEncodingTest, UnknownFieldsKeepTheirPlace) {
+  pb::SyncChange change = Sample();
+  change.set_base_version(9);
+  change.GetReflection()->MutableUnknownFields(&change)->AddVarint(99, 7);
+  EXPECT_EQ(SerializeWithLogSequence(change, 41), Expected(change, 41));
+  pb::SyncChange parsed;
+  ASSERT_TRUE(parsed.ParseFromString(SerializeWithLogSequence(change, 41)));
+  EXPECT_EQ(parsed.log_sequence(), 41u);
+  EXPECT_EQ(parsed.base_version(), 9u);
+}
+
+}  // namespace
+}  // namespace pulse::storage

@@ -1,0 +1,97 @@
+#include "tools/bench/bench_client.h"
+
+#include <algorithm>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+
+namespace pulse::bench {
+
+namespace pb = pulsedb::sync::v1;
+
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& address, bool own_connection) {
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(-1);
+  args.SetMaxSendMessageSize(-1);
+  if (own_connection) args.SetInt(GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, 1);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(), args);
+}
+
+std::unique_ptr<grpc::ClientContext> CallContext(absl::Duration timeout) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  return context;
+}
+
+absl::Status FromGrpc(const grpc::Status& status, const std::string& what) {
+  if (status.ok()) return absl::OkStatus();
+  return absl::Status(static_cast<absl::StatusCode>(status.error_code()),
+                      absl::StrCat(what, ": ", status.error_message()));
+}
+
+namespace {
+
+absl::StatusOr<pb::HandshakeResponse> HandshakeResponseOf(pb::SyncService::Stub& stub,
+                                                          const std::string& peer_id) {
+  pb::HandshakeRequest request;
+  request.set_instance_id(peer_id);
+  request.set_protocol_version(1);
+  for (const char* c : {"push", "pull", "subscribe"}) request.add_capabilities(c);
+  pb::HandshakeResponse response;
+  if (absl::Status s =
+          FromGrpc(stub.Handshake(CallContext().get(), request, &response), "handshake");
+      !s.ok()) {
+    return s;
+  }
+  if (!response.accepted()) return absl::FailedPreconditionError("handshake refused");
+  return response;
+}
+
+}  // namespace
+
+absl::Status Handshake(pb::SyncService::Stub& stub, const std::string& peer_id) {
+  return HandshakeResponseOf(stub, peer_id).status();
+}
+
+absl::StatusOr<uint64_t> HubHead(pb::SyncService::Stub& stub, const std::string& peer_id) {
+  absl::StatusOr<pb::HandshakeResponse> response = HandshakeResponseOf(stub, peer_id);
+  if (!response.ok()) return response.status();
+  return response->head_sequence();
+}
+
+absl::Status LoadHub(const std::string& address, const Workload& workload,
+                     const std::string& loader_id, uint64_t count, int batch) {
+  std::unique_ptr<pb::SyncService::Stub> stub = pb::SyncService::NewStub(NewChannel(address));
+  if (absl::Status s = Handshake(*stub, loader_id); !s.ok()) return s;
+  auto push = [&](const pb::PushRequest& request) -> absl::Status {
+    pb::PushResponse response;
+    if (absl::Status s = FromGrpc(stub->Push(CallContext().get(), request, &response), "push");
+        !s.ok()) {
+      return s;
+    }
+    if (response.rejected() != 0 ||
+        response.accepted() != static_cast<uint32_t>(request.changes_size())) {
+      return absl::InternalError(
+          absl::StrCat("load push not fully accepted: ", response.first_failure().reason()));
+    }
+    return absl::OkStatus();
+  };
+  pb::PushRequest collectives;
+  collectives.set_source_instance(loader_id);
+  for (pb::SyncChange& c : workload.CollectiveChanges(loader_id)) {
+    *collectives.add_changes() = std::move(c);
+  }
+  if (absl::Status s = push(collectives); !s.ok()) return s;
+  uint64_t sequence = collectives.changes_size() + 1;
+  for (uint64_t done = 0; done < count;) {
+    const int n = static_cast<int>(std::min<uint64_t>(batch, count - done));
+    if (absl::Status s = push(workload.PushBatch(loader_id, sequence, done, n)); !s.ok()) {
+      return s;
+    }
+    sequence += n;
+    done += n;
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pulse::bench

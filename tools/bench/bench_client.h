@@ -1,0 +1,43 @@
+// Client-side helpers of the benchmark scenarios: channels to a hub on loopback, the
+// handshake every peer makes first, and loading a hub's log with the workload. They act
+// as peers do, over the real gRPC stubs. Thread-safe (no shared state).
+#ifndef PULSESYNC_TOOLS_BENCH_BENCH_CLIENT_H_
+#define PULSESYNC_TOOLS_BENCH_BENCH_CLIENT_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "grpcpp/grpcpp.h"
+#include "pulsedb/sync/v1/sync.grpc.pb.h"
+#include "tools/bench/workload.h"
+
+namespace pulse::bench {
+
+// A channel with no message size limits. `own_connection`: a TCP connection of its own,
+// as a separate peer process would have (gRPC otherwise shares one between channels).
+std::shared_ptr<grpc::Channel> NewChannel(const std::string& address, bool own_connection = true);
+
+// A context with a deadline, so no benchmark call hangs forever.
+std::unique_ptr<grpc::ClientContext> CallContext(absl::Duration timeout = absl::Seconds(120));
+
+// Handshake as `peer_id` with push, pull and subscribe capabilities.
+absl::Status Handshake(pulsedb::sync::v1::SyncService::Stub& stub, const std::string& peer_id);
+
+// Handshakes again as `peer_id` (already known to the hub) and returns the hub's head.
+absl::StatusOr<uint64_t> HubHead(pulsedb::sync::v1::SyncService::Stub& stub,
+                                 const std::string& peer_id);
+
+// Pushes the workload's collectives and experiences [0, count) as `loader_id`, in batches
+// of `batch`. OK only when every change was accepted.
+absl::Status LoadHub(const std::string& address, const Workload& workload,
+                     const std::string& loader_id, uint64_t count, int batch = 500);
+
+absl::Status FromGrpc(const grpc::Status& status, const std::string& what);
+
+}  // namespace pulse::bench
+
+#endif  // PULSESYNC_TOOLS_BENCH_BENCH_CLIENT_H_

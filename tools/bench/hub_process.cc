@@ -1,0 +1,103 @@
+#include "tools/bench/hub_process.h"
+
+#include <signal.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "tools/bench/temp_store.h"
+
+namespace pulse::bench {
+
+absl::StatusOr<ProcessStats> ReadProcessStats(pid_t pid) {
+  ProcessStats stats;
+  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+  if (!status) return absl::NotFoundError(absl::StrCat("no /proc/", pid, "/status"));
+  std::string line;
+  while (std::getline(status, line)) {
+    std::vector<std::string> parts =
+        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
+    if (parts.size() < 2) continue;
+    if (parts[0] == "VmRSS:") {
+      uint64_t kb = 0;
+      if (absl::SimpleAtoi(parts[1], &kb)) stats.rss_bytes = kb * 1024;
+    } else if (parts[0] == "Threads:") {
+      absl::SimpleAtoi(parts[1], &stats.threads);
+    }
+  }
+  std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+  std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
+  // Fields after the command name (which may hold spaces, so split after its ')').
+  const std::size_t close = text.rfind(')');
+  if (close != std::string::npos) {
+    std::vector<std::string> fields =
+        absl::StrSplit(text.substr(close + 2), ' ', absl::SkipEmpty());
+    // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
+    uint64_t utime = 0, stime = 0;
+    if (fields.size() > 12 && absl::SimpleAtoi(fields[11], &utime) &&
+        absl::SimpleAtoi(fields[12], &stime)) {
+      stats.cpu_seconds = static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);
+    }
+  }
+  std::ifstream io(absl::StrCat("/proc/", pid, "/io"));
+  while (std::getline(io, line)) {
+    if (absl::StartsWith(line, "wchar:")) {
+      absl::SimpleAtoi(absl::StripAsciiWhitespace(line.substr(6)), &stats.written_bytes);
+    }
+  }
+  return stats;
+}
+
+absl::StatusOr<std::unique_ptr<HubProcess>> HubProcess::Start(
+    const std::string& binary, const std::vector<std::string>& flags) {
+  std::string data_dir = MakeTempDir("pulse-bench-hub");
+  std::vector<std::string> argv = {binary,
+                                   "--listen=127.0.0.1:0",
+                                   "--metrics_listen=",
+                                   "--log_level=warning",
+                                   "--data_dir=" + data_dir,
+                                   "--compaction_interval=0"};
+  argv.insert(argv.end(), flags.begin(), flags.end());
+  absl::StatusOr<std::unique_ptr<HubProcess>> hub = StartServer(argv);
+  if (!hub.ok()) {
+    RemoveTree(data_dir);
+    return hub.status();
+  }
+  (*hub)->data_dir_ = std::move(data_dir);
+  return hub;
+}
+
+absl::StatusOr<std::unique_ptr<HubProcess>> HubProcess::StartServer(std::vector<std::string> argv) {
+  std::unique_ptr<HubProcess> hub(new HubProcess());
+  hub->child_ = std::make_unique<testing::ChildProcess>(argv);
+  std::optional<std::string> line = hub->child_->WaitForLine("listening on", absl::Seconds(60));
+  if (!line.has_value()) {
+    hub->Stop();
+    return absl::UnavailableError(absl::StrCat(argv[0], " did not start"));
+  }
+  hub->address_ = line->substr(line->rfind(' ') + 1);
+  return hub;
+}
+
+HubProcess::~HubProcess() { Stop(); }
+
+void HubProcess::Stop() {
+  if (stopped_) return;
+  stopped_ = true;
+  if (child_ != nullptr) {
+    child_->Signal(SIGTERM);
+    if (!child_->Wait(absl::Seconds(20)).has_value()) {
+      child_->Signal(SIGKILL);
+      child_->Wait(absl::Seconds(20));
+    }
+  }
+  if (!data_dir_.empty()) RemoveTree(data_dir_);
+}
+
+}  // namespace pulse::bench

@@ -1,0 +1,155 @@
+#include "tools/bench/push_ingest.h"
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "common/mutex.h"
+#include "tools/bench/bench_client.h"
+#include "tools/bench/db_bench_baseline.h"
+#include "tools/bench/hub_process.h"
+
+namespace pulse::bench {
+
+namespace pb = pulsedb::sync::v1;
+
+absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
+                                                const std::string& hub_binary, int peers,
+                                                bool sync) {
+  absl::StatusOr<std::unique_ptr<HubProcess>> hub = HubProcess::Start(
+      hub_binary, {absl::StrCat("--sync=", sync ? "true" : "false"), "--peer_rps=0"});
+  if (!hub.ok()) return hub.status();
+  const std::string address = (*hub)->address();
+  // The collectives first, from a setup peer; then every peer pushes experiences.
+  if (absl::Status s = LoadHub(address, context.workload, Workload::ActorId(100), 0); !s.ok()) {
+    return s;
+  }
+  // Whole batches per peer, at least one each.
+  const uint64_t per_peer_batches =
+      std::max<uint64_t>(1, context.ingest_changes / context.batch / peers);
+  std::vector<std::vector<pb::PushRequest>> requests(peers);
+  uint64_t total_bytes = 0;
+  uint64_t total_changes = 0;
+  for (int p = 0; p < peers; ++p) {
+    const std::string id = Workload::ActorId(1000 + p);
+    for (uint64_t b = 0; b < per_peer_batches; ++b) {
+      const uint64_t first_index = (p * per_peer_batches + b) * context.batch;
+      requests[p].push_back(
+          context.workload.PushBatch(id, 1 + b * context.batch, first_index, context.batch));
+      for (const pb::SyncChange& c : requests[p].back().changes()) total_bytes += c.ByteSizeLong();
+      total_changes += context.batch;
+    }
+  }
+  // Every peer connects and shakes hands, then all start together.
+  std::vector<std::unique_ptr<pb::SyncService::Stub>> stubs;
+  for (int p = 0; p < peers; ++p) {
+    stubs.push_back(pb::SyncService::NewStub(NewChannel(address)));
+    if (absl::Status s = Handshake(*stubs.back(), Workload::ActorId(1000 + p)); !s.ok()) return s;
+  }
+  Mutex mu;
+  CondVar go_cv;
+  bool go = false;
+  std::vector<absl::Status> results(peers);
+  std::vector<std::thread> threads;
+  for (int p = 0; p < peers; ++p) {
+    threads.emplace_back([&, p] {
+      {
+        MutexLock lock(&mu);
+        while (!go) go_cv.Wait(&mu);
+      }
+      for (const pb::PushRequest& request : requests[p]) {
+        pb::PushResponse response;
+        absl::Status s = FromGrpc(stubs[p]->Push(CallContext().get(), request, &response), "push");
+        if (s.ok() && (response.rejected() != 0 ||
+                       response.accepted() != static_cast<uint32_t>(request.changes_size()))) {
+          s = absl::InternalError(
+              absl::StrCat("push not fully accepted: ", response.first_failure().reason()));
+        }
+        if (!s.ok()) {
+          results[p] = s;
+          return;
+        }
+      }
+    });
+  }
+  absl::StatusOr<ProcessStats> before = (*hub)->Stats();
+  const absl::Time start = absl::Now();
+  {
+    MutexLock lock(&mu);
+    go = true;
+  }
+  go_cv.SignalAll();
+  for (std::thread& t : threads) t.join();
+  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  absl::StatusOr<ProcessStats> after = (*hub)->Stats();
+  for (const absl::Status& s : results) {
+    if (!s.ok()) return s;
+  }
+  IngestFigures figures;
+  figures.changes = total_changes;
+  figures.seconds = seconds;
+  figures.changes_per_second = total_changes / seconds;
+  figures.bytes_per_second = total_bytes / seconds;
+  figures.mean_change_bytes = static_cast<double>(total_bytes) / total_changes;
+  if (before.ok() && after.ok()) {
+    figures.hub_cpu_seconds = after->cpu_seconds - before->cpu_seconds;
+    figures.hub_written_bytes = after->written_bytes - before->written_bytes;
+  }
+  return figures;
+}
+
+absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
+  for (const bool sync : {true, false}) {
+    const std::string mode = sync ? "--sync=true" : "--sync=false";
+    for (const int peers : {1, 4, 16}) {
+      absl::StatusOr<IngestFigures> ingest =
+          MeasurePushIngest(context, context.hub_binary, peers, sync);
+      if (!ingest.ok()) return ingest.status();
+      // db_bench right after, same disk, same number of values of the same size.
+      absl::StatusOr<FillseqFigures> fillseq =
+          RunFillseq(context.db_bench, ingest->changes,
+                     static_cast<int>(ingest->mean_change_bytes + 0.5), context.batch, sync,
+                     /*compression_ratio=*/0.95);
+      if (!fillseq.ok()) return fillseq.status();
+      const std::string name = absl::StrCat("push ingest, ", peers, " peer", peers > 1 ? "s" : "",
+                                            ", batch ", context.batch, ", ", mode);
+      report.Add(
+          name, ingest->changes_per_second, "changes/s",
+          absl::StrCat(ingest->changes, " changes of ", static_cast<int>(ingest->mean_change_bytes),
+                       " B in ", FormatValue(ingest->seconds), " s; hub CPU ",
+                       FormatValue(ingest->hub_cpu_seconds), " s"));
+      report.Add(absl::StrCat("  same, bytes"), ingest->bytes_per_second / 1e6, "MB/s");
+      // A count, not a timing: the bytes the hub's write(2) calls carried (RocksDB's WAL,
+      // table files, push replies) per byte of change pushed.
+      report.Add("  hub bytes written per byte pushed",
+                 static_cast<double>(ingest->hub_written_bytes) /
+                     (ingest->mean_change_bytes * static_cast<double>(ingest->changes)),
+                 "ratio", "the change goes to the log and, as the entity, to its family");
+      report.Add(absl::StrCat("  db_bench fillseq, ", mode), fillseq->value_bytes_per_second / 1e6,
+                 "MB/s", fillseq->command);
+      if (fillseq->written_bytes != 0) {
+        report.Add("  db_bench bytes written per value byte",
+                   static_cast<double>(fillseq->written_bytes) /
+                       (static_cast<double>(ingest->changes) * (ingest->mean_change_bytes + 0.5)),
+                   "ratio", "each value once in its WAL, once more when flushed");
+      }
+      if (!context.baseline_hub_binary.empty()) {
+        absl::StatusOr<IngestFigures> before =
+            MeasurePushIngest(context, context.baseline_hub_binary, peers, sync);
+        if (!before.ok()) return before.status();
+        report.Add("  baseline hub / this hub",
+                   before->changes_per_second / ingest->changes_per_second, "ratio",
+                   absl::StrCat(context.baseline_hub_binary, ": ",
+                                FormatValue(before->changes_per_second), " changes/s"));
+      }
+      const double ratio = ingest->bytes_per_second / fillseq->value_bytes_per_second;
+      report.AddRatio(absl::StrCat("push ingest / db_bench fillseq, ", peers, " peer(s), ", mode),
+                      ratio, 0.5);
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace pulse::bench

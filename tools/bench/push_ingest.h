@@ -1,0 +1,36 @@
+// Push ingest: how many changes per second a hub durably applies (acknowledged pushes)
+// from N concurrent peers, each pushing batches of the workload's experiences over its
+// own connection, against a fresh pulse_hub process. Reports, side by side, RocksDB's
+// own fillseq rate for the same value size, batch and sync setting.
+#ifndef PULSESYNC_TOOLS_BENCH_PUSH_INGEST_H_
+#define PULSESYNC_TOOLS_BENCH_PUSH_INGEST_H_
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "tools/bench/bench_context.h"
+#include "tools/bench/report.h"
+
+namespace pulse::bench {
+
+struct IngestFigures {
+  uint64_t changes = 0;
+  double seconds = 0;
+  double changes_per_second = 0;
+  double bytes_per_second = 0;  // serialized change bytes acknowledged
+  double mean_change_bytes = 0;
+  double hub_cpu_seconds = 0;      // the hub process's CPU time during the run
+  uint64_t hub_written_bytes = 0;  // what the hub handed to write(2) during the run
+};
+
+// Against a fresh process of `hub_binary`.
+absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
+                                                const std::string& hub_binary, int peers,
+                                                bool sync);
+
+// Every peer count (1, 4, 16) with --sync=true and --sync=false, and the db_bench ratio
+// (and the baseline hub's rate, when the context names one).
+absl::Status ReportPushIngest(const BenchContext& context, Report& report);
+
+}  // namespace pulse::bench
+
+#endif  // PULSESYNC_TOOLS_BENCH_PUSH_INGEST_H_
