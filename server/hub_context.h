@@ -18,6 +18,7 @@
 #include "server/peer_lease.h"
 #include "server/peer_limiter.h"
 #include "server/peer_registry.h"
+#include "server/pull_read_ahead.h"
 #include "server/work_pool.h"
 #include "storage/store.h"
 
@@ -51,6 +52,7 @@ class HubContext {
   HubMetrics& metrics() { return *metrics_; }
   PeerLease& lease() { return *lease_; }
   const CommitTimes& commit_times() const { return *commit_times_; }
+  PullReadAhead& read_ahead() { return *read_ahead_; }
 
   // Records that `peer` has acknowledged the log up to `sequence` (forward only), which
   // holds compaction there; observers are not recorded. Errors are logged, not returned:
@@ -93,6 +95,8 @@ class HubContext {
   std::unique_ptr<HubMetrics> metrics_;
   std::unique_ptr<PeerLease> lease_;
   std::unique_ptr<CommitTimes> commit_times_;
+  // Before the pool: its queued scans use it.
+  std::unique_ptr<PullReadAhead> read_ahead_;
 
   // Last: destroyed first, so queued work finishes while the rest still exists.
   std::unique_ptr<WorkPool> pool_;

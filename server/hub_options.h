@@ -44,6 +44,9 @@ struct HubOptions {
   absl::Duration heartbeat_interval = absl::Seconds(5);
   // Threads for storage work (pushes, pulls, stream fills); gRPC's own threads never block.
   int worker_threads = 8;
+  // Memory for Pull pages scanned ahead while peers page through the log
+  // (pull_read_ahead.h); 0 = no read-ahead.
+  std::size_t pull_read_ahead_bytes = 64ull << 20;
   // Bearer tokens and their collectives (authorizer.h); empty = no authentication.
   std::string auth_token_file;
   // TLS: the hub's certificate chain and private key (PEM files); both or neither. With a

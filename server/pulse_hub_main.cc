@@ -34,6 +34,8 @@ ABSL_FLAG(uint64_t, retain_min_entries, 10000,
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
           "idle Subscribe streams get an empty event this often");
 ABSL_FLAG(int, worker_threads, 8, "threads for storage work (pushes, pulls, stream reads)");
+ABSL_FLAG(uint64_t, pull_read_ahead_mb, 64,
+          "memory for Pull pages scanned ahead while peers page through the log (0 = off)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "on SIGINT/SIGTERM, how long in-flight calls may take before they are cancelled");
 ABSL_FLAG(std::string, auth_tokens, "",
@@ -78,6 +80,7 @@ absl::StatusOr<pulse::server::HubOptions> OptionsFromFlags() {
   options.retain_min_entries = absl::GetFlag(FLAGS_retain_min_entries);
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  options.pull_read_ahead_bytes = absl::GetFlag(FLAGS_pull_read_ahead_mb) << 20;
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.auth_token_file = absl::GetFlag(FLAGS_auth_tokens);
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);

@@ -1,6 +1,7 @@
 #include "server/sync_service.h"
 
 #include <algorithm>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -230,9 +231,19 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
   }
   // The changes as stored, then the other fields (a message's fields may come in any
   // order on the wire).
-  absl::StatusOr<storage::ScanResult> page =
-      scan.ok() ? hub_->store().log().ScanWire(*scan, response)
-                : absl::StatusOr<storage::ScanResult>(scan.status());
+  absl::StatusOr<storage::ScanResult> page = absl::UnknownError("not scanned");
+  if (!scan.ok()) {
+    page = scan.status();
+  } else {
+    // The page this peer's previous Pull had scanned ahead, when it is still exact.
+    std::optional<WirePage> ahead = hub_->read_ahead().Take(peer, *scan);
+    if (ahead.has_value()) {
+      *response = std::move(ahead->wire);
+      page = std::move(ahead->result);
+    } else {
+      page = hub_->store().log().ScanWire(*scan, response);
+    }
+  }
   if (page.ok() && page->appended == 0 && page->oversized.has_value()) {
     page =
         ChangeTooLargeError(page->oversized->log_sequence, page->oversized->bytes, scan->max_bytes);
@@ -247,6 +258,8 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
   // The request's cursor acknowledges what the peer has applied: register it, even for
   // an empty page, so compaction waits for this peer.
   hub_->RecordServed(peer, request.cursor().last_sequence());
+  // A peer paging through the log asks for the next page as soon as it has this one.
+  hub_->read_ahead().ReadAheadAfter(peer, *scan, *page);
   const std::size_t count = page->appended;
   hub_->metrics().RecordPulledChanges(count);
   pb::PullResponse envelope;

@@ -12,6 +12,7 @@
 #include "storage/ids.h"
 #include "storage/keys.h"
 #include "tests/support/entities.h"
+#include "tests/support/eventually.h"
 #include "tests/support/hub_fixture.h"
 
 namespace pulse {
@@ -151,6 +152,35 @@ TEST_F(HubTest, HasMoreIsExactAndTheCursorPassesFilteredEntries) {
   ASSERT_TRUE(Pull(*b_, 0, 8, &page).ok());
   EXPECT_EQ(page.changes_size(), 8);
   EXPECT_FALSE(page.has_more());  // exactly the rest: no phantom "more"
+}
+
+TEST_F(HubTest, PagesReadAheadAreExactEvenWhenTheLogGrowsBetweenPulls) {
+  // b pages through the log while a keeps pushing. The hub scans each next page ahead
+  // (pull_read_ahead.h); what b gets must be what a fresh scan gives: no gap, no repeat,
+  // and a page that had reached the end must not hide what was pushed since.
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 24; ++i) ASSERT_TRUE(a_->CreateExperience(MakeExperience(c)).ok());
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());  // hub log: 1..25
+  server::PullReadAhead& ahead = hub().context().read_ahead();
+  pb::PullResponse page;
+  ASSERT_TRUE(Pull(*b_, 0, 10, &page).ok());
+  ASSERT_EQ(page.changes_size(), 10);
+  ASSERT_TRUE(testing::Eventually([&] { return ahead.held_bytes() > 0; }));  // 11..20
+  ASSERT_TRUE(Pull(*b_, 10, 10, &page).ok());
+  ASSERT_EQ(page.changes_size(), 10);
+  EXPECT_EQ(page.changes(0).log_sequence(), 11u);
+  EXPECT_EQ(page.new_cursor().last_sequence(), 20u);
+  EXPECT_TRUE(page.has_more());
+  ASSERT_TRUE(testing::Eventually([&] { return ahead.held_bytes() > 0; }));  // 21..25, the end
+  const uint64_t a_mark = a_->log().Head();
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(a_->CreateExperience(MakeExperience(c)).ok());
+  ASSERT_TRUE(PushOwn(*a_, a_mark, &pushed).ok());  // hub log: 26..30
+  ASSERT_TRUE(Pull(*b_, 20, 10, &page).ok());
+  ASSERT_EQ(page.changes_size(), 10);  // not the 5 read ahead before the push
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(page.changes(i).log_sequence(), 21u + i);
+  EXPECT_EQ(page.new_cursor().last_sequence(), 30u);
+  EXPECT_FALSE(page.has_more());
 }
 
 TEST_F(HubTest, EntityTypeFilter) {

@@ -1,0 +1,155 @@
+#include "server/pull_read_ahead.h"
+
+#include <memory>
+#include <string>
+
+#include "absl/synchronization/notification.h"
+#include "gtest/gtest.h"
+#include "storage/store.h"
+#include "tests/support/entities.h"
+#include "tests/support/temp_dir.h"
+
+namespace pulse::server {
+namespace {
+
+class PullReadAheadTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = *storage::Store::Open(dir_.Sub("hub"));
+    Append(1);
+  }
+
+  // `n` more log entries: a collective and its experiences.
+  void Append(int n) {
+    if (collective_.empty()) {
+      collective_ = store_->CreateCollective(testing::MakeCollective())->id;
+      --n;
+    }
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(store_->CreateExperience(testing::MakeExperience(collective_)).ok());
+    }
+  }
+
+  // Everything queued on the (single-threaded) pool so far has run.
+  void Drain() {
+    absl::Notification done;
+    pool_.Schedule([&done] { done.Notify(); });
+    done.WaitForNotification();
+  }
+
+  storage::ScanRequest Page(uint64_t after) {
+    storage::ScanRequest scan;
+    scan.after = after;
+    scan.max_changes = 10;
+    return scan;
+  }
+
+  // Serves page `scan` fresh, as a Pull would, then reads ahead after it.
+  storage::ScanResult Serve(PullReadAhead& ahead, const std::string& peer,
+                            const storage::ScanRequest& scan) {
+    std::string wire;
+    absl::StatusOr<storage::ScanResult> page = store_->log().ScanWire(scan, &wire);
+    EXPECT_TRUE(page.ok()) << page.status();
+    ahead.ReadAheadAfter(peer, scan, *page);
+    Drain();
+    return *page;
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::string collective_;
+  WorkPool pool_{1};
+  const std::string peer_ = std::string(16, 'p');
+};
+
+TEST_F(PullReadAheadTest, ServesExactlyWhatAFreshScanWould) {
+  Append(24);  // 25 entries: pages of 10, 10, 5
+  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20);
+  storage::ScanResult first = Serve(ahead, peer_, Page(0));
+  ASSERT_TRUE(first.has_more);
+  EXPECT_GT(ahead.held_bytes(), 0u);
+  const storage::ScanRequest second = Page(first.scanned_through);
+  std::string fresh;
+  absl::StatusOr<storage::ScanResult> expected = store_->log().ScanWire(second, &fresh);
+  ASSERT_TRUE(expected.ok());
+  std::optional<WirePage> got = ahead.Take(peer_, second);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->wire, fresh);
+  EXPECT_EQ(got->result.scanned_through, expected->scanned_through);
+  EXPECT_EQ(got->result.has_more, expected->has_more);
+  EXPECT_EQ(got->result.appended, 10u);
+  EXPECT_EQ(ahead.held_bytes(), 0u);                   // handed over
+  EXPECT_FALSE(ahead.Take(peer_, second).has_value());  // and only once
+}
+
+TEST_F(PullReadAheadTest, AnotherPeerOrAnotherScanGetsNothing) {
+  Append(24);
+  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20);
+  storage::ScanResult first = Serve(ahead, peer_, Page(0));
+  storage::ScanRequest second = Page(first.scanned_through);
+  EXPECT_FALSE(ahead.Take(std::string(16, 'q'), second).has_value());
+  storage::ScanRequest filtered = second;
+  filtered.filter.collectives = {std::string(16, 'c')};  // e.g. the peer's grant changed
+  EXPECT_FALSE(ahead.Take(peer_, filtered).has_value());
+  EXPECT_FALSE(ahead.Take(peer_, second).has_value());  // the mismatch dropped it
+  EXPECT_EQ(ahead.held_bytes(), 0u);
+}
+
+TEST_F(PullReadAheadTest, APageThatReachedTheEndIsStaleOnceTheLogGrows) {
+  Append(14);  // 15 entries: the page after the first reaches the end
+  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20);
+  storage::ScanResult first = Serve(ahead, peer_, Page(0));
+  const storage::ScanRequest second = Page(first.scanned_through);
+  Append(1);  // entry 16 would belong on that page
+  EXPECT_FALSE(ahead.Take(peer_, second).has_value());
+
+  // Without growth the same page is served.
+  first = Serve(ahead, peer_, Page(0));
+  std::optional<WirePage> got = ahead.Take(peer_, second);
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->result.appended, 6u);
+  EXPECT_FALSE(got->result.has_more);
+}
+
+TEST_F(PullReadAheadTest, APageCutByItsLimitsSurvivesGrowth) {
+  Append(29);  // 30 entries: the second page is full and more follow
+  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20);
+  storage::ScanResult first = Serve(ahead, peer_, Page(0));
+  Append(5);  // the log is append-only: entries 11..20 cannot change
+  std::optional<WirePage> got = ahead.Take(peer_, Page(first.scanned_through));
+  ASSERT_TRUE(got.has_value());
+  EXPECT_EQ(got->result.scanned_through, 20u);
+}
+
+TEST_F(PullReadAheadTest, ACursorCompactedMeanwhileIsLeftToTheFreshScan) {
+  Append(29);
+  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20);
+  storage::ScanResult first = Serve(ahead, peer_, Page(0));
+  ASSERT_TRUE(store_->log().CompactThrough(15).ok());
+  EXPECT_FALSE(ahead.Take(peer_, Page(first.scanned_through)).has_value());
+}
+
+TEST_F(PullReadAheadTest, NothingIsHeldBeyondTheBudget) {
+  Append(29);
+  PullReadAhead tiny(&store_->log(), &pool_, /*max_bytes=*/100);  // less than a page
+  storage::ScanResult first = Serve(tiny, peer_, Page(0));
+  EXPECT_EQ(tiny.held_bytes(), 0u);
+  EXPECT_FALSE(tiny.Take(peer_, Page(first.scanned_through)).has_value());
+
+  PullReadAhead off(&store_->log(), &pool_, /*max_bytes=*/0);
+  first = Serve(off, peer_, Page(0));
+  EXPECT_EQ(off.held_bytes(), 0u);
+  EXPECT_FALSE(off.Take(peer_, Page(first.scanned_through)).has_value());
+}
+
+TEST_F(PullReadAheadTest, APeerAtTheHeadIsNotReadAheadFor) {
+  Append(4);
+  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20);
+  storage::ScanResult all = Serve(ahead, peer_, Page(0));
+  ASSERT_FALSE(all.has_more);
+  EXPECT_EQ(ahead.held_bytes(), 0u);
+  EXPECT_FALSE(ahead.Take(peer_, Page(all.scanned_through)).has_value());
+}
+
+}  // namespace
+}  // namespace pulse::server
