@@ -98,6 +98,10 @@ void HubMetrics::RecordPushedChanges(const storage::ApplyReport& report) {
   pushed_rejected_.fetch_add(report.rejected, std::memory_order_relaxed);
 }
 
+void HubMetrics::RecordPullPageReadAhead() {
+  pull_pages_read_ahead_.fetch_add(1, std::memory_order_relaxed);
+}
+
 void HubMetrics::RecordPulledChanges(uint64_t changes) {
   pulled_changes_.fetch_add(changes, std::memory_order_relaxed);
 }
@@ -137,6 +141,10 @@ void HubMetrics::Write(PrometheusText& out) const {
   }
   out.Counter("pulse_pulled_changes_total", "Changes returned by Pull calls.",
               load(pulled_changes_));
+  out.Counter("pulse_pull_pages_read_ahead_total",
+              "Pull pages served from read-ahead (scanned while the peer handled the previous "
+              "page) instead of scanned on request.",
+              load(pull_pages_read_ahead_));
   out.Counter("pulse_delivered_changes_total", "Changes written on Subscribe streams.",
               load(delivered_changes_));
   out.Family("pulse_refusals_total", Type::kCounter,

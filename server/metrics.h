@@ -50,6 +50,9 @@ class HubMetrics {
   void RecordPushedChanges(const storage::ApplyReport& report);
   // Changes a Pull returned.
   void RecordPulledChanges(uint64_t changes);
+  // A Pull page was served from read-ahead (pull_read_ahead.h) rather than scanned.
+  void RecordPullPageReadAhead();
+  uint64_t pull_pages_read_ahead() const { return pull_pages_read_ahead_.load(); }
   // A Subscribe event was written at `written`; `commits` holds when each of its changes
   // was committed (CommitTimes::CommittedAt). Observes `written - commit` per change.
   void RecordDelivered(const std::vector<absl::Time>& commits, absl::Time written);
@@ -68,6 +71,7 @@ class HubMetrics {
   std::atomic<uint64_t> pushed_conflicts_{0};
   std::atomic<uint64_t> pushed_rejected_{0};
   std::atomic<uint64_t> pulled_changes_{0};
+  std::atomic<uint64_t> pull_pages_read_ahead_{0};
   std::atomic<uint64_t> delivered_changes_{0};
   std::atomic<uint64_t> compaction_runs_{0};
   std::atomic<uint64_t> compaction_removed_{0};

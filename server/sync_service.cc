@@ -238,6 +238,7 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
     // The page this peer's previous Pull had scanned ahead, when it is still exact.
     std::optional<WirePage> ahead = hub_->read_ahead().Take(peer, *scan);
     if (ahead.has_value()) {
+      hub_->metrics().RecordPullPageReadAhead();
       *response = std::move(ahead->wire);
       page = std::move(ahead->result);
     } else {
