@@ -156,14 +156,21 @@ void BM_ApplyPushBatch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 
-// One Scan of the whole 10,000-entry log, as a Pull or Subscribe page of 10,000 would.
+// The last `entries` entries of `temp`'s log in one page, as a peer's pull reads them
+// (never its own changes).
+storage::ScanRequest WholeLogScan(TempStore& temp, int entries) {
+  storage::ScanRequest scan;
+  scan.after = temp.store().log().Head() - entries;
+  scan.max_changes = entries;
+  scan.filter.exclude_origin = Workload::ActorId(8);
+  return scan;
+}
+
+// One Scan of the whole 10,000-entry log, each change parsed into a heap message.
 void BM_WalScan(benchmark::State& state) {
   const int entries = static_cast<int>(state.range(0));
   std::unique_ptr<TempStore> temp = StoreWithEntries(entries, /*sync_writes=*/false);
-  storage::ScanRequest scan;
-  scan.after = temp->store().log().Head() - entries;
-  scan.max_changes = entries;
-  scan.filter.exclude_origin = Workload::ActorId(8);  // a peer's pull: never its own
+  const storage::ScanRequest scan = WholeLogScan(*temp, entries);
   for (auto _ : state) {
     absl::StatusOr<storage::ScanResult> page = temp->store().log().Scan(scan);
     if (!page.ok() || page->changes.size() != static_cast<std::size_t>(entries)) {
@@ -175,15 +182,12 @@ void BM_WalScan(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * entries);
 }
 
-// The same scan as the hub's Pull and Subscribe do it: parsed straight into a reply's
-// repeated field on a per-reply arena (ChangeLog::ScanInto).
+// The same scan parsed straight into a reply's repeated field on a per-reply arena
+// (ChangeLog::ScanInto): what a client reading a page does.
 void BM_WalScanIntoArena(benchmark::State& state) {
   const int entries = static_cast<int>(state.range(0));
   std::unique_ptr<TempStore> temp = StoreWithEntries(entries, /*sync_writes=*/false);
-  storage::ScanRequest scan;
-  scan.after = temp->store().log().Head() - entries;
-  scan.max_changes = entries;
-  scan.filter.exclude_origin = Workload::ActorId(8);
+  const storage::ScanRequest scan = WholeLogScan(*temp, entries);
   for (auto _ : state) {
     google::protobuf::Arena arena;
     auto* reply = google::protobuf::Arena::CreateMessage<pb::PullResponse>(&arena);
@@ -198,16 +202,13 @@ void BM_WalScanIntoArena(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * entries);
 }
 
-// The scan the hub's Pull does: each entry's stored bytes appended to the reply as they
-// are, never parsed (ChangeLog::ScanWire). The figure comparable with the original's
+// The scan the hub's Pull and Subscribe do: each entry's stored bytes appended to the
+// reply as they are, never parsed (ChangeLog::ScanWire). The figure comparable with the original's
 // "WAL scan of 10,000 entries".
 void BM_WalScanWire(benchmark::State& state) {
   const int entries = static_cast<int>(state.range(0));
   std::unique_ptr<TempStore> temp = StoreWithEntries(entries, /*sync_writes=*/false);
-  storage::ScanRequest scan;
-  scan.after = temp->store().log().Head() - entries;
-  scan.max_changes = entries;
-  scan.filter.exclude_origin = Workload::ActorId(8);
+  const storage::ScanRequest scan = WholeLogScan(*temp, entries);
   std::string reply;
   for (auto _ : state) {
     reply.clear();
