@@ -252,10 +252,11 @@ TEST(MetricsHttpServer, AnAddressInUseIsUnavailableAndStoppingIsPrompt) {
   EXPECT_EQ(
       MetricsHttpServer::Start("not-an-address", [] { return std::string(); }).status().code(),
       absl::StatusCode::kUnavailable);
-  // CivetWeb alone notices a stop only at its 2 s poll quantum.
+  // CivetWeb alone notices a stop only at its 2 s poll quantum; half of that leaves room
+  // for a loaded machine and still tells the two apart.
   const absl::Time asked = absl::Now();
   first->reset();
-  EXPECT_LT(absl::Now() - asked, absl::Milliseconds(500));
+  EXPECT_LT(absl::Now() - asked, absl::Seconds(1));
 }
 
 }  // namespace
