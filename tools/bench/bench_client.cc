@@ -1,9 +1,12 @@
 #include "tools/bench/bench_client.h"
 
 #include <algorithm>
+#include <thread>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "common/mutex.h"
 
 namespace pulse::bench {
 
@@ -92,6 +95,30 @@ absl::Status LoadHub(const std::string& address, const Workload& workload,
     done += n;
   }
   return absl::OkStatus();
+}
+
+absl::Duration RunTogether(int threads, const std::function<void(int)>& body) {
+  Mutex mu;
+  CondVar go_cv;
+  bool go = false;
+  std::vector<std::thread> running;
+  for (int i = 0; i < threads; ++i) {
+    running.emplace_back([&, i] {
+      {
+        MutexLock lock(&mu);
+        while (!go) go_cv.Wait(&mu);
+      }
+      body(i);
+    });
+  }
+  const absl::Time start = absl::Now();
+  {
+    MutexLock lock(&mu);
+    go = true;
+  }
+  go_cv.SignalAll();
+  for (std::thread& t : running) t.join();
+  return absl::Now() - start;
 }
 
 }  // namespace pulse::bench

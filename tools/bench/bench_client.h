@@ -5,6 +5,7 @@
 #define PULSESYNC_TOOLS_BENCH_BENCH_CLIENT_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -37,6 +38,10 @@ absl::Status LoadHub(const std::string& address, const Workload& workload,
                      const std::string& loader_id, uint64_t count, int batch = 500);
 
 absl::Status FromGrpc(const grpc::Status& status, const std::string& what);
+
+// Runs body(0) .. body(threads - 1), each on a thread of its own, all released at once
+// after every thread has started; returns the time from the release to the last return.
+absl::Duration RunTogether(int threads, const std::function<void(int)>& body);
 
 }  // namespace pulse::bench
 

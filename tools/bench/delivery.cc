@@ -2,12 +2,10 @@
 
 #include <algorithm>
 #include <functional>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/mutex.h"
 #include "raw_stream.grpc.pb.h"
 #include "tools/bench/bench_client.h"
 #include "tools/bench/hub_process.h"
@@ -32,27 +30,8 @@ absl::StatusOr<double> RunPeers(int peers, const std::function<void(int, PeerRun
     prepare(p, runs[p]);
     if (!runs[p].status.ok()) return runs[p].status;
   }
-  Mutex mu;
-  CondVar go_cv;
-  bool go = false;
-  std::vector<std::thread> threads;
-  for (int p = 0; p < peers; ++p) {
-    threads.emplace_back([&, p] {
-      {
-        MutexLock lock(&mu);
-        while (!go) go_cv.Wait(&mu);
-      }
-      read(p, runs[p]);
-    });
-  }
-  const absl::Time start = absl::Now();
-  {
-    MutexLock lock(&mu);
-    go = true;
-  }
-  go_cv.SignalAll();
-  for (std::thread& t : threads) t.join();
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const double seconds =
+      absl::ToDoubleSeconds(RunTogether(peers, [&](int p) { read(p, runs[p]); }));
   uint64_t changes = 0;
   for (const PeerRun& run : runs) {
     if (!run.status.ok()) return run.status;

@@ -11,26 +11,20 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "server/process_stats.h"
 #include "tools/bench/temp_store.h"
 
 namespace pulse::bench {
 
 absl::StatusOr<ProcessStats> ReadProcessStats(pid_t pid) {
+  // Memory and threads as the hub's own metrics read them (server/process_stats.h).
+  absl::StatusOr<server::ProcessStats> status =
+      server::ReadProcessStats(absl::StrCat("/proc/", pid, "/status"));
+  if (!status.ok()) return status.status();
   ProcessStats stats;
-  std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
-  if (!status) return absl::NotFoundError(absl::StrCat("no /proc/", pid, "/status"));
+  stats.rss_bytes = status->resident_bytes;
+  stats.threads = static_cast<int>(status->threads);
   std::string line;
-  while (std::getline(status, line)) {
-    std::vector<std::string> parts =
-        absl::StrSplit(line, absl::ByAnyChar(" \t"), absl::SkipEmpty());
-    if (parts.size() < 2) continue;
-    if (parts[0] == "VmRSS:") {
-      uint64_t kb = 0;
-      if (absl::SimpleAtoi(parts[1], &kb)) stats.rss_bytes = kb * 1024;
-    } else if (parts[0] == "Threads:") {
-      absl::SimpleAtoi(parts[1], &stats.threads);
-    }
-  }
   std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
   std::string text((std::istreambuf_iterator<char>(stat)), std::istreambuf_iterator<char>());
   // Fields after the command name (which may hold spaces, so split after its ')').

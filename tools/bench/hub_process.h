@@ -16,6 +16,8 @@
 
 namespace pulse::bench {
 
+// What the benchmarks read of a process: server/process_stats.h's memory and threads,
+// plus CPU time and bytes written.
 struct ProcessStats {
   uint64_t rss_bytes = 0;  // VmRSS
   int threads = 0;         // Threads

@@ -1,12 +1,9 @@
 #include "tools/bench/push_ingest.h"
 
-#include <atomic>
-#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
-#include "common/mutex.h"
 #include "tools/bench/bench_client.h"
 #include "tools/bench/db_bench_baseline.h"
 #include "tools/bench/hub_process.h"
@@ -48,41 +45,23 @@ absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
     stubs.push_back(pb::SyncService::NewStub(NewChannel(address)));
     if (absl::Status s = Handshake(*stubs.back(), Workload::ActorId(1000 + p)); !s.ok()) return s;
   }
-  Mutex mu;
-  CondVar go_cv;
-  bool go = false;
   std::vector<absl::Status> results(peers);
-  std::vector<std::thread> threads;
-  for (int p = 0; p < peers; ++p) {
-    threads.emplace_back([&, p] {
-      {
-        MutexLock lock(&mu);
-        while (!go) go_cv.Wait(&mu);
-      }
-      for (const pb::PushRequest& request : requests[p]) {
-        pb::PushResponse response;
-        absl::Status s = FromGrpc(stubs[p]->Push(CallContext().get(), request, &response), "push");
-        if (s.ok() && (response.rejected() != 0 ||
-                       response.accepted() != static_cast<uint32_t>(request.changes_size()))) {
-          s = absl::InternalError(
-              absl::StrCat("push not fully accepted: ", response.first_failure().reason()));
-        }
-        if (!s.ok()) {
-          results[p] = s;
-          return;
-        }
-      }
-    });
-  }
   absl::StatusOr<ProcessStats> before = (*hub)->Stats();
-  const absl::Time start = absl::Now();
-  {
-    MutexLock lock(&mu);
-    go = true;
-  }
-  go_cv.SignalAll();
-  for (std::thread& t : threads) t.join();
-  const double seconds = absl::ToDoubleSeconds(absl::Now() - start);
+  const double seconds = absl::ToDoubleSeconds(RunTogether(peers, [&](int p) {
+    for (const pb::PushRequest& request : requests[p]) {
+      pb::PushResponse response;
+      absl::Status s = FromGrpc(stubs[p]->Push(CallContext().get(), request, &response), "push");
+      if (s.ok() && (response.rejected() != 0 ||
+                     response.accepted() != static_cast<uint32_t>(request.changes_size()))) {
+        s = absl::InternalError(
+            absl::StrCat("push not fully accepted: ", response.first_failure().reason()));
+      }
+      if (!s.ok()) {
+        results[p] = s;
+        return;
+      }
+    }
+  }));
   absl::StatusOr<ProcessStats> after = (*hub)->Stats();
   for (const absl::Status& s : results) {
     if (!s.ok()) return s;
