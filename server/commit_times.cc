@@ -28,6 +28,10 @@ void CommitTimes::Record(uint64_t head, absl::Time when) {
 
 std::optional<absl::Time> CommitTimes::Of(uint64_t sequence) const {
   MutexLock lock(&mu_);
+  return OfLocked(sequence);
+}
+
+std::optional<absl::Time> CommitTimes::OfLocked(uint64_t sequence) const {
   if (sequence <= floor_) return std::nullopt;
   // The first commit whose head reached `sequence` is the one that wrote it.
   auto it = std::lower_bound(
@@ -46,8 +50,9 @@ std::vector<absl::Time> CommitTimes::CommittedAt(
     const std::vector<storage::ScanResult::WireChange>& changes) const {
   std::vector<absl::Time> out;
   out.reserve(changes.size());
+  MutexLock lock(&mu_);  // once per page, not per change
   for (const storage::ScanResult::WireChange& change : changes) {
-    std::optional<absl::Time> known = Of(change.log_sequence);
+    std::optional<absl::Time> known = OfLocked(change.log_sequence);
     out.push_back(known.has_value() ? *known : absl::FromUnixMillis(change.timestamp));
   }
   return out;

@@ -44,6 +44,8 @@ class CommitTimes {
   void Record(uint64_t head, absl::Time when);
 
  private:
+  std::optional<absl::Time> OfLocked(uint64_t sequence) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
   storage::ChangeLog* const log_;
   const std::size_t capacity_;
   uint64_t listener_ = 0;
