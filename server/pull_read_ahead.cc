@@ -37,13 +37,11 @@ void PullReadAhead::ReadAheadAfter(const std::string& peer, const storage::ScanR
     slot.generation = generation;
     slot.made = now;
   }
-  pool_->Schedule([this, peer, generation, next = std::move(next)] {
-    Fill(peer, generation, next);
-  });
+  pool_->Schedule(
+      [this, peer, generation, next = std::move(next)] { Fill(peer, generation, next); });
 }
 
-void PullReadAhead::Fill(const std::string& peer, uint64_t generation,
-                         storage::ScanRequest scan) {
+void PullReadAhead::Fill(const std::string& peer, uint64_t generation, storage::ScanRequest scan) {
   // The head before the scan: if the log grows meanwhile, Take sees a newer head and
   // refuses a page that reached the end (it might be missing the new entries).
   const uint64_t head = log_->Head();

@@ -78,7 +78,7 @@ TEST_F(PullReadAheadTest, ServesExactlyWhatAFreshScanWould) {
   EXPECT_EQ(got->result.scanned_through, expected->scanned_through);
   EXPECT_EQ(got->result.has_more, expected->has_more);
   EXPECT_EQ(got->result.appended, 10u);
-  EXPECT_EQ(ahead.held_bytes(), 0u);                   // handed over
+  EXPECT_EQ(ahead.held_bytes(), 0u);                    // handed over
   EXPECT_FALSE(ahead.Take(peer_, second).has_value());  // and only once
 }
 

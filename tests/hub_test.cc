@@ -172,7 +172,7 @@ TEST_F(HubTest, PagesReadAheadAreExactEvenWhenTheLogGrowsBetweenPulls) {
   EXPECT_EQ(page.changes(0).log_sequence(), 11u);
   EXPECT_EQ(page.new_cursor().last_sequence(), 20u);
   EXPECT_TRUE(page.has_more());
-  EXPECT_EQ(hub().context().metrics().pull_pages_read_ahead(), 1u);  // that page was
+  EXPECT_EQ(hub().context().metrics().pull_pages_read_ahead(), 1u);          // that page was
   ASSERT_TRUE(testing::Eventually([&] { return ahead.held_bytes() > 0; }));  // 21..25, the end
   const uint64_t a_mark = a_->log().Head();
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(a_->CreateExperience(MakeExperience(c)).ok());
