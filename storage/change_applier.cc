@@ -166,8 +166,8 @@ class Stager {
     }
     const uint64_t seq = txn_.AppendChange(change_);
     pb::VersionedEntity entity;
-    *entity.mutable_experience() = e;
-    NormalizeReinforcement(entity.mutable_experience());
+    // The body stays in the log entry just appended (entity_body.h): stored once, not twice.
+    entity.set_body_log_sequence(seq);
     Stamp(&entity, seq, 0);
     entity.set_created_version(entity.version());
     entity.set_created_timestamp(entity.stamp_timestamp());

@@ -93,7 +93,9 @@ class ChangeLog {
                                               std::string* out) const = 0;
 
   // Removes entries at or below `sequence` (capped at Head()). Returns how many were
-  // removed; 0 when there was nothing to do. Idempotent.
+  // removed; 0 when there was nothing to do. Idempotent. A store's entity rows may refer
+  // to entries for their bodies (entity_body.h): compact through Store::CompactWal, which
+  // copies those bodies out first; called alone, this leaves such rows unreadable.
   virtual absl::StatusOr<uint64_t> CompactThrough(uint64_t sequence) = 0;
 
   // Blocks until Head() > after or the deadline passes; returns Head() > after.

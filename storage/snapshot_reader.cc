@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "storage/change_header.h"
+#include "storage/entity_body.h"
 #include "storage/keys.h"
 #include "storage/rocks_status.h"
 
@@ -12,10 +14,14 @@ namespace {
 
 namespace pb = pulsedb::sync::v1;
 
-// Stages, in order: four entity families (parents before children), tombstones, origins.
-constexpr int kTombstoneStage = 4;
-constexpr int kOriginStage = 5;
-constexpr int kStages = 6;
+// Stages, in order: the entity families, parents before children (experiences in two:
+// whole rows, then rows that refer to their body in the log, read in log order so that
+// the log is read sequentially, not once per row), then tombstones and origins.
+constexpr int kExperienceStage = 1;
+constexpr int kLoggedExperienceStage = 2;
+constexpr int kTombstoneStage = 5;
+constexpr int kOriginStage = 6;
+constexpr int kStages = 7;
 
 }  // namespace
 
@@ -63,12 +69,41 @@ bool SnapshotReader::Wanted(const std::string& collective_id) const {
 void SnapshotReader::StartStage() {
   it_.reset();
   if (stage_ >= kStages) return;
-  rocksdb::ColumnFamilyHandle* families[kStages] = {cf_.collectives, cf_.experiences, cf_.relations,
-                                                    cf_.insights,    cf_.tombstones,  cf_.origins};
+  rocksdb::ColumnFamilyHandle* families[kStages] = {
+      cf_.collectives, cf_.experiences, cf_.wal,    cf_.relations,
+      cf_.insights,    cf_.tombstones,  cf_.origins};
   rocksdb::ReadOptions read;
   read.snapshot = snapshot_;
+  if (stage_ == kLoggedExperienceStage) read.readahead_size = 1 << 20;
   it_.reset(db_->NewIterator(read, families[stage_]));
   it_->SeekToFirst();
+}
+
+absl::StatusOr<std::optional<pb::VersionedEntity>> SnapshotReader::LoggedExperience() {
+  const absl::string_view entry = ToView(it_->value());
+  ChangeHeader header;
+  if (!ReadChangeHeader(entry, &header))
+    return absl::DataLossError("corrupt log entry in snapshot");
+  if (header.entity_type != pb::SYNC_ENTITY_TYPE_EXPERIENCE) return std::nullopt;
+  if (!Wanted(std::string(header.collective_id))) return std::nullopt;
+  pb::SyncChange change;
+  if (!change.ParseFromArray(entry.data(), static_cast<int>(entry.size()))) {
+    return absl::DataLossError("corrupt log entry in snapshot");
+  }
+  if (!change.payload().has_experience_created()) return std::nullopt;
+  const std::string id = change.payload().experience_created().id();
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot_;
+  std::string raw;
+  rocksdb::Status s = db_->Get(read, cf_.experiences, ToSlice(id), &raw);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromRocks(s, "snapshot read");
+  pb::VersionedEntity entity;
+  if (!entity.ParseFromString(raw)) return absl::DataLossError("corrupt entity record in snapshot");
+  // Only the row whose body is this entry (not one rewritten whole since).
+  if (entity.body_log_sequence() != change.log_sequence()) return std::nullopt;
+  if (absl::Status f = FillBodyFromChange(id, change, &entity); !f.ok()) return f;
+  return entity;
 }
 
 absl::StatusOr<bool> SnapshotReader::Next(std::size_t max_bytes, pb::SnapshotChunk* chunk) {
@@ -79,12 +114,21 @@ absl::StatusOr<bool> SnapshotReader::Next(std::size_t max_bytes, pb::SnapshotChu
     for (; it_->Valid(); it_->Next()) {
       const rocksdb::Slice value = it_->value();
       std::size_t size = 0;
-      if (stage_ < kTombstoneStage) {
+      if (stage_ == kLoggedExperienceStage) {
+        absl::StatusOr<std::optional<pb::VersionedEntity>> entity = LoggedExperience();
+        if (!entity.ok()) return entity.status();
+        if (!entity->has_value()) continue;
+        size = (*entity)->ByteSizeLong() + 8;
+        if (bytes + size > max_bytes) break;
+        *chunk->add_entities() = std::move(**entity);
+      } else if (stage_ < kTombstoneStage) {
         pb::VersionedEntity entity;
         if (!entity.ParseFromArray(value.data(), static_cast<int>(value.size()))) {
           return absl::DataLossError("corrupt entity record in snapshot");
         }
         if (!Wanted(entity.collective_id())) continue;
+        // Sent in the next stage, with its body.
+        if (stage_ == kExperienceStage && RefersToLoggedBody(entity)) continue;
         size = entity.ByteSizeLong() + 8;
         if (bytes + size > max_bytes) break;
         *chunk->add_entities() = std::move(entity);

@@ -8,6 +8,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,9 @@ class SnapshotReader {
   SnapshotReader(rocksdb::DB* db, const ColumnFamilies& cf, std::vector<std::string> collectives);
   bool Wanted(const std::string& collective_id) const;
   void StartStage();
+  // In the logged-experience stage: the experience whose row refers to the entry under
+  // the iterator, body filled in; nullopt when there is none (or it is not wanted).
+  absl::StatusOr<std::optional<pulsedb::sync::v1::VersionedEntity>> LoggedExperience();
 
   rocksdb::DB* db_;
   ColumnFamilies cf_;

@@ -13,8 +13,11 @@
 #include "google/protobuf/text_format.h"
 #include "rocksdb/filter_policy.h"
 #include "rocksdb/options.h"
+#include "rocksdb/snapshot.h"
 #include "rocksdb/table.h"
 #include "storage/apply_guard.h"
+#include "storage/change_header.h"
+#include "storage/entity_body.h"
 #include "storage/entity_rules.h"
 #include "storage/ids.h"
 #include "storage/rocks_status.h"
@@ -484,16 +487,47 @@ absl::StatusOr<std::optional<pb::VersionedEntity>> Store::ReadEntity(pb::SyncEnt
   if (family == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("unknown entity type ", type));
   }
-  std::string raw;
-  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), family, ToSlice(id), &raw);
-  if (s.IsNotFound()) return std::nullopt;
-  if (!s.ok()) return FromRocks(s, "entity read");
-  pb::VersionedEntity entity;
-  if (!entity.ParseFromString(raw)) {
-    return absl::DataLossError(
-        absl::StrCat("corrupt ", pb::SyncEntityType_Name(type), " record ", IdToText(id)));
+  // A row that refers to its body in the log is read again when that entry is gone: a
+  // compaction copied the body into the row before removing the entry (CompactWal).
+  uint64_t missing_entry = 0;
+  for (;;) {
+    std::string raw;
+    rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), family, ToSlice(id), &raw);
+    if (s.IsNotFound()) return std::nullopt;
+    if (!s.ok()) return FromRocks(s, "entity read");
+    pb::VersionedEntity entity;
+    if (!entity.ParseFromString(raw)) {
+      return absl::DataLossError(
+          absl::StrCat("corrupt ", pb::SyncEntityType_Name(type), " record ", IdToText(id)));
+    }
+    if (!RefersToLoggedBody(entity)) return entity;
+    const uint64_t sequence = entity.body_log_sequence();
+    if (sequence == missing_entry) return MissingBodyError(id, sequence);
+    absl::StatusOr<bool> found = FillBody(rocksdb::ReadOptions(), id, &entity);
+    if (!found.ok()) return found.status();
+    if (*found) return entity;
+    missing_entry = sequence;
   }
-  return entity;
+}
+
+absl::StatusOr<bool> Store::FillBody(const rocksdb::ReadOptions& read, absl::string_view id,
+                                     pb::VersionedEntity* entity) const {
+  std::string entry;
+  rocksdb::Status s = db_->Get(read, cf_.wal, EncodeSequence(entity->body_log_sequence()), &entry);
+  if (s.IsNotFound()) return false;
+  if (!s.ok()) return FromRocks(s, "experience body read");
+  if (absl::Status filled = FillBodyFromLogEntry(id, entry, entity); !filled.ok()) return filled;
+  return true;
+}
+
+absl::Status Store::FillBodyAt(const rocksdb::ReadOptions& read, absl::string_view id,
+                               pb::VersionedEntity* entity) const {
+  if (!RefersToLoggedBody(*entity)) return absl::OkStatus();
+  const uint64_t sequence = entity->body_log_sequence();
+  absl::StatusOr<bool> found = FillBody(read, id, entity);
+  if (!found.ok()) return found.status();
+  if (!*found) return MissingBodyError(id, sequence);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<pb::VersionedEntity> Store::GetVersioned(pb::SyncEntityType type,
@@ -550,13 +584,18 @@ absl::StatusOr<std::vector<pb::Collective>> Store::ListCollectives() const {
 absl::StatusOr<std::vector<pb::Experience>> Store::ListExperiences(
     absl::string_view collective_id) const {
   std::vector<pb::Experience> out;
-  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.experiences));
+  // Rows and the log entries they refer to, read from one point in time.
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot.snapshot();
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf_.experiences));
   for (it->SeekToFirst(); it->Valid(); it->Next()) {
     pb::VersionedEntity entity;
     if (!entity.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
       return absl::DataLossError("corrupt experience record");
     }
     if (!collective_id.empty() && entity.collective_id() != collective_id) continue;
+    if (absl::Status s = FillBodyAt(read, ToView(it->key()), &entity); !s.ok()) return s;
     out.push_back(std::move(*entity.mutable_experience()));
   }
   if (!it->status().ok()) return FromRocks(it->status(), "experience scan");
@@ -938,6 +977,7 @@ absl::StatusOr<uint64_t> Store::CompactWal(std::optional<uint64_t> retain_from,
   if (!minimum.has_value()) return 0;
   uint64_t through = *minimum;
   if (retain_from.has_value()) through = std::min(through, *retain_from > 0 ? *retain_from - 1 : 0);
+  if (absl::Status s = CopyBodiesOutThrough(through); !s.ok()) return s;
   absl::StatusOr<uint64_t> removed = log_->CompactThrough(through);
   if (!removed.ok()) return removed.status();
   // Tombstones every peer has passed can go: no replay below the cursors can reach them.
@@ -959,6 +999,54 @@ absl::StatusOr<uint64_t> Store::CompactWal(std::optional<uint64_t> retain_from,
     if (!s.ok()) return s;
   }
   return *removed;
+}
+
+absl::Status Store::CopyBodiesOutThrough(uint64_t through) {
+  // Entries up to the head are committed and never change, so they are read outside the
+  // commit groups; each group then rewrites the rows that still refer to its entries.
+  // Rows refer only to their own create, and a create appended after this starts gets a
+  // sequence above `through`: once the groups are written, no row refers to an entry that
+  // the compaction removes. A crash in between leaves whole rows and the entries, both valid.
+  const uint64_t last = std::min(through, log_->Head());
+  constexpr uint64_t kEntriesPerGroup = 1024;
+  rocksdb::ReadOptions read;
+  read.readahead_size = 1 << 20;
+  for (uint64_t first = log_->OldestRetained(); first <= last; first += kEntriesPerGroup) {
+    const uint64_t group_last = std::min(last, first + kEntriesPerGroup - 1);
+    const std::string end = EncodeSequence(group_last + 1);
+    rocksdb::Slice upper(end);
+    read.iterate_upper_bound = &upper;
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf_.wal));
+    absl::Status s = Commit([&](WriteTxn& txn) -> absl::Status {
+      for (it->Seek(EncodeSequence(first)); it->Valid(); it->Next()) {
+        const absl::string_view entry = ToView(it->value());
+        ChangeHeader header;
+        if (!ReadChangeHeader(entry, &header)) return absl::DataLossError("corrupt log entry");
+        if (header.entity_type != pb::SYNC_ENTITY_TYPE_EXPERIENCE) continue;
+        pb::SyncChange change;
+        if (!change.ParseFromArray(entry.data(), static_cast<int>(entry.size()))) {
+          return absl::DataLossError("corrupt log entry");
+        }
+        if (!change.payload().has_experience_created()) continue;
+        const std::string id = change.payload().experience_created().id();
+        absl::StatusOr<std::optional<std::string>> raw = txn.Get(cf_.experiences, id);
+        if (!raw.ok()) return raw.status();
+        if (!raw->has_value()) continue;  // deleted since
+        pb::VersionedEntity entity;
+        if (!entity.ParseFromString(**raw)) {
+          return absl::DataLossError(absl::StrCat("corrupt experience record ", IdToText(id)));
+        }
+        // Rewritten by an update since, or created again after a remint: not this entry's.
+        if (entity.body_log_sequence() != change.log_sequence()) continue;
+        if (absl::Status f = FillBodyFromChange(id, change, &entity); !f.ok()) return f;
+        txn.PutEntity(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id, entity);
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "log scan before compaction");
+      return absl::OkStatus();
+    });
+    if (!s.ok()) return s;
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Store::DiskUsage> Store::GetDiskUsage() const {
@@ -1011,13 +1099,17 @@ absl::StatusOr<std::string> Store::CanonicalDump() const {
       {"experience", cf_.experiences},
       {"relation", cf_.relations},
       {"insight", cf_.insights}};
+  rocksdb::ManagedSnapshot snapshot(db_.get());
+  rocksdb::ReadOptions read;
+  read.snapshot = snapshot.snapshot();
   for (const auto& [name, family] : families) {
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), family));
+    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, family));
     for (it->SeekToFirst(); it->Valid(); it->Next()) {
       pb::VersionedEntity entity;
       if (!entity.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
         return absl::DataLossError(absl::StrCat("corrupt ", name, " record"));
       }
+      if (absl::Status s = FillBodyAt(read, ToView(it->key()), &entity); !s.ok()) return s;
       // Versions and stamps are replica-specific bookkeeping; the entity is the state.
       pb::VersionedEntity state;
       switch (entity.entity_case()) {

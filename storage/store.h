@@ -269,6 +269,17 @@ class Store {
   absl::StatusOr<LocalWrite> Delete(pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
   absl::StatusOr<std::optional<pulsedb::sync::v1::VersionedEntity>> ReadEntity(
       pulsedb::sync::v1::SyncEntityType type, absl::string_view id) const;
+  // Fills in the body of a row of experience `id` that refers to its log entry
+  // (entity_body.h), reading as `read` says. FillBody: false when the entry is gone;
+  // FillBodyAt (for reads from one snapshot, where it cannot be): DATA_LOSS then, and
+  // nothing to do for a whole row.
+  absl::StatusOr<bool> FillBody(const rocksdb::ReadOptions& read, absl::string_view id,
+                                pulsedb::sync::v1::VersionedEntity* entity) const;
+  absl::Status FillBodyAt(const rocksdb::ReadOptions& read, absl::string_view id,
+                          pulsedb::sync::v1::VersionedEntity* entity) const;
+  // Before log entries up to `through` are removed: copies each body still referred to
+  // by its experience's row into the row (in commit groups of their own).
+  absl::Status CopyBodiesOutThrough(uint64_t through);
   ApplyContext LocalContext() const;
 
   const std::string directory_;

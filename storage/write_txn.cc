@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "storage/change_encoding.h"
+#include "storage/entity_body.h"
 #include "storage/ids.h"
 #include "storage/rocks_status.h"
 
@@ -86,10 +87,26 @@ absl::StatusOr<std::optional<VersionedEntity>> WriteTxn::LoadEntity(SyncEntityTy
     return absl::InternalError(
         absl::StrCat("corrupt ", SyncEntityType_Name(type), " record ", IdToText(id)));
   }
+  if (RefersToLoggedBody(entity)) {
+    // Inside a commit group no compaction can remove the entry between the two reads:
+    // Store::CompactWal copies bodies out in a commit group of its own first.
+    const uint64_t sequence = entity.body_log_sequence();
+    absl::StatusOr<std::optional<std::string>> entry = Get(cf_.wal, EncodeSequence(sequence));
+    if (!entry.ok()) return entry.status();
+    if (!entry->has_value()) return MissingBodyError(id, sequence);
+    if (absl::Status s = FillBodyFromLogEntry(id, **entry, &entity); !s.ok()) return s;
+  }
   return entity;
 }
 
 void WriteTxn::PutEntity(SyncEntityType type, absl::string_view id, const VersionedEntity& entity) {
+  if (RefersToLoggedBody(entity) && entity.entity_case() != VersionedEntity::ENTITY_NOT_SET) {
+    // A row has its body or refers to one, never both (a stale reference would win on read).
+    VersionedEntity whole = entity;
+    whole.clear_body_log_sequence();
+    Put(cf_.ForEntity(type), id, whole.SerializeAsString());
+    return;
+  }
   Put(cf_.ForEntity(type), id, entity.SerializeAsString());
 }
 

@@ -40,7 +40,9 @@ class WriteTxn {
   void Put(rocksdb::ColumnFamilyHandle* cf, absl::string_view key, absl::string_view value);
   void Delete(rocksdb::ColumnFamilyHandle* cf, absl::string_view key);
 
-  // Entities, stored as VersionedEntity.
+  // Entities, stored as VersionedEntity. LoadEntity returns the whole entity, its body
+  // read from the log when the row refers to it (entity_body.h); PutEntity stores what it
+  // is given: a whole entity, or a row with body_log_sequence set and no body.
   absl::StatusOr<std::optional<pulsedb::sync::v1::VersionedEntity>> LoadEntity(
       pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
   void PutEntity(pulsedb::sync::v1::SyncEntityType type, absl::string_view id,

@@ -105,7 +105,8 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
       report.Add("  hub bytes written per byte pushed",
                  static_cast<double>(ingest->hub_written_bytes) /
                      (ingest->mean_change_bytes * static_cast<double>(ingest->changes)),
-                 "ratio", "the change goes to the log and, as the entity, to its family");
+                 "ratio",
+                 "once into the log's WAL and once when flushed; the entity row refers to it");
       report.Add(absl::StrCat("  db_bench fillseq, ", mode), fillseq->value_bytes_per_second / 1e6,
                  "MB/s", fillseq->command);
       if (fillseq->written_bytes != 0) {
