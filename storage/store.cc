@@ -1017,33 +1017,35 @@ absl::Status Store::CopyBodiesOutThrough(uint64_t through) {
     rocksdb::Slice upper(end);
     read.iterate_upper_bound = &upper;
     std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf_.wal));
-    absl::Status s = Commit([&](WriteTxn& txn) -> absl::Status {
-      for (it->Seek(EncodeSequence(first)); it->Valid(); it->Next()) {
-        const absl::string_view entry = ToView(it->value());
-        ChangeHeader header;
-        if (!ReadChangeHeader(entry, &header)) return absl::DataLossError("corrupt log entry");
-        if (header.entity_type != pb::SYNC_ENTITY_TYPE_EXPERIENCE) continue;
-        pb::SyncChange change;
-        if (!change.ParseFromArray(entry.data(), static_cast<int>(entry.size()))) {
-          return absl::DataLossError("corrupt log entry");
-        }
-        if (!change.payload().has_experience_created()) continue;
-        const std::string id = change.payload().experience_created().id();
-        absl::StatusOr<std::optional<std::string>> raw = txn.Get(cf_.experiences, id);
-        if (!raw.ok()) return raw.status();
-        if (!raw->has_value()) continue;  // deleted since
-        pb::VersionedEntity entity;
-        if (!entity.ParseFromString(**raw)) {
-          return absl::DataLossError(absl::StrCat("corrupt experience record ", IdToText(id)));
-        }
-        // Rewritten by an update since, or created again after a remint: not this entry's.
-        if (entity.body_log_sequence() != change.log_sequence()) continue;
-        if (absl::Status f = FillBodyFromChange(id, change, &entity); !f.ok()) return f;
-        txn.PutEntity(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id, entity);
-      }
-      if (!it->status().ok()) return FromRocks(it->status(), "log scan before compaction");
-      return absl::OkStatus();
-    });
+    absl::Status s = Commit(
+        [&](WriteTxn& txn) -> absl::Status {
+          for (it->Seek(EncodeSequence(first)); it->Valid(); it->Next()) {
+            const absl::string_view entry = ToView(it->value());
+            ChangeHeader header;
+            if (!ReadChangeHeader(entry, &header)) return absl::DataLossError("corrupt log entry");
+            if (header.entity_type != pb::SYNC_ENTITY_TYPE_EXPERIENCE) continue;
+            pb::SyncChange change;
+            if (!change.ParseFromArray(entry.data(), static_cast<int>(entry.size()))) {
+              return absl::DataLossError("corrupt log entry");
+            }
+            if (!change.payload().has_experience_created()) continue;
+            const std::string id = change.payload().experience_created().id();
+            absl::StatusOr<std::optional<std::string>> raw = txn.Get(cf_.experiences, id);
+            if (!raw.ok()) return raw.status();
+            if (!raw->has_value()) continue;  // deleted since
+            pb::VersionedEntity entity;
+            if (!entity.ParseFromString(**raw)) {
+              return absl::DataLossError(absl::StrCat("corrupt experience record ", IdToText(id)));
+            }
+            // Rewritten by an update since, or created again after a remint: not this entry's.
+            if (entity.body_log_sequence() != change.log_sequence()) continue;
+            if (absl::Status f = FillBodyFromChange(id, change, &entity); !f.ok()) return f;
+            txn.PutEntity(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id, entity);
+          }
+          if (!it->status().ok()) return FromRocks(it->status(), "log scan before compaction");
+          return absl::OkStatus();
+        },
+        /*durable=*/false);  // the removal's synced write, later in RocksDB's WAL, syncs these
     if (!s.ok()) return s;
   }
   return absl::OkStatus();
