@@ -254,6 +254,7 @@ absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage, bool du
     }
   }
   absl::Status written;
+  txn.StageOriginMarks();
   if (!txn.empty()) {
     if (txn.has_appended()) txn.Put(cf_.meta, kMetaHead, EncodeSequence(txn.head()));
     MaybeResume();

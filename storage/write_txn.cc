@@ -170,6 +170,7 @@ uint64_t WriteTxn::AppendChange(const SyncChange& change) {
 }
 
 absl::StatusOr<uint64_t> WriteTxn::OriginMark(absl::string_view origin) {
+  if (auto it = origin_marks_.find(origin); it != origin_marks_.end()) return it->second;
   absl::StatusOr<std::optional<std::string>> raw = Get(cf_.origins, origin);
   if (!raw.ok()) return raw.status();
   if (!raw->has_value()) return 0;
@@ -177,7 +178,22 @@ absl::StatusOr<uint64_t> WriteTxn::OriginMark(absl::string_view origin) {
 }
 
 void WriteTxn::SetOriginMark(absl::string_view origin, uint64_t sequence) {
-  Put(cf_.origins, origin, EncodeSequence(sequence));
+  Undo undo;
+  undo.origin_mark = true;
+  undo.index_key = std::string(origin);
+  auto [it, inserted] = origin_marks_.try_emplace(undo.index_key, sequence);
+  if (!inserted) {
+    undo.previous_mark = it->second;
+    it->second = sequence;
+  }
+  undo_.push_back(std::move(undo));
+}
+
+void WriteTxn::StageOriginMarks() {
+  for (const auto& [origin, sequence] : origin_marks_) {
+    Put(cf_.origins, origin, EncodeSequence(sequence));
+  }
+  origin_marks_.clear();
 }
 
 absl::StatusOr<std::optional<uint64_t>> WriteTxn::Cursor(absl::string_view peer_id,
@@ -211,6 +227,15 @@ void WriteTxn::RollbackToSavePoint() {
   next_sequence_ = point.next_sequence;
   while (undo_.size() > point.undo_size) {
     Undo& undo = undo_.back();
+    if (undo.origin_mark) {
+      if (undo.previous_mark.has_value()) {
+        origin_marks_[undo.index_key] = *undo.previous_mark;
+      } else {
+        origin_marks_.erase(undo.index_key);
+      }
+      undo_.pop_back();
+      continue;
+    }
     if (undo.previous.has_value()) {
       staged_[undo.index_key] = *undo.previous;
     } else {

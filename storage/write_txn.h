@@ -66,9 +66,13 @@ class WriteTxn {
   uint64_t head() const { return next_sequence_ - 1; }
   bool has_appended() const { return next_sequence_ != first_sequence_; }
 
-  // Highest applied sequence of `origin` (0 when none).
+  // Highest applied sequence of `origin` (0 when none). A batch of 500 changes of one
+  // origin moves its mark 500 times: the marks are kept here and staged once each, by
+  // StageOriginMarks, rather than written (and inserted into the memtable) per change.
   absl::StatusOr<uint64_t> OriginMark(absl::string_view origin);
   void SetOriginMark(absl::string_view origin, uint64_t sequence);
+  // Stages the marks set since the last call into the batch. Call before writing it.
+  void StageOriginMarks();
 
   absl::StatusOr<std::optional<uint64_t>> Cursor(absl::string_view peer_id, CursorKind kind);
   // Moves the cursor to `sequence` if that is forward; writes nothing otherwise.
@@ -101,12 +105,16 @@ class WriteTxn {
   absl::flat_hash_map<std::string, Staged> staged_;
   // relation_index keys staged (true = put, false = deleted), ordered for prefix scans.
   std::map<std::string, bool> staged_relations_;
+  // Origin marks set and not yet staged into the batch.
+  absl::flat_hash_map<std::string, uint64_t> origin_marks_;
   // Undo log of staged_ and staged_relations_: the previous entry of each key written.
   struct Undo {
     std::string index_key;
     std::optional<Staged> previous;
     bool relation = false;
     std::optional<bool> previous_relation;
+    bool origin_mark = false;  // index_key is then the origin, previous_mark its mark
+    std::optional<uint64_t> previous_mark;
   };
   std::vector<Undo> undo_;
   struct SavePoint {
