@@ -112,14 +112,13 @@ class Stager {
   // `type` and `id` name the entity in errors (built only when there is one).
   absl::Status CheckCollective(absl::string_view collective_id, int embedding_size,
                                pb::SyncEntityType type, absl::string_view id) {
-    absl::StatusOr<std::optional<pb::VersionedEntity>> collective =
-        txn_.LoadEntity(pb::SYNC_ENTITY_TYPE_COLLECTIVE, collective_id);
-    if (!collective.ok()) return collective.status();
-    if (!collective->has_value()) {
+    absl::StatusOr<std::optional<uint32_t>> found = txn_.CollectiveDimension(collective_id);
+    if (!found.ok()) return found.status();
+    if (!found->has_value()) {
       return absl::FailedPreconditionError(
           absl::StrCat(Named(type, id), ": collective ", IdToText(collective_id), " not found"));
     }
-    const uint32_t dimension = (*collective)->collective().embedding_dimension();
+    const uint32_t dimension = **found;
     if (static_cast<uint32_t>(embedding_size) != dimension) {
       return absl::InvalidArgumentError(
           absl::StrCat(Named(type, id), ": embedding has ", embedding_size, " values, collective ",

@@ -99,7 +99,21 @@ absl::StatusOr<std::optional<VersionedEntity>> WriteTxn::LoadEntity(SyncEntityTy
   return entity;
 }
 
+absl::StatusOr<std::optional<uint32_t>> WriteTxn::CollectiveDimension(absl::string_view id) {
+  if (auto it = collective_dimensions_.find(id); it != collective_dimensions_.end()) {
+    return it->second;
+  }
+  absl::StatusOr<std::optional<VersionedEntity>> collective =
+      LoadEntity(SyncEntityType::SYNC_ENTITY_TYPE_COLLECTIVE, id);
+  if (!collective.ok()) return collective.status();
+  std::optional<uint32_t> dimension;
+  if (collective->has_value()) dimension = (*collective)->collective().embedding_dimension();
+  collective_dimensions_.emplace(std::string(id), dimension);
+  return dimension;
+}
+
 void WriteTxn::PutEntity(SyncEntityType type, absl::string_view id, const VersionedEntity& entity) {
+  if (type == SyncEntityType::SYNC_ENTITY_TYPE_COLLECTIVE) collective_dimensions_.erase(id);
   if (RefersToLoggedBody(entity) && entity.entity_case() != VersionedEntity::ENTITY_NOT_SET) {
     // A row has its body or refers to one, never both (a stale reference would win on read).
     VersionedEntity whole = entity;
@@ -111,6 +125,7 @@ void WriteTxn::PutEntity(SyncEntityType type, absl::string_view id, const Versio
 }
 
 void WriteTxn::DeleteEntity(SyncEntityType type, absl::string_view id) {
+  if (type == SyncEntityType::SYNC_ENTITY_TYPE_COLLECTIVE) collective_dimensions_.erase(id);
   Delete(cf_.ForEntity(type), id);
 }
 
@@ -222,6 +237,7 @@ void WriteTxn::SetSavePoint() {
 
 void WriteTxn::RollbackToSavePoint() {
   batch_.RollbackToSavePoint();
+  collective_dimensions_.clear();  // may hold a collective the rollback removes
   const SavePoint point = save_points_.back();
   save_points_.pop_back();
   next_sequence_ = point.next_sequence;

@@ -49,6 +49,11 @@ class WriteTxn {
                  const pulsedb::sync::v1::VersionedEntity& entity);
   void DeleteEntity(pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
 
+  // The embedding dimension of collective `id`; nullopt when there is no such collective.
+  // A push of 500 experiences names the same collective 500 times: each is read and
+  // parsed once per group (kept until a write of that collective or a rollback).
+  absl::StatusOr<std::optional<uint32_t>> CollectiveDimension(absl::string_view id);
+
   absl::StatusOr<bool> IsTombstoned(pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
   void PutTombstone(const pulsedb::sync::v1::Tombstone& tombstone);
 
@@ -107,6 +112,8 @@ class WriteTxn {
   std::map<std::string, bool> staged_relations_;
   // Origin marks set and not yet staged into the batch.
   absl::flat_hash_map<std::string, uint64_t> origin_marks_;
+  // CollectiveDimension's answers.
+  absl::flat_hash_map<std::string, std::optional<uint32_t>> collective_dimensions_;
   // Undo log of staged_ and staged_relations_: the previous entry of each key written.
   struct Undo {
     std::string index_key;
