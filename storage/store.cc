@@ -241,7 +241,7 @@ absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage, bool du
   }
   queue_mu_.Unlock();
 
-  WriteTxn txn(db_.get(), cf_, committed_head_);
+  WriteTxn txn(db_.get(), cf_, committed_head_, &group_batch_);
   bool durable_group = false;
   for (Writer* w : group) {
     durable_group = durable_group || w->durable;
@@ -267,6 +267,9 @@ absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage, bool du
     committed_head_ = txn.head();
     log_->Publish(committed_head_);
   }
+  // The buffer of ordinary groups is kept; that of an unusually large one is let go.
+  constexpr std::size_t kKeptBatchBytes = 64 << 20;
+  if (group_batch_.GetDataSize() > kKeptBatchBytes) group_batch_ = rocksdb::WriteBatch();
 
   queue_mu_.Lock();
   for (Writer* w : group) {

@@ -34,6 +34,7 @@
 #include "pulsedb/sync/v1/sync.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/file_system.h"
+#include "rocksdb/write_batch.h"
 #include "storage/change_applier.h"
 #include "storage/change_log.h"
 #include "storage/column_families.h"
@@ -303,6 +304,7 @@ class Store {
 
   // Only the current group leader touches these.
   uint64_t committed_head_ = 0;
+  rocksdb::WriteBatch group_batch_;  // every group's, in turn (see WriteTxn)
   bool resume_needed_ = false;
   absl::Time last_resume_attempt_ = absl::InfinitePast();
 };

@@ -17,8 +17,11 @@ using pulsedb::sync::v1::SyncEntityType;
 using pulsedb::sync::v1::Tombstone;
 using pulsedb::sync::v1::VersionedEntity;
 
-WriteTxn::WriteTxn(rocksdb::DB* db, const ColumnFamilies& cf, uint64_t head)
-    : db_(db), cf_(cf), first_sequence_(head + 1), next_sequence_(head + 1) {}
+WriteTxn::WriteTxn(rocksdb::DB* db, const ColumnFamilies& cf, uint64_t head,
+                   rocksdb::WriteBatch* batch)
+    : db_(db), cf_(cf), batch_(*batch), first_sequence_(head + 1), next_sequence_(head + 1) {
+  batch_.Clear();
+}
 
 std::string WriteTxn::IndexKey(rocksdb::ColumnFamilyHandle* cf, absl::string_view key) {
   const uint32_t id = cf->GetID();

@@ -30,7 +30,10 @@ namespace pulse::storage {
 class WriteTxn {
  public:
   // `head` is the last committed log sequence; appended changes get head+1, head+2, ...
-  WriteTxn(rocksdb::DB* db, const ColumnFamilies& cf, uint64_t head);
+  // Stages into `batch` (borrowed, cleared first): a commit leader hands the same batch
+  // to every group, so that its buffer, grown to the size of a group, is written again
+  // rather than grown by reallocation and faulted in afresh (a 500-change push is 0.9 MB).
+  WriteTxn(rocksdb::DB* db, const ColumnFamilies& cf, uint64_t head, rocksdb::WriteBatch* batch);
   WriteTxn(const WriteTxn&) = delete;
   WriteTxn& operator=(const WriteTxn&) = delete;
 
@@ -106,7 +109,7 @@ class WriteTxn {
 
   rocksdb::DB* db_;
   ColumnFamilies cf_;
-  rocksdb::WriteBatch batch_;
+  rocksdb::WriteBatch& batch_;
   absl::flat_hash_map<std::string, Staged> staged_;
   // relation_index keys staged (true = put, false = deleted), ordered for prefix scans.
   std::map<std::string, bool> staged_relations_;
