@@ -141,6 +141,7 @@ absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
   storage::ApplyContext apply;
   apply.mode = storage::ApplyMode::kAuthority;
   apply.conflict_resolution = hub_->options().conflict_resolution;
+  apply.changes_validated = true;  // by CheckPushBatch, above
   absl::StatusOr<storage::ApplyReport> report =
       hub_->store().ApplyRemoteChanges(request.changes(), apply);
   if (!report.ok()) {

@@ -38,6 +38,10 @@ struct ApplyContext {
   std::string self_id;
   // A hub's store: its own log sequences are the entity versions of its local writes.
   bool authoritative_store = false;
+  // The caller already ran ValidateChange on every change (a hub checks a whole push
+  // before applying any of it): the store does not run it again inside the commit
+  // group, where every other writer waits for it.
+  bool changes_validated = false;
 };
 
 struct StageResult {

@@ -42,17 +42,28 @@ absl::Status CheckEmbedding(const google::protobuf::RepeatedField<float>& embedd
     return Invalid(field,
                    absl::StrCat(embedding.size(), " values, more than ", kMaxEmbeddingDimension));
   }
-  // A float is infinite or NaN when its exponent bits are all ones. One pass without an
-  // early exit (which the compiler vectorizes) over every pushed 384-value embedding;
-  // the index is looked for only when there is a bad value.
+  // A float is infinite or NaN when its exponent bits are all ones; adding one to the
+  // exponent then carries into the sign bit. One pass without an early exit over every
+  // pushed 384-value embedding, in blocks of 16 (a fixed trip count, which GCC's -O2
+  // vectorizes); the index is looked for only when there is a bad value.
   constexpr uint32_t kExponent = 0x7f800000;
-  uint32_t bad = 0;
-  for (const float value : embedding) {
-    uint32_t bits;
-    std::memcpy(&bits, &value, sizeof bits);
-    bad |= static_cast<uint32_t>((bits & kExponent) == kExponent);
+  constexpr uint32_t kExponentOne = 0x00800000;
+  constexpr int kBlock = 16;
+  const float* values = embedding.data();
+  const int size = embedding.size();
+  uint32_t carries = 0;
+  int i = 0;
+  for (; i + kBlock <= size; i += kBlock) {
+    uint32_t bits[kBlock];
+    std::memcpy(bits, values + i, sizeof bits);
+    for (int k = 0; k < kBlock; ++k) carries |= (bits[k] & kExponent) + kExponentOne;
   }
-  if (bad == 0) return absl::OkStatus();
+  for (; i < size; ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, values + i, sizeof bits);
+    carries |= (bits & kExponent) + kExponentOne;
+  }
+  if ((carries & 0x80000000u) == 0) return absl::OkStatus();
   for (int i = 0; i < embedding.size(); ++i) {
     if (!std::isfinite(embedding[i])) {
       return Invalid(field, absl::StrCat("value ", i, " is not a finite number"));

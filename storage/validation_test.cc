@@ -2,7 +2,9 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "storage/ids.h"
 #include "tests/support/entities.h"
@@ -123,6 +125,30 @@ TEST(ValidateChange, RelationToItselfAndUnknownRelationTypeAreInvalid) {
   r = pulse::testing::MakeRelation(NewUuidV7(), NewUuidV7());
   r.set_relation_type(static_cast<pb::RelationType>(77));
   EXPECT_EQ(ValidateRelation(r).code(), absl::StatusCode::kInvalidArgument);
+}
+
+TEST(ValidateChange, EveryNonFiniteEmbeddingValueIsFoundWhereverItSitsAndFiniteExtremesPass) {
+  // 384 values: checked in blocks of 16 and a remainder (validation.cc); 390 leaves one.
+  for (int size : {384, 390}) {
+    pb::SyncChange change = ValidExperienceCreate();
+    auto* embedding = change.mutable_payload()->mutable_experience_created()->mutable_embedding();
+    embedding->Clear();
+    for (int i = 0; i < size; ++i) embedding->Add(i % 2 == 0 ? 0.25f : -1.5f);
+    embedding->Set(3, std::numeric_limits<float>::max());
+    embedding->Set(4, -std::numeric_limits<float>::max());
+    embedding->Set(5, std::numeric_limits<float>::denorm_min());
+    embedding->Set(6, -0.0f);
+    ASSERT_TRUE(ValidateChange(change).ok()) << size << ": " << ValidateChange(change);
+    for (int at : {0, 15, 16, 200, size - 1}) {
+      for (float bad : {NAN, INFINITY, -INFINITY}) {
+        pb::SyncChange broken = change;
+        broken.mutable_payload()->mutable_experience_created()->set_embedding(at, bad);
+        absl::Status s = ValidateChange(broken);
+        EXPECT_EQ(s.code(), absl::StatusCode::kInvalidArgument) << size << " " << at << " " << bad;
+        EXPECT_NE(s.message().find(absl::StrCat("value ", at, " ")), absl::string_view::npos) << s;
+      }
+    }
+  }
 }
 
 TEST(ValidateCollective, DimensionMustFitInSixteenBitsAndBePositive) {

@@ -10,6 +10,7 @@
 #include "google/protobuf/arena.h"
 #include "storage/apply_guard.h"
 #include "storage/store.h"
+#include "storage/validation.h"
 #include "tools/bench/temp_store.h"
 #include "tools/bench/workload.h"
 
@@ -131,20 +132,23 @@ void BM_EchoGuardCheckWhileApplying(benchmark::State& state) {
 }
 BENCHMARK(BM_EchoGuardCheckWhileApplying);
 
-// The hub's apply of one pushed batch of 500 experience creates (Store::CheckEmbeddings,
-// then ApplyRemoteChanges as the authority), fsync off: the CPU side of push ingest.
+// The hub's apply of one pushed batch of 500 experience creates (each change validated
+// once, as the hub's CheckPushBatch does, Store::CheckEmbeddings, then
+// ApplyRemoteChanges as the authority), fsync off: the CPU side of push ingest.
 void BM_ApplyPushBatch(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(0));
   std::unique_ptr<TempStore> temp = StoreWithEntries(0, /*sync_writes=*/false);
   const std::string origin = Workload::ActorId(9);
   storage::ApplyContext context;
   context.mode = storage::ApplyMode::kAuthority;
+  context.changes_validated = true;
   uint64_t sequence = 1;
   for (auto _ : state) {
     state.PauseTiming();
     pb::PushRequest request = TheWorkload().PushBatch(origin, sequence, 1000000 + sequence, batch);
     sequence += batch;
     state.ResumeTiming();
+    for (const pb::SyncChange& change : request.changes()) Check(storage::ValidateChange(change));
     Check(temp->store().CheckEmbeddings(request.changes()));
     absl::StatusOr<storage::ApplyReport> report =
         temp->store().ApplyRemoteChanges(request.changes(), context);
