@@ -4,6 +4,7 @@
 #include <cmath>
 #include <utility>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
@@ -541,6 +542,8 @@ absl::Status SyncManager::RecoverWithSnapshot(const SyncProgressCallback* progre
   uint64_t entities = 0;
   bool done = false;
   absl::Status applied = absl::OkStatus();
+  // Every entity the snapshot holds: what is not among them was deleted on the hub.
+  absl::flat_hash_set<std::string> received;
   while (stream->Next(&chunk)) {
     absl::StatusOr<storage::SnapshotApplyReport> report =
         store_->ApplySnapshotChunk(chunk, FollowerContext(), hub);
@@ -548,6 +551,9 @@ absl::Status SyncManager::RecoverWithSnapshot(const SyncProgressCallback* progre
       applied = report.status();
       stream->Cancel();
       break;
+    }
+    for (const pb::VersionedEntity& entity : chunk.entities()) {
+      received.insert(storage::Store::SnapshotEntityKey(entity));
     }
     entities += chunk.entities_size();
     done = chunk.done();
@@ -577,6 +583,13 @@ absl::Status SyncManager::RecoverWithSnapshot(const SyncProgressCallback* progre
   if (!done) {
     return MakeSyncError(SyncErrorKind::kCatchUpIncomplete, absl::StatusCode::kDataLoss,
                          "the snapshot stream ended before its last chunk");
+  }
+  // Deletes the hub compacted away while this store was behind reach it only this way.
+  absl::StatusOr<int> pruned = store_->PruneAfterSnapshot(received, config_.collectives, hub);
+  if (!pruned.ok()) return pruned.status();
+  if (*pruned > 0) {
+    Log(LogLevel::kInfo, "snapshot_pruned",
+        {{"hub", IdToText(hub)}, {"entities", absl::StrCat(*pruned)}});
   }
   return absl::OkStatus();
 }

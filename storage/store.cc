@@ -894,6 +894,95 @@ absl::StatusOr<SnapshotApplyReport> Store::ApplySnapshotChunk(const pb::Snapshot
   return report;
 }
 
+std::string Store::SnapshotEntityKey(pb::SyncEntityType type, absl::string_view id) {
+  return absl::StrCat(static_cast<int>(type), ":", id);
+}
+
+std::string Store::SnapshotEntityKey(const pb::VersionedEntity& entity) {
+  switch (entity.entity_case()) {
+    case pb::VersionedEntity::kCollective:
+      return SnapshotEntityKey(pb::SYNC_ENTITY_TYPE_COLLECTIVE, entity.collective().id());
+    case pb::VersionedEntity::kExperience:
+      return SnapshotEntityKey(pb::SYNC_ENTITY_TYPE_EXPERIENCE, entity.experience().id());
+    case pb::VersionedEntity::kRelation:
+      return SnapshotEntityKey(pb::SYNC_ENTITY_TYPE_RELATION, entity.relation().id());
+    case pb::VersionedEntity::kInsight:
+      return SnapshotEntityKey(pb::SYNC_ENTITY_TYPE_INSIGHT, entity.insight().id());
+    case pb::VersionedEntity::ENTITY_NOT_SET:
+      break;
+  }
+  return "";
+}
+
+absl::StatusOr<int> Store::PruneAfterSnapshot(const absl::flat_hash_set<std::string>& received,
+                                              const std::vector<std::string>& collectives,
+                                              absl::string_view hub_id) {
+  const std::string self = instance_id();
+  const absl::flat_hash_set<std::string> scope(collectives.begin(), collectives.end());
+  int removed = 0;
+  // One commit group: what is kept and what is removed are decided on the same state, with
+  // no local write in between.
+  absl::Status s = Commit([&](WriteTxn& txn) -> absl::Status {
+    removed = 0;
+    // Own creates the hub has not acknowledged yet: the snapshot cannot hold them.
+    absl::StatusOr<std::optional<uint64_t>> pushed = txn.Cursor(hub_id, CursorKind::kPush);
+    if (!pushed.ok()) return pushed.status();
+    absl::flat_hash_set<std::string> unpushed;
+    std::unique_ptr<rocksdb::Iterator> log(db_->NewIterator(rocksdb::ReadOptions(), cf_.wal));
+    for (log->Seek(EncodeSequence(pushed->value_or(0) + 1)); log->Valid(); log->Next()) {
+      ChangeHeader header;
+      if (!ReadChangeHeader(ToView(log->value()), &header)) {
+        return absl::DataLossError("corrupt log entry");
+      }
+      if (header.source_instance != self) continue;
+      pb::SyncChange change;
+      if (!change.ParseFromArray(log->value().data(), static_cast<int>(log->value().size()))) {
+        return absl::DataLossError("corrupt log entry");
+      }
+      unpushed.insert(SnapshotEntityKey(change.entity_type(), PayloadEntityId(change.payload())));
+    }
+    if (!log->status().ok()) return FromRocks(log->status(), "log scan");
+    // Children before parents does not matter here: each removal is independent.
+    for (pb::SyncEntityType type : {pb::SYNC_ENTITY_TYPE_EXPERIENCE, pb::SYNC_ENTITY_TYPE_RELATION,
+                                    pb::SYNC_ENTITY_TYPE_INSIGHT}) {
+      std::vector<std::pair<std::string, pb::VersionedEntity>> gone;
+      std::unique_ptr<rocksdb::Iterator> it(
+          db_->NewIterator(rocksdb::ReadOptions(), cf_.ForEntity(type)));
+      for (it->SeekToFirst(); it->Valid(); it->Next()) {
+        const std::string id = it->key().ToString();
+        const std::string key = SnapshotEntityKey(type, id);
+        if (received.contains(key) || unpushed.contains(key)) continue;
+        pb::VersionedEntity row;
+        if (!row.ParseFromArray(it->value().data(), static_cast<int>(it->value().size()))) {
+          return absl::DataLossError(absl::StrCat("corrupt entity record ", IdToText(id)));
+        }
+        if (!scope.empty() && !scope.contains(row.collective_id())) continue;
+        gone.emplace_back(id, std::move(row));
+      }
+      if (!it->status().ok()) return FromRocks(it->status(), "entity scan");
+      for (const auto& [id, row] : gone) {
+        if (type == pb::SYNC_ENTITY_TYPE_RELATION) {
+          absl::StatusOr<std::optional<pb::VersionedEntity>> relation = txn.LoadEntity(type, id);
+          if (!relation.ok()) return relation.status();
+          if (relation->has_value()) txn.UnindexRelation((*relation)->relation());
+        }
+        txn.DeleteEntity(type, id);
+        pb::Tombstone tombstone;
+        tombstone.set_entity_type(type);
+        tombstone.set_id(id);
+        tombstone.set_collective_id(row.collective_id());
+        tombstone.set_deleted_at(NowMillis());
+        tombstone.set_log_sequence(txn.head());
+        txn.PutTombstone(tombstone);
+        ++removed;
+      }
+    }
+    return absl::OkStatus();
+  });
+  if (!s.ok()) return s;
+  return removed;
+}
+
 absl::Status Store::MarkHistoryUnavailableThrough(uint64_t sequence) {
   if (log_->Head() != 0) {
     return absl::FailedPreconditionError(

@@ -192,6 +192,23 @@ class Store {
       const pulsedb::sync::v1::SnapshotChunk& chunk, ApplyContext context,
       absl::string_view hub_id);
 
+  // After every chunk of a snapshot from `hub_id` was applied: removes the local
+  // experiences, relations and insights of `collectives` (all when empty) that the
+  // snapshot did not hold. They were deleted on the hub while this store was away and the
+  // hub has since compacted their deletes; keeping them would let a returning peer keep
+  // (and update) what every other replica deleted. `received` holds SnapshotEntityKey of
+  // every entity the snapshot held. Kept: this store's own creates the hub has not
+  // acknowledged yet (its own log entries past its push cursor for `hub_id`), and
+  // collectives (never deleted). Each removal leaves a tombstone and is not logged (the
+  // hub already forgot the delete). Returns how many entities were removed.
+  absl::StatusOr<int> PruneAfterSnapshot(const absl::flat_hash_set<std::string>& received,
+                                         const std::vector<std::string>& collectives,
+                                         absl::string_view hub_id);
+  // The key of an entity in PruneAfterSnapshot's `received` (empty for one without a body).
+  static std::string SnapshotEntityKey(pulsedb::sync::v1::SyncEntityType type,
+                                       absl::string_view id);
+  static std::string SnapshotEntityKey(const pulsedb::sync::v1::VersionedEntity& entity);
+
   // After restoring a snapshot into an empty store: declares that the log's history up
   // to `sequence` is not available here, so a peer pulling from before it is told to
   // catch up with a snapshot instead of silently receiving nothing. FAILED_PRECONDITION

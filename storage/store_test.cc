@@ -765,6 +765,63 @@ TEST_F(StoreTest, ARestoredStoreSendsEarlierCursorsToSnapshotAndContinuesItsLog)
   EXPECT_EQ(restored->log().OldestRetained(), 3u);
 }
 
+TEST_F(StoreTest, PruneAfterSnapshotRemovesWhatTheHubDeletedAndKeepsOwnUnpushedCreates) {
+  auto hub = OpenStore(dir_.Sub("hub"));
+  auto peer = OpenStore(dir_.Sub("peer"));
+  const std::string c = hub->CreateCollective(MakeCollective())->id;
+  const std::string x = hub->CreateExperience(MakeExperience(c))->id;
+  const std::string y = hub->CreateExperience(MakeExperience(c))->id;
+  const std::string r = hub->CreateRelation(MakeRelation(x, y))->id;
+  const std::string i = hub->CreateInsight(MakeInsight(c))->id;
+  Apply(*peer, AllChanges(*hub), Follower());
+  // The peer's own create, pushed and acknowledged, then deleted on the hub.
+  const std::string w = peer->CreateExperience(MakeExperience(c))->id;
+  Apply(*hub, OwnChanges(*peer));
+  ASSERT_TRUE(peer->AdvanceCursor(hub->instance_id(), CursorKind::kPush, peer->log().Head()).ok());
+  // While the peer is away: x (and with it r) and w are deleted on the hub...
+  ASSERT_TRUE(hub->DeleteExperience(x).ok());
+  ASSERT_TRUE(hub->DeleteExperience(w).ok());
+  // ...and the peer makes a create of its own that it has not pushed yet.
+  const std::string z = peer->CreateExperience(MakeExperience(c))->id;
+
+  // Catch-up by snapshot (the deletes' tombstones are gone from it: only entities count).
+  absl::flat_hash_set<std::string> received;
+  auto reader = *hub->OpenSnapshot({});
+  pb::SnapshotChunk chunk;
+  for (bool more = true; more;) {
+    more = *reader->Next(1 << 20, &chunk);
+    chunk.clear_tombstones();
+    ASSERT_TRUE(peer->ApplySnapshotChunk(chunk, Follower(), hub->instance_id()).ok());
+    for (const pb::VersionedEntity& e : chunk.entities()) {
+      received.insert(Store::SnapshotEntityKey(e));
+    }
+  }
+  EXPECT_TRUE(peer->GetExperience(x).ok()) << "the snapshot alone does not remove it";
+
+  // Another collective's scope touches nothing of this one.
+  EXPECT_EQ(*peer->PruneAfterSnapshot(received, {NewUuidV7()}, hub->instance_id()), 0);
+  absl::StatusOr<int> pruned = peer->PruneAfterSnapshot(received, {}, hub->instance_id());
+  ASSERT_TRUE(pruned.ok()) << pruned.status();
+  EXPECT_EQ(*pruned, 3);  // x, r, w
+  for (const std::string& id : {x, w}) {
+    EXPECT_EQ(peer->GetExperience(id).status().code(), absl::StatusCode::kNotFound);
+    EXPECT_TRUE(*peer->IsTombstoned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id));
+  }
+  EXPECT_EQ(peer->GetRelation(r).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(peer->GetExperience(y).ok());
+  EXPECT_TRUE(peer->GetInsight(i).ok());
+  EXPECT_TRUE(peer->GetExperience(z).ok()) << "own create not yet pushed";
+  EXPECT_TRUE(peer->GetCollective(c).ok());
+  // Nothing was logged: the peer pushes only z.
+  std::vector<pb::SyncChange> unpushed =
+      OwnChanges(*peer, **peer->GetCursor(hub->instance_id(), CursorKind::kPush));
+  ASSERT_EQ(unpushed.size(), 1u);
+  EXPECT_EQ(unpushed[0].payload().experience_created().id(), z);
+  // Once z reaches the hub, both hold the same state.
+  Apply(*hub, unpushed);
+  EXPECT_EQ(*peer->CanonicalDump(), *hub->CanonicalDump());
+}
+
 // ----- Concurrency: group commit keeps the log dense and published in order
 
 TEST_F(StoreTest, ConcurrentWritersGetDenseSequencesAndReadersNeverSeeAGap) {

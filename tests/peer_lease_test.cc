@@ -136,6 +136,48 @@ TEST_F(PeerLeaseTest, AnExpiredPeerStopsHoldingCompactionAndCatchesUpThroughSnap
   a.manager->Stop();
 }
 
+TEST_F(PeerLeaseTest, AReturningPeerDropsWhatWasDeletedWhileItWasAwayAndKeepsItsOwnNewWork) {
+  Peer a = MakePeer("a", client::LiveMode::kOn);
+  Peer b = MakePeer("b");
+  const std::string c = a.store->CreateCollective(MakeCollective())->id;
+  std::vector<std::string> ids;
+  for (int i = 0; i < 5; ++i) ids.push_back(a.store->CreateExperience(MakeExperience(c))->id);
+  ASSERT_TRUE(a.manager->SyncOnce().ok());
+  ASSERT_TRUE(b.manager->SyncOnce().ok());
+  ASSERT_TRUE(b.manager->SyncOnce().ok());  // acknowledges what it applied
+  ASSERT_TRUE(b.store->GetExperience(ids[0]).ok());
+  ASSERT_TRUE(a.manager->Start().ok());
+
+  // While b is away: a deletes one, the hub forgets b (lease) and compacts the delete and
+  // its tombstone away; b writes something of its own, offline.
+  ASSERT_TRUE(a.store->DeleteExperience(ids[0]).ok());
+  storage::Store& hub_store = hub().context().store();
+  const uint64_t head = a.store->log().Head();
+  ASSERT_TRUE(Eventually([&] { return hub_store.log().Head() == head; }));
+  ASSERT_TRUE(Eventually([&] {
+    return hub_store.GetCursor(a.store->instance_id(), storage::CursorKind::kServed)->value_or(0) ==
+           head;
+  }));
+  const std::string offline = b.store->CreateExperience(MakeExperience(c, "written offline"))->id;
+  ASSERT_TRUE(Eventually(
+      [&] {
+        std::optional<pb::PeerInfo> peer = PeerStatus(*b.store);
+        return peer.has_value() && peer->expired();
+      },
+      absl::Seconds(30)));
+  ASSERT_GT(*hub().CompactNow(), 0u);
+  ASSERT_FALSE(*hub_store.IsTombstoned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, ids[0]))
+      << "the delete's tombstone is gone from the hub: only the snapshot can tell b";
+
+  // b returns: snapshot recovery drops ids[0], keeps its own offline create and pushes it.
+  ASSERT_TRUE(b.manager->SyncOnce().ok()) << b.manager->status().last_error;
+  EXPECT_EQ(b.store->GetExperience(ids[0]).status().code(), absl::StatusCode::kNotFound);
+  ASSERT_TRUE(b.store->GetExperience(offline).ok());
+  ASSERT_TRUE(Eventually([&] { return a.store->GetExperience(offline).ok(); }));
+  EXPECT_EQ(*b.store->CanonicalDump(), *a.store->CanonicalDump());
+  a.manager->Stop();
+}
+
 TEST_F(PeerLeaseTest, WhenEveryPeerIsExpiredOnlyTheRetentionFloorLimitsCompaction) {
   Peer a = MakePeer("a");
   const std::string c = a.store->CreateCollective(MakeCollective())->id;
