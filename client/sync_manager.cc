@@ -238,10 +238,21 @@ absl::Status SyncManager::RunCycle(bool pull) {
   int rebinds = 0;
   for (;;) {
     absl::Status status = EnsureHandshake();
-    if (status.ok() && PushEnabled()) status = PushAll();
+    absl::Status rejected = absl::OkStatus();
+    if (status.ok() && PushEnabled()) {
+      status = PushAll();
+      // The hub refused one of our changes (say, an update of an entity deleted there
+      // while we were away, its delete since compacted). What we pull may settle it (a
+      // snapshot that drops the entity makes the update moot): pull anyway, push again.
+      if (IsPushRejection(status) && PullEnabled()) {
+        rejected = status;
+        status = absl::OkStatus();
+      }
+    }
     if (status.ok() && PullEnabled()) {
       status = pull ? PullAll(nullptr, /*initial=*/false) : AcknowledgeApplied();
     }
+    if (status.ok() && !rejected.ok()) status = PushAll();
     const bool peer_changed = SyncErrorOf(status) == SyncErrorKind::kPeerChanged;
     // "Unknown peer": the hub forgot us (its data was replaced without a new identity).
     const bool unknown_peer =
@@ -362,6 +373,7 @@ absl::Status SyncManager::PushAll() {
       status_.pushed += response->accepted() - response->duplicates();
     }
     if (response->rejected() > 0) {
+      // IsPushRejection recognizes this error.
       return MakeSyncError(
           SyncErrorKind::kTransport, absl::StatusCode::kAborted,
           absl::StrCat("hub rejected change ", response->first_failure().sequence(), " (and ",
@@ -370,6 +382,11 @@ absl::Status SyncManager::PushAll() {
     }
     if (!page->has_more) return absl::OkStatus();
   }
+}
+
+bool SyncManager::IsPushRejection(const absl::Status& status) {
+  return status.code() == absl::StatusCode::kAborted &&
+         SyncErrorOf(status) == SyncErrorKind::kTransport;
 }
 
 absl::StatusOr<bool> SyncManager::IsMoot(const pb::SyncChange& change) const {

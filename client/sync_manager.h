@@ -106,6 +106,9 @@ class SyncManager {
   // it, so it is not sent. (The hub may already have dropped the tombstone, and would
   // then refuse the change forever as aimed at an unknown experience.)
   absl::StatusOr<bool> IsMoot(const pulsedb::sync::v1::SyncChange& change) const;
+  // Whether PushAll failed because the hub answered and refused one of our changes (not
+  // because it could not be reached).
+  static bool IsPushRejection(const absl::Status& status);
   absl::Status PullAll(const SyncProgressCallback* progress, bool initial);
   absl::Status RecoverWithSnapshot(const SyncProgressCallback* progress);
   // In live mode: tells the hub how far this store has applied (Pull{acknowledge_only}),

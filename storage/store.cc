@@ -939,7 +939,12 @@ absl::StatusOr<int> Store::PruneAfterSnapshot(const absl::flat_hash_set<std::str
       if (!change.ParseFromArray(log->value().data(), static_cast<int>(log->value().size()))) {
         return absl::DataLossError("corrupt log entry");
       }
-      unpushed.insert(SnapshotEntityKey(change.entity_type(), PayloadEntityId(change.payload())));
+      const pb::SyncPayload& p = change.payload();
+      // Only creates: an own update of an entity the hub deleted goes with it (and is
+      // then moot, not pushed).
+      if (p.has_experience_created() || p.has_relation_created() || p.has_insight_created()) {
+        unpushed.insert(SnapshotEntityKey(change.entity_type(), PayloadEntityId(p)));
+      }
     }
     if (!log->status().ok()) return FromRocks(log->status(), "log scan");
     // Children before parents does not matter here: each removal is independent.

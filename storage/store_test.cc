@@ -781,7 +781,10 @@ TEST_F(StoreTest, PruneAfterSnapshotRemovesWhatTheHubDeletedAndKeepsOwnUnpushedC
   // While the peer is away: x (and with it r) and w are deleted on the hub...
   ASSERT_TRUE(hub->DeleteExperience(x).ok());
   ASSERT_TRUE(hub->DeleteExperience(w).ok());
-  // ...and the peer makes a create of its own that it has not pushed yet.
+  // ...and the peer updates x and makes a create of its own, neither pushed yet.
+  pb::ExperienceUpdate update;
+  update.set_importance(0.7f);
+  ASSERT_TRUE(peer->UpdateExperience(x, update).ok());
   const std::string z = peer->CreateExperience(MakeExperience(c))->id;
 
   // Catch-up by snapshot (the deletes' tombstones are gone from it: only entities count).
@@ -812,13 +815,15 @@ TEST_F(StoreTest, PruneAfterSnapshotRemovesWhatTheHubDeletedAndKeepsOwnUnpushedC
   EXPECT_TRUE(peer->GetInsight(i).ok());
   EXPECT_TRUE(peer->GetExperience(z).ok()) << "own create not yet pushed";
   EXPECT_TRUE(peer->GetCollective(c).ok());
-  // Nothing was logged: the peer pushes only z.
+  // Nothing was logged: what the peer has to push is still the update of x (moot now
+  // that x is tombstoned here: SyncManager does not send it) and z.
   std::vector<pb::SyncChange> unpushed =
       OwnChanges(*peer, **peer->GetCursor(hub->instance_id(), CursorKind::kPush));
-  ASSERT_EQ(unpushed.size(), 1u);
-  EXPECT_EQ(unpushed[0].payload().experience_created().id(), z);
+  ASSERT_EQ(unpushed.size(), 2u);
+  EXPECT_EQ(unpushed[0].payload().experience_updated().id(), x);
+  EXPECT_EQ(unpushed[1].payload().experience_created().id(), z);
   // Once z reaches the hub, both hold the same state.
-  Apply(*hub, unpushed);
+  Apply(*hub, {unpushed[1]});
   EXPECT_EQ(*peer->CanonicalDump(), *hub->CanonicalDump());
 }
 

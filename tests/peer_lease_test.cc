@@ -158,6 +158,11 @@ TEST_F(PeerLeaseTest, AReturningPeerDropsWhatWasDeletedWhileItWasAwayAndKeepsIts
     return hub_store.GetCursor(a.store->instance_id(), storage::CursorKind::kServed)->value_or(0) ==
            head;
   }));
+  // Offline, b updates the experience that is gone on the hub (moot once b learns of
+  // the delete: it must not stall b's push), then creates one of its own.
+  pb::ExperienceUpdate update;
+  update.set_importance(0.9f);
+  ASSERT_TRUE(b.store->UpdateExperience(ids[0], update).ok());
   const std::string offline = b.store->CreateExperience(MakeExperience(c, "written offline"))->id;
   ASSERT_TRUE(Eventually(
       [&] {
@@ -169,7 +174,8 @@ TEST_F(PeerLeaseTest, AReturningPeerDropsWhatWasDeletedWhileItWasAwayAndKeepsIts
   ASSERT_FALSE(*hub_store.IsTombstoned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, ids[0]))
       << "the delete's tombstone is gone from the hub: only the snapshot can tell b";
 
-  // b returns: snapshot recovery drops ids[0], keeps its own offline create and pushes it.
+  // b returns: snapshot recovery drops ids[0], keeps its own offline create and pushes it
+  // past the moot update.
   ASSERT_TRUE(b.manager->SyncOnce().ok()) << b.manager->status().last_error;
   EXPECT_EQ(b.store->GetExperience(ids[0]).status().code(), absl::StatusCode::kNotFound);
   ASSERT_TRUE(b.store->GetExperience(offline).ok());
