@@ -1114,9 +1114,10 @@ absl::Status Store::CopyBodiesOutThrough(uint64_t through) {
     const std::string end = EncodeSequence(group_last + 1);
     rocksdb::Slice upper(end);
     read.iterate_upper_bound = &upper;
-    std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf_.wal));
     absl::Status s = Commit(
         [&](WriteTxn& txn) -> absl::Status {
+          // Made here: the stage may run on another writer's thread (the group leader).
+          std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(read, cf_.wal));
           for (it->Seek(EncodeSequence(first)); it->Valid(); it->Next()) {
             const absl::string_view entry = ToView(it->value());
             ChangeHeader header;
