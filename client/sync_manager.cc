@@ -602,7 +602,7 @@ absl::Status SyncManager::RecoverWithSnapshot(const SyncProgressCallback* progre
                          "the snapshot stream ended before its last chunk");
   }
   // Deletes the hub compacted away while this store was behind reach it only this way.
-  absl::StatusOr<int> pruned = store_->PruneAfterSnapshot(received, config_.collectives, hub);
+  absl::StatusOr<int> pruned = store_->PruneAfterSnapshot(received, Filter(), hub);
   if (!pruned.ok()) return pruned.status();
   if (*pruned > 0) {
     Log(LogLevel::kInfo, "snapshot_pruned",

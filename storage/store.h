@@ -193,17 +193,18 @@ class Store {
       absl::string_view hub_id);
 
   // After every chunk of a snapshot from `hub_id` was applied: removes the local
-  // experiences, relations and insights of `collectives` (all when empty) that the
-  // snapshot did not hold. They were deleted on the hub while this store was away and the
-  // hub has since compacted their deletes; keeping them would let a returning peer keep
-  // (and update) what every other replica deleted. `received` holds SnapshotEntityKey of
-  // every entity the snapshot held. Kept: this store's own creates the hub has not
-  // acknowledged yet (its own log entries past its push cursor for `hub_id`), and
+  // experiences, relations and insights that the snapshot did not hold, among those this
+  // store syncs with that hub (`synced.collectives` and `synced.entity_types`, each empty
+  // = all; its other fields are not used). They were deleted on the hub while this store
+  // was away and the hub has since compacted their deletes; keeping them would let a
+  // returning peer keep (and update) what every other replica deleted. `received` holds
+  // SnapshotEntityKey of every entity the snapshot held. Kept: this store's own creates
+  // the hub has not acknowledged yet (its own log entries past its push cursor for
+  // `hub_id`), whatever it does not sync (never sent, so never in a snapshot), and
   // collectives (never deleted). Each removal leaves a tombstone and is not logged (the
   // hub already forgot the delete). Returns how many entities were removed.
   absl::StatusOr<int> PruneAfterSnapshot(const absl::flat_hash_set<std::string>& received,
-                                         const std::vector<std::string>& collectives,
-                                         absl::string_view hub_id);
+                                         const ScanFilter& synced, absl::string_view hub_id);
   // The key of an entity in PruneAfterSnapshot's `received` (empty for one without a body).
   static std::string SnapshotEntityKey(pulsedb::sync::v1::SyncEntityType type,
                                        absl::string_view id);

@@ -1,4 +1,5 @@
 // Store: snapshots (reading one, applying one, what a peer drops after one).
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <utility>
@@ -180,10 +181,15 @@ std::string Store::SnapshotEntityKey(const pb::VersionedEntity& entity) {
 }
 
 absl::StatusOr<int> Store::PruneAfterSnapshot(const absl::flat_hash_set<std::string>& received,
-                                              const std::vector<std::string>& collectives,
-                                              absl::string_view hub_id) {
+                                              const ScanFilter& synced, absl::string_view hub_id) {
   const std::string self = instance_id();
-  const absl::flat_hash_set<std::string> scope(collectives.begin(), collectives.end());
+  const absl::flat_hash_set<std::string> scope(synced.collectives.begin(),
+                                               synced.collectives.end());
+  const auto type_synced = [&](pb::SyncEntityType type) {
+    return synced.entity_types.empty() ||
+           std::find(synced.entity_types.begin(), synced.entity_types.end(), type) !=
+               synced.entity_types.end();
+  };
   int removed = 0;
   // One commit group: what is kept and what is removed are decided on the same state, with
   // no local write in between.
@@ -215,6 +221,7 @@ absl::StatusOr<int> Store::PruneAfterSnapshot(const absl::flat_hash_set<std::str
     // Children before parents does not matter here: each removal is independent.
     for (pb::SyncEntityType type : {pb::SYNC_ENTITY_TYPE_EXPERIENCE, pb::SYNC_ENTITY_TYPE_RELATION,
                                     pb::SYNC_ENTITY_TYPE_INSIGHT}) {
+      if (!type_synced(type)) continue;  // never pushed: the hub cannot have it
       std::vector<std::pair<std::string, pb::VersionedEntity>> gone;
       std::unique_ptr<rocksdb::Iterator> it(
           db_->NewIterator(rocksdb::ReadOptions(), cf_.ForEntity(type)));

@@ -801,8 +801,14 @@ TEST_F(StoreTest, PruneAfterSnapshotRemovesWhatTheHubDeletedAndKeepsOwnUnpushedC
   }
   EXPECT_TRUE(peer->GetExperience(x).ok()) << "the snapshot alone does not remove it";
 
-  // Another collective's scope touches nothing of this one.
-  EXPECT_EQ(*peer->PruneAfterSnapshot(received, {NewUuidV7()}, hub->instance_id()), 0);
+  // Another collective's scope touches nothing of this one, and neither do entity types
+  // this peer does not sync (it never pushed them: the hub cannot have them).
+  ScanFilter other_collective;
+  other_collective.collectives = {NewUuidV7()};
+  EXPECT_EQ(*peer->PruneAfterSnapshot(received, other_collective, hub->instance_id()), 0);
+  ScanFilter insights_only;
+  insights_only.entity_types = {pb::SYNC_ENTITY_TYPE_INSIGHT};
+  EXPECT_EQ(*peer->PruneAfterSnapshot(received, insights_only, hub->instance_id()), 0);
   absl::StatusOr<int> pruned = peer->PruneAfterSnapshot(received, {}, hub->instance_id());
   ASSERT_TRUE(pruned.ok()) << pruned.status();
   EXPECT_EQ(*pruned, 3);  // x, r, w
