@@ -197,6 +197,31 @@ TEST_F(EntityBodyTest, AnEntryRemovedBehindTheStoresBackIsDataLossNotACrash) {
   EXPECT_TRUE(snapshot.ok()) << "the row's body is gone: it is left out, never sent empty";
 }
 
+TEST_F(EntityBodyTest, AReceivedEntityClaimingALogBodyIsStoredWhole) {
+  // body_log_sequence is storage-only; a sender that sets it anyway (with a body, or
+  // without one) must not leave a row pointing into this store's log.
+  const std::string id = Create("sent by a hub");
+  auto peer = OpenStore(dir_.Sub("peer"));
+  auto reader = *store_->OpenSnapshot({});
+  pb::SnapshotChunk chunk;
+  ASSERT_FALSE(*reader->Next(1 << 20, &chunk));
+  for (pb::VersionedEntity& e : *chunk.mutable_entities()) e.set_body_log_sequence(12345);
+  ApplyContext follower;
+  follower.mode = ApplyMode::kFollower;
+  ASSERT_TRUE(peer->ApplySnapshotChunk(chunk, follower, store_->instance_id()).ok());
+  absl::StatusOr<pb::Experience> read = peer->GetExperience(id);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->content(), "sent by a hub");
+  EXPECT_GT(RowBytes(*peer, id), kDimension * 4);
+
+  pb::SnapshotChunk bodiless;
+  pb::VersionedEntity* e = bodiless.add_entities();
+  e->set_body_log_sequence(1);
+  e->set_collective_id(collective_);
+  EXPECT_EQ(peer->ApplySnapshotChunk(bodiless, follower, store_->instance_id()).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST_F(EntityBodyTest, ReadersRacingCompactionAlwaysGetWholeExperiences) {
   std::vector<std::string> ids;
   for (int i = 0; i < 200; ++i) ids.push_back(Create());
