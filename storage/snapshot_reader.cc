@@ -61,7 +61,7 @@ absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
   return reader;
 }
 
-bool SnapshotReader::Wanted(const std::string& collective_id) const {
+bool SnapshotReader::Wanted(absl::string_view collective_id) const {
   return collectives_.empty() ||
          std::find(collectives_.begin(), collectives_.end(), collective_id) != collectives_.end();
 }
@@ -85,7 +85,7 @@ absl::StatusOr<std::optional<pb::VersionedEntity>> SnapshotReader::LoggedExperie
   if (!ReadChangeHeader(entry, &header))
     return absl::DataLossError("corrupt log entry in snapshot");
   if (header.entity_type != pb::SYNC_ENTITY_TYPE_EXPERIENCE) return std::nullopt;
-  if (!Wanted(std::string(header.collective_id))) return std::nullopt;
+  if (!Wanted(header.collective_id)) return std::nullopt;
   pb::SyncChange change;
   if (!change.ParseFromArray(entry.data(), static_cast<int>(entry.size()))) {
     return absl::DataLossError("corrupt log entry in snapshot");

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
 #include "pulsedb/sync/v1/sync.pb.h"
 #include "rocksdb/db.h"
 #include "storage/column_families.h"
@@ -40,7 +41,7 @@ class SnapshotReader {
 
  private:
   SnapshotReader(rocksdb::DB* db, const ColumnFamilies& cf, std::vector<std::string> collectives);
-  bool Wanted(const std::string& collective_id) const;
+  bool Wanted(absl::string_view collective_id) const;
   void StartStage();
   // In the logged-experience stage: the experience whose row refers to the entry under
   // the iterator, body filled in; nullopt when there is none (or it is not wanted).

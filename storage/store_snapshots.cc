@@ -40,27 +40,10 @@ absl::StatusOr<SnapshotApplyReport> Store::ApplySnapshotChunk(const pb::Snapshot
     report = SnapshotApplyReport();
     for (const pb::VersionedEntity& incoming : chunk.entities()) {
       pb::SyncEntityType type;
-      std::string id;
-      switch (incoming.entity_case()) {
-        case pb::VersionedEntity::kCollective:
-          type = pb::SYNC_ENTITY_TYPE_COLLECTIVE;
-          id = incoming.collective().id();
-          break;
-        case pb::VersionedEntity::kExperience:
-          type = pb::SYNC_ENTITY_TYPE_EXPERIENCE;
-          id = incoming.experience().id();
-          break;
-        case pb::VersionedEntity::kRelation:
-          type = pb::SYNC_ENTITY_TYPE_RELATION;
-          id = incoming.relation().id();
-          break;
-        case pb::VersionedEntity::kInsight:
-          type = pb::SYNC_ENTITY_TYPE_INSIGHT;
-          id = incoming.insight().id();
-          break;
-        default:
-          return absl::InvalidArgumentError("snapshot entity without a payload");
+      if (!EntityTypeOfVersioned(incoming, &type)) {
+        return absl::InvalidArgumentError("snapshot entity without a payload");
       }
+      const std::string& id = VersionedEntityId(incoming);
       if (absl::Status v = ValidateId(id, "snapshot entity id"); !v.ok()) return v;
       absl::StatusOr<bool> tombstoned = txn.IsTombstoned(type, id);
       if (!tombstoned.ok()) return tombstoned.status();
@@ -165,19 +148,9 @@ std::string Store::SnapshotEntityKey(pb::SyncEntityType type, absl::string_view 
 }
 
 std::string Store::SnapshotEntityKey(const pb::VersionedEntity& entity) {
-  switch (entity.entity_case()) {
-    case pb::VersionedEntity::kCollective:
-      return SnapshotEntityKey(pb::SYNC_ENTITY_TYPE_COLLECTIVE, entity.collective().id());
-    case pb::VersionedEntity::kExperience:
-      return SnapshotEntityKey(pb::SYNC_ENTITY_TYPE_EXPERIENCE, entity.experience().id());
-    case pb::VersionedEntity::kRelation:
-      return SnapshotEntityKey(pb::SYNC_ENTITY_TYPE_RELATION, entity.relation().id());
-    case pb::VersionedEntity::kInsight:
-      return SnapshotEntityKey(pb::SYNC_ENTITY_TYPE_INSIGHT, entity.insight().id());
-    case pb::VersionedEntity::ENTITY_NOT_SET:
-      break;
-  }
-  return "";
+  pb::SyncEntityType type;
+  if (!EntityTypeOfVersioned(entity, &type)) return "";
+  return SnapshotEntityKey(type, VersionedEntityId(entity));
 }
 
 absl::StatusOr<int> Store::PruneAfterSnapshot(const absl::flat_hash_set<std::string>& received,
@@ -238,11 +211,7 @@ absl::StatusOr<int> Store::PruneAfterSnapshot(const absl::flat_hash_set<std::str
       }
       if (!it->status().ok()) return FromRocks(it->status(), "entity scan");
       for (const auto& [id, row] : gone) {
-        if (type == pb::SYNC_ENTITY_TYPE_RELATION) {
-          absl::StatusOr<std::optional<pb::VersionedEntity>> relation = txn.LoadEntity(type, id);
-          if (!relation.ok()) return relation.status();
-          if (relation->has_value()) txn.UnindexRelation((*relation)->relation());
-        }
+        if (type == pb::SYNC_ENTITY_TYPE_RELATION) txn.UnindexRelation(row.relation());
         txn.DeleteEntity(type, id);
         pb::Tombstone tombstone;
         tombstone.set_entity_type(type);

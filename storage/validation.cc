@@ -21,6 +21,7 @@ using pulsedb::sync::v1::Relation;
 using pulsedb::sync::v1::SyncChange;
 using pulsedb::sync::v1::SyncEntityType;
 using pulsedb::sync::v1::SyncPayload;
+using pulsedb::sync::v1::VersionedEntity;
 
 absl::Status Invalid(absl::string_view field, absl::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat(field, ": ", what));
@@ -250,6 +251,43 @@ const std::string& PayloadEntityId(const SyncPayload& payload) {
     case SyncPayload::kCollectiveCreated:
       return payload.collective_created().id();
     case SyncPayload::KIND_NOT_SET:
+      break;
+  }
+  return *kEmpty;
+}
+
+bool EntityTypeOfVersioned(const VersionedEntity& entity, SyncEntityType* type) {
+  switch (entity.entity_case()) {
+    case VersionedEntity::kCollective:
+      *type = SyncEntityType::SYNC_ENTITY_TYPE_COLLECTIVE;
+      return true;
+    case VersionedEntity::kExperience:
+      *type = SyncEntityType::SYNC_ENTITY_TYPE_EXPERIENCE;
+      return true;
+    case VersionedEntity::kRelation:
+      *type = SyncEntityType::SYNC_ENTITY_TYPE_RELATION;
+      return true;
+    case VersionedEntity::kInsight:
+      *type = SyncEntityType::SYNC_ENTITY_TYPE_INSIGHT;
+      return true;
+    case VersionedEntity::ENTITY_NOT_SET:
+      return false;
+  }
+  return false;
+}
+
+const std::string& VersionedEntityId(const VersionedEntity& entity) {
+  static const std::string* const kEmpty = new std::string();
+  switch (entity.entity_case()) {
+    case VersionedEntity::kCollective:
+      return entity.collective().id();
+    case VersionedEntity::kExperience:
+      return entity.experience().id();
+    case VersionedEntity::kRelation:
+      return entity.relation().id();
+    case VersionedEntity::kInsight:
+      return entity.insight().id();
+    case VersionedEntity::ENTITY_NOT_SET:
       break;
   }
   return *kEmpty;

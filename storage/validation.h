@@ -31,6 +31,12 @@ bool EntityTypeOfPayload(const pulsedb::sync::v1::SyncPayload& payload,
 // The id of the entity a payload touches (empty when no payload is set).
 const std::string& PayloadEntityId(const pulsedb::sync::v1::SyncPayload& payload);
 
+// The same for a VersionedEntity: the type of the entity it holds (false when it holds
+// none), and its id (empty then).
+bool EntityTypeOfVersioned(const pulsedb::sync::v1::VersionedEntity& entity,
+                           pulsedb::sync::v1::SyncEntityType* type);
+const std::string& VersionedEntityId(const pulsedb::sync::v1::VersionedEntity& entity);
+
 // A whole change: origin and collective ids, sequence > 0, payload set and consistent with
 // entity_type and collective_id, and the entity inside it valid. Errors are prefixed with
 // "change <sequence>: ".

@@ -151,6 +151,29 @@ TEST(ValidateChange, EveryNonFiniteEmbeddingValueIsFoundWhereverItSitsAndFiniteE
   }
 }
 
+TEST(VersionedEntityOf, TypeAndIdOfEachBodyAndNoneWithoutOne) {
+  pb::VersionedEntity e;
+  pb::SyncEntityType type;
+  EXPECT_FALSE(EntityTypeOfVersioned(e, &type));
+  EXPECT_EQ(VersionedEntityId(e), "");
+  *e.mutable_collective() = pulse::testing::MakeCollective();
+  ASSERT_TRUE(EntityTypeOfVersioned(e, &type));
+  EXPECT_EQ(type, pb::SYNC_ENTITY_TYPE_COLLECTIVE);
+  EXPECT_EQ(VersionedEntityId(e), e.collective().id());
+  *e.mutable_experience() = pulse::testing::MakeExperience(NewUuidV7());
+  ASSERT_TRUE(EntityTypeOfVersioned(e, &type));
+  EXPECT_EQ(type, pb::SYNC_ENTITY_TYPE_EXPERIENCE);
+  EXPECT_EQ(VersionedEntityId(e), e.experience().id());
+  *e.mutable_relation() = pulse::testing::MakeRelation(NewUuidV7(), NewUuidV7());
+  ASSERT_TRUE(EntityTypeOfVersioned(e, &type));
+  EXPECT_EQ(type, pb::SYNC_ENTITY_TYPE_RELATION);
+  EXPECT_EQ(VersionedEntityId(e), e.relation().id());
+  *e.mutable_insight() = pulse::testing::MakeInsight(NewUuidV7());
+  ASSERT_TRUE(EntityTypeOfVersioned(e, &type));
+  EXPECT_EQ(type, pb::SYNC_ENTITY_TYPE_INSIGHT);
+  EXPECT_EQ(VersionedEntityId(e), e.insight().id());
+}
+
 TEST(ValidateCollective, DimensionMustFitInSixteenBitsAndBePositive) {
   pb::Collective c = pulse::testing::MakeCollective();
   c.set_embedding_dimension(0);
