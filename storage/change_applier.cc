@@ -99,7 +99,8 @@ class Stager {
         return absl::FailedPreconditionError(absl::StrCat(Named(type, id), " was deleted"));
       return Skip(Kind::kSkipped, absl::StrCat(Named(type, id), " was deleted"));
     }
-    absl::StatusOr<std::optional<pb::VersionedEntity>> existing = txn_.LoadEntity(type, id);
+    absl::StatusOr<std::optional<pb::VersionedEntity>> existing =
+        txn_.LoadEntity(type, id, EntityBody::kAsStored);  // whether it exists
     if (!existing.ok()) return existing.status();
     if (existing->has_value()) {
       if (local_) return absl::AlreadyExistsError(absl::StrCat(Named(type, id), " already exists"));
@@ -287,7 +288,8 @@ class Stager {
         }
         return Skip(Kind::kSkipped, absl::StrCat(Named(kExp, *endpoint), " was deleted"));
       }
-      absl::StatusOr<std::optional<pb::VersionedEntity>> exp = txn_.LoadEntity(kExp, *endpoint);
+      absl::StatusOr<std::optional<pb::VersionedEntity>> exp =
+          txn_.LoadEntity(kExp, *endpoint, EntityBody::kAsStored);  // exists, and where
       if (!exp.ok()) return exp.status();
       if (!exp->has_value()) {
         return absl::FailedPreconditionError(
@@ -349,7 +351,9 @@ class Stager {
       if (local_) return absl::NotFoundError(absl::StrCat(Named(type, id), " was already deleted"));
       return Skip(Kind::kSkipped, absl::StrCat(Named(type, id), " was already deleted"));
     }
-    absl::StatusOr<std::optional<pb::VersionedEntity>> loaded = txn_.LoadEntity(type, id);
+    // Its collective (and a relation's endpoints: relation rows are always whole).
+    absl::StatusOr<std::optional<pb::VersionedEntity>> loaded =
+        txn_.LoadEntity(type, id, EntityBody::kAsStored);
     if (!loaded.ok()) return loaded.status();
     if (!loaded->has_value() && local_) {
       return absl::NotFoundError(absl::StrCat(Named(type, id), " not found"));

@@ -19,6 +19,12 @@
 
 namespace pulse::storage {
 
+// What a read of an entity returns. kFilled: the whole entity. kAsStored: the row as
+// stored, whose body may still be in the log: for callers that need only whether it
+// exists, its collective or its versions, and would otherwise read and parse the log
+// entry (1.7 KB) for nothing.
+enum class EntityBody { kFilled, kAsStored };
+
 // Whether `entity`, as read from its row, still needs its body from the log.
 inline bool RefersToLoggedBody(const pulsedb::sync::v1::VersionedEntity& entity) {
   return entity.body_log_sequence() != 0;

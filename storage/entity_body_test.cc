@@ -222,6 +222,23 @@ TEST_F(EntityBodyTest, AReceivedEntityClaimingALogBodyIsStoredWhole) {
             absl::StatusCode::kInvalidArgument);
 }
 
+TEST_F(EntityBodyTest, WritesThatNeedNoBodyDoNotReadTheLog) {
+  // Existence, collective and versions are in the row: relating and deleting experiences
+  // work without their log entries (proven by removing those behind the store's back);
+  // only an update, which merges into the body, needs it.
+  const std::string a = Create();
+  const std::string b = Create();
+  ASSERT_TRUE(store_->log().CompactThrough(store_->log().Head()).ok());
+  absl::StatusOr<LocalWrite> related = store_->CreateRelation(pulse::testing::MakeRelation(a, b));
+  EXPECT_TRUE(related.ok()) << related.status();
+  absl::StatusOr<LocalWrite> deleted = store_->DeleteExperience(a);
+  EXPECT_TRUE(deleted.ok()) << deleted.status();
+  EXPECT_EQ(store_->GetRelation(related->id).status().code(), absl::StatusCode::kNotFound);
+  pb::ExperienceUpdate update;
+  update.set_importance(0.3f);
+  EXPECT_EQ(store_->UpdateExperience(b, update).status().code(), absl::StatusCode::kDataLoss);
+}
+
 TEST_F(EntityBodyTest, ReadersRacingCompactionAlwaysGetWholeExperiences) {
   std::vector<std::string> ids;
   for (int i = 0; i < 200; ++i) ids.push_back(Create());

@@ -353,7 +353,7 @@ absl::StatusOr<LocalWrite> Store::CreateExperience(pb::Experience experience) {
 
 absl::StatusOr<pb::SyncChange> Store::ChangeOfExisting(pb::SyncEntityType type,
                                                        absl::string_view id) const {
-  absl::StatusOr<pb::VersionedEntity> current = GetVersioned(type, id);
+  absl::StatusOr<pb::VersionedEntity> current = GetExisting(type, id, EntityBody::kAsStored);
   if (!current.ok()) return current.status();
   pb::SyncChange change;
   change.set_collective_id(current->collective_id());
@@ -448,7 +448,7 @@ absl::StatusOr<LocalWrite> Store::CreateRelation(pb::Relation relation) {
   if (relation.created_at() == 0) relation.set_created_at(NowMillis());
   if (absl::Status s = ValidateRelation(relation); !s.ok()) return s;
   absl::StatusOr<pb::VersionedEntity> source =
-      GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, relation.source_id());
+      GetExisting(pb::SYNC_ENTITY_TYPE_EXPERIENCE, relation.source_id(), EntityBody::kAsStored);
   if (!source.ok()) return source.status();
   pb::SyncChange change;
   change.set_collective_id(source->collective_id());
@@ -484,7 +484,8 @@ absl::StatusOr<LocalWrite> Store::DeleteInsight(absl::string_view id) {
 // ---------------------------------------------------------------------------
 
 absl::StatusOr<std::optional<pb::VersionedEntity>> Store::ReadEntity(pb::SyncEntityType type,
-                                                                     absl::string_view id) const {
+                                                                     absl::string_view id,
+                                                                     EntityBody body) const {
   rocksdb::ColumnFamilyHandle* family = cf_.ForEntity(type);
   if (family == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("unknown entity type ", type));
@@ -502,7 +503,7 @@ absl::StatusOr<std::optional<pb::VersionedEntity>> Store::ReadEntity(pb::SyncEnt
       return absl::DataLossError(
           absl::StrCat("corrupt ", pb::SyncEntityType_Name(type), " record ", IdToText(id)));
     }
-    if (!RefersToLoggedBody(entity)) return entity;
+    if (body == EntityBody::kAsStored || !RefersToLoggedBody(entity)) return entity;
     const uint64_t sequence = entity.body_log_sequence();
     if (sequence == missing_entry) return MissingBodyError(id, sequence);
     absl::StatusOr<bool> found = FillBody(rocksdb::ReadOptions(), id, &entity);
@@ -534,8 +535,14 @@ absl::Status Store::FillBodyAt(const rocksdb::ReadOptions& read, absl::string_vi
 
 absl::StatusOr<pb::VersionedEntity> Store::GetVersioned(pb::SyncEntityType type,
                                                         absl::string_view id) const {
+  return GetExisting(type, id, EntityBody::kFilled);
+}
+
+absl::StatusOr<pb::VersionedEntity> Store::GetExisting(pb::SyncEntityType type,
+                                                       absl::string_view id,
+                                                       EntityBody body) const {
   if (absl::Status s = ValidateId(id, "id"); !s.ok()) return s;
-  absl::StatusOr<std::optional<pb::VersionedEntity>> entity = ReadEntity(type, id);
+  absl::StatusOr<std::optional<pb::VersionedEntity>> entity = ReadEntity(type, id, body);
   if (!entity.ok()) return entity.status();
   if (!entity->has_value()) {
     std::string name = pb::SyncEntityType_Name(type);

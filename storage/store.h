@@ -38,6 +38,7 @@
 #include "storage/change_applier.h"
 #include "storage/change_log.h"
 #include "storage/column_families.h"
+#include "storage/entity_body.h"
 #include "storage/keys.h"
 #include "storage/rocks_change_log.h"
 #include "storage/write_txn.h"
@@ -287,7 +288,11 @@ class Store {
       pulsedb::sync::v1::SyncEntityType type, absl::string_view id) const;
   absl::StatusOr<LocalWrite> Delete(pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
   absl::StatusOr<std::optional<pulsedb::sync::v1::VersionedEntity>> ReadEntity(
-      pulsedb::sync::v1::SyncEntityType type, absl::string_view id) const;
+      pulsedb::sync::v1::SyncEntityType type, absl::string_view id,
+      EntityBody body = EntityBody::kFilled) const;
+  // ReadEntity with the id checked and an absent entity NOT_FOUND (what GetVersioned is).
+  absl::StatusOr<pulsedb::sync::v1::VersionedEntity> GetExisting(
+      pulsedb::sync::v1::SyncEntityType type, absl::string_view id, EntityBody body) const;
   // Fills in the body of a row of experience `id` that refers to its log entry
   // (entity_body.h), reading as `read` says. FillBody: false when the entry is gone;
   // FillBodyAt (for reads from one snapshot, where it cannot be): DATA_LOSS then, and

@@ -77,7 +77,8 @@ void WriteTxn::Delete(rocksdb::ColumnFamilyHandle* cf, absl::string_view key) {
 }
 
 absl::StatusOr<std::optional<VersionedEntity>> WriteTxn::LoadEntity(SyncEntityType type,
-                                                                    absl::string_view id) {
+                                                                    absl::string_view id,
+                                                                    EntityBody body) {
   rocksdb::ColumnFamilyHandle* family = cf_.ForEntity(type);
   if (family == nullptr) {
     return absl::InvalidArgumentError(absl::StrCat("unknown entity type ", type));
@@ -90,7 +91,7 @@ absl::StatusOr<std::optional<VersionedEntity>> WriteTxn::LoadEntity(SyncEntityTy
     return absl::InternalError(
         absl::StrCat("corrupt ", SyncEntityType_Name(type), " record ", IdToText(id)));
   }
-  if (RefersToLoggedBody(entity)) {
+  if (body == EntityBody::kFilled && RefersToLoggedBody(entity)) {
     // Inside a commit group no compaction can remove the entry between the two reads:
     // Store::CompactWal copies bodies out in a commit group of its own first.
     const uint64_t sequence = entity.body_log_sequence();

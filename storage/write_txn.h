@@ -23,6 +23,7 @@
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
 #include "storage/column_families.h"
+#include "storage/entity_body.h"
 #include "storage/keys.h"
 
 namespace pulse::storage {
@@ -44,10 +45,12 @@ class WriteTxn {
   void Delete(rocksdb::ColumnFamilyHandle* cf, absl::string_view key);
 
   // Entities, stored as VersionedEntity. LoadEntity returns the whole entity, its body
-  // read from the log when the row refers to it (entity_body.h); PutEntity stores what it
+  // read from the log when the row refers to it, or the row as stored (entity_body.h,
+  // EntityBody); PutEntity stores what it
   // is given: a whole entity, or a row with body_log_sequence set and no body.
   absl::StatusOr<std::optional<pulsedb::sync::v1::VersionedEntity>> LoadEntity(
-      pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
+      pulsedb::sync::v1::SyncEntityType type, absl::string_view id,
+      EntityBody body = EntityBody::kFilled);
   void PutEntity(pulsedb::sync::v1::SyncEntityType type, absl::string_view id,
                  const pulsedb::sync::v1::VersionedEntity& entity);
   void DeleteEntity(pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
