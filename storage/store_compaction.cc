@@ -141,17 +141,14 @@ absl::Status Store::CopyBodiesOutThrough(uint64_t through) {
             }
             if (!change.payload().has_experience_created()) continue;
             const std::string id = change.payload().experience_created().id();
-            absl::StatusOr<std::optional<std::string>> raw = txn.Get(cf_.experiences, id);
-            if (!raw.ok()) return raw.status();
-            if (!raw->has_value()) continue;  // deleted since
-            pb::VersionedEntity entity;
-            if (!entity.ParseFromString(**raw)) {
-              return absl::DataLossError(absl::StrCat("corrupt experience record ", IdToText(id)));
-            }
+            absl::StatusOr<std::optional<pb::VersionedEntity>> row =
+                txn.LoadEntity(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id, EntityBody::kAsStored);
+            if (!row.ok()) return row.status();
+            if (!row->has_value()) continue;  // deleted since
             // Rewritten by an update since, or created again after a remint: not this entry's.
-            if (entity.body_log_sequence() != change.log_sequence()) continue;
-            if (absl::Status f = FillBodyFromChange(id, change, &entity); !f.ok()) return f;
-            txn.PutEntity(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id, entity);
+            if ((*row)->body_log_sequence() != change.log_sequence()) continue;
+            if (absl::Status f = FillBodyFromChange(id, change, &**row); !f.ok()) return f;
+            txn.PutEntity(pb::SYNC_ENTITY_TYPE_EXPERIENCE, id, **row);
           }
           if (!it->status().ok()) return FromRocks(it->status(), "log scan before compaction");
           return absl::OkStatus();
