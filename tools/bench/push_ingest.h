@@ -20,6 +20,7 @@ struct IngestFigures {
   double mean_change_bytes = 0;
   double hub_cpu_seconds = 0;      // the hub process's CPU time during the run
   uint64_t hub_written_bytes = 0;  // what the hub handed to write(2) during the run
+  double driver_cpu_seconds = 0;   // the peers' CPU time (this process) during the run
 };
 
 // Against a fresh process of `hub_binary`.
