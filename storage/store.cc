@@ -59,12 +59,22 @@ std::string OneLine(const google::protobuf::Message& message) {
 }  // namespace
 
 struct Store::Writer {
-  Writer(std::function<absl::Status(WriteTxn&)> s, bool d) : stage(std::move(s)), durable(d) {}
+  Writer(std::function<absl::Status(WriteTxn&)> s, bool d, bool p)
+      : stage(std::move(s)), durable(d), pipelined(p) {}
   std::function<absl::Status(WriteTxn&)> stage;
   const bool durable;
+  const bool pipelined;
   absl::Status status;
   bool done = false;
   CondVar cv;
+};
+
+// A group staged and handed to its write; the next group may be staged on top of it
+// until `written`.
+struct Store::StagedGroup {
+  std::unique_ptr<WriteTxn> txn;
+  bool written = false;  // guarded by queue_mu_, as is status
+  absl::Status status;
 };
 
 Store::Store(std::string directory, const StoreOptions& options)
@@ -224,22 +234,44 @@ absl::StatusOr<std::string> Store::Remint() {
 // Commit groups
 // ---------------------------------------------------------------------------
 
-absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable) {
-  Writer self(std::move(stage), durable);
-  MutexLock lock(&queue_mu_);
+absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable,
+                           bool pipelined) {
+  Writer self(std::move(stage), durable, pipelined);
+  queue_mu_.Lock();
   writers_.push_back(&self);
-  while (!self.done && writers_.front() != &self) self.cv.Wait(&queue_mu_);
-  if (self.done) return self.status;
+  while (!self.done && (staging_ || writers_.front() != &self)) self.cv.Wait(&queue_mu_);
+  if (self.done) {
+    absl::Status status = self.status;
+    queue_mu_.Unlock();
+    return status;
+  }
 
   // This thread leads a group: everyone queued now, up to the group limit.
+  staging_ = true;
   std::vector<Writer*> group;
-  for (Writer* w : writers_) {
-    if (static_cast<int>(group.size()) == options_.max_group_size) break;
-    group.push_back(w);
+  bool all_pipelined = true;
+  while (!writers_.empty() && static_cast<int>(group.size()) < options_.max_group_size) {
+    group.push_back(writers_.front());
+    all_pipelined = all_pipelined && writers_.front()->pipelined;
+    writers_.pop_front();
   }
+  if (!all_pipelined) {
+    while (writing_ != nullptr) written_cv_.Wait(&queue_mu_);
+  }
+  std::shared_ptr<StagedGroup> base = writing_;
+  const uint64_t head = base != nullptr ? base->txn->head() : committed_head_;
+  rocksdb::WriteBatch* batch = &group_batches_[next_batch_];
+  next_batch_ ^= 1;
   queue_mu_.Unlock();
 
-  WriteTxn txn(db_.get(), cf_, committed_head_, &group_batch_);
+  // The batch's last user was the group before the base: written, and no longer read.
+  // The buffer of ordinary groups is kept; that of an unusually large one is let go.
+  constexpr std::size_t kKeptBatchBytes = 64 << 20;
+  if (batch->GetDataSize() > kKeptBatchBytes) *batch = rocksdb::WriteBatch();
+  auto mine = std::make_shared<StagedGroup>();
+  mine->txn = std::make_unique<WriteTxn>(db_.get(), cf_, head, batch,
+                                         base != nullptr ? base->txn.get() : nullptr);
+  WriteTxn& txn = *mine->txn;
   bool durable_group = false;
   for (Writer* w : group) {
     durable_group = durable_group || w->durable;
@@ -251,33 +283,50 @@ absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage, bool du
       txn.RollbackToSavePoint();
     }
   }
-  absl::Status written;
   txn.StageOriginMarks();
-  if (!txn.empty()) {
-    if (txn.has_appended()) txn.Put(cf_.meta, kMetaHead, EncodeSequence(txn.head()));
+  if (txn.has_appended()) txn.Put(cf_.meta, kMetaHead, EncodeSequence(txn.head()));
+  txn.DetachBase();
+  if (base != nullptr) pipelined_groups_.fetch_add(1, std::memory_order_relaxed);
+
+  // Staged: wait for the base's write, then hand the lead to the next writer, who stages
+  // on top of this group while it is written.
+  queue_mu_.Lock();
+  while (base != nullptr && !base->written) written_cv_.Wait(&queue_mu_);
+  absl::Status written = base != nullptr ? base->status : absl::OkStatus();
+  base.reset();
+  const bool write = written.ok() && !txn.empty();
+  if (write) writing_ = mine;
+  staging_ = false;
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+  queue_mu_.Unlock();
+
+  if (write) {
     MaybeResume();
-    rocksdb::WriteOptions write;
-    write.sync = options_.sync_writes && durable_group;
-    written = FromRocks(db_->Write(write, txn.batch()), "commit");
+    rocksdb::WriteOptions options;
+    options.sync = options_.sync_writes && durable_group;
+    written = FromRocks(db_->Write(options, txn.batch()), "commit");
     if (!written.ok()) resume_needed_ = true;
+    // Before the next group can be written, so heads are published in order.
+    if (written.ok() && txn.has_appended()) log_->Publish(txn.head());
   }
-  if (written.ok() && txn.has_appended()) {
-    committed_head_ = txn.head();
-    log_->Publish(committed_head_);
-  }
-  // The buffer of ordinary groups is kept; that of an unusually large one is let go.
-  constexpr std::size_t kKeptBatchBytes = 64 << 20;
-  if (group_batch_.GetDataSize() > kKeptBatchBytes) group_batch_ = rocksdb::WriteBatch();
 
   queue_mu_.Lock();
+  if (write) {
+    if (written.ok() && txn.has_appended()) committed_head_ = txn.head();
+    mine->status = written;
+    mine->written = true;
+    writing_.reset();
+    written_cv_.SignalAll();
+  }
   for (Writer* w : group) {
+    // A failed write fails every writer of the group; one of the group staged on it too.
     if (!written.ok() && w->status.ok()) w->status = written;
     w->done = true;
-    writers_.pop_front();
     if (w != &self) w->cv.Signal();
   }
-  if (!writers_.empty()) writers_.front()->cv.Signal();
-  return self.status;
+  absl::Status status = self.status;
+  queue_mu_.Unlock();
+  return status;
 }
 
 void Store::MaybeResume() {
@@ -322,7 +371,7 @@ absl::StatusOr<LocalWrite> Store::CommitLocal(pb::SyncChange change, const Local
     if (!staged.ok()) return staged.status();
     result.sequence = staged->log_sequence;
     return absl::OkStatus();
-  });
+  }, /*durable=*/true, /*pipelined=*/true);
   if (!s.ok()) return s;
   return result;
 }
@@ -730,7 +779,7 @@ absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
       }
     }
     return absl::OkStatus();
-  });
+  }, /*durable=*/true, /*pipelined=*/true);
   if (!s.ok()) return s;
   return report;
 }

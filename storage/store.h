@@ -15,6 +15,7 @@
 #ifndef PULSESYNC_STORAGE_STORE_H_
 #define PULSESYNC_STORAGE_STORE_H_
 
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -260,6 +261,9 @@ class Store {
   absl::StatusOr<std::vector<pulsedb::sync::v1::PeerInfo>> ListPeers() const;
 
   // ----- Inspection (tests and tools).
+  // Commit groups staged on top of a group that was still being written (Store::Commit's
+  // pipeline at work), since open.
+  uint64_t PipelinedGroups() const { return pipelined_groups_.load(std::memory_order_relaxed); }
   // Entities as sorted text lines, without replica-specific bookkeeping (versions,
   // stamps, and tombstones, which each replica drops on its own schedule): two converged
   // replicas have equal dumps.
@@ -269,14 +273,24 @@ class Store {
 
  private:
   struct Writer;
+  struct StagedGroup;
 
   Store(std::string directory, const StoreOptions& options);
 
   absl::Status OpenDb();
   // Runs `stage` inside a commit group and writes the group. `stage` runs on the group
   // leader's thread; an error from it rolls back only its own writes. The group is
-  // fsynced (sync_writes) when any of its writers is `durable`.
-  absl::Status Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable = true);
+  // fsynced (sync_writes) when any of its writers is `durable`. Returns once the group
+  // is written (and every group before it).
+  //
+  // Groups are pipelined: while one group is written (RocksDB's WAL, memtables, fsync),
+  // the next is staged on top of it (WriteTxn's base), so that staging and writing, each
+  // about half of a commit, overlap. `pipelined` says `stage` reads and writes only
+  // through its WriteTxn (no iterators or reads of its own on the database); a group with
+  // any other writer waits for the write before it, and is staged alone on the database.
+  // When a group's write fails, the group staged on it fails with the same error.
+  absl::Status Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable = true,
+                      bool pipelined = false);
   // Fills in this instance as origin, validates and commits a local change. `prepare`,
   // when given, adjusts the change inside the commit (seeing the group's writes).
   using LocalPrepare = std::function<absl::Status(WriteTxn&, pulsedb::sync::v1::SyncChange&)>;
@@ -318,16 +332,28 @@ class Store {
   std::string instance_id_ ABSL_GUARDED_BY(id_mu_);
 
   Mutex queue_mu_;
+  // Writers waiting for a group; the front one leads the next group once no group is
+  // being staged.
   std::deque<Writer*> writers_ ABSL_GUARDED_BY(queue_mu_);
+  bool staging_ ABSL_GUARDED_BY(queue_mu_) = false;
+  // The group staged and being written, if any (the base of the next group).
+  std::shared_ptr<StagedGroup> writing_ ABSL_GUARDED_BY(queue_mu_);
+  CondVar written_cv_;  // a group's write ended
+  std::atomic<uint64_t> pipelined_groups_{0};
   // After a failed write RocksDB refuses writes until it recovers. The commit leader asks
   // it to resume (at most every 100 ms); RocksDB may still refuse until the process is
   // restarted (its recovery can give up while the disk is full): writes then keep failing
   // with UNAVAILABLE, and reads keep working.
   void MaybeResume();
 
-  // Only the current group leader touches these.
+  // Written under queue_mu_ (or by a stage of a group staged alone, with nothing being
+  // written). The head of the last group written.
   uint64_t committed_head_ = 0;
-  rocksdb::WriteBatch group_batch_;  // every group's, in turn (see WriteTxn)
+  // Groups alternate between two batches (one staged while the other is written); each
+  // is kept for the next group but one (see WriteTxn). Chosen under queue_mu_.
+  rocksdb::WriteBatch group_batches_[2];
+  int next_batch_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  // Only the thread writing a group touches these (one at a time).
   bool resume_needed_ = false;
   absl::Time last_resume_attempt_ = absl::InfinitePast();
 };

@@ -47,7 +47,7 @@ absl::StatusOr<uint64_t> Store::AdvanceCursor(absl::string_view peer_id, CursorK
         after = sequence;
         return txn.AdvanceCursor(peer_id, kind, sequence);
       },
-      durable);
+      durable, /*pipelined=*/true);
   if (!s.ok()) return s;
   return after;
 }

@@ -18,9 +18,19 @@ using pulsedb::sync::v1::Tombstone;
 using pulsedb::sync::v1::VersionedEntity;
 
 WriteTxn::WriteTxn(rocksdb::DB* db, const ColumnFamilies& cf, uint64_t head,
-                   rocksdb::WriteBatch* batch)
-    : db_(db), cf_(cf), batch_(*batch), first_sequence_(head + 1), next_sequence_(head + 1) {
+                   rocksdb::WriteBatch* batch, const WriteTxn* base)
+    : db_(db),
+      cf_(cf),
+      batch_(*batch),
+      base_(base),
+      first_sequence_(head + 1),
+      next_sequence_(head + 1) {
   batch_.Clear();
+}
+
+const WriteTxn::Staged* WriteTxn::FindStaged(const std::string& index_key) const {
+  auto it = staged_.find(index_key);
+  return it == staged_.end() ? nullptr : &it->second;
 }
 
 std::string WriteTxn::IndexKey(rocksdb::ColumnFamilyHandle* cf, absl::string_view key) {
@@ -51,9 +61,14 @@ void WriteTxn::Stage(rocksdb::ColumnFamilyHandle* cf, absl::string_view key, con
 
 absl::StatusOr<std::optional<std::string>> WriteTxn::Get(rocksdb::ColumnFamilyHandle* cf,
                                                          absl::string_view key) {
-  if (auto it = staged_.find(IndexKey(cf, key)); it != staged_.end()) {
-    if (it->second.deleted) return std::nullopt;
-    return batch_.Data().substr(it->second.offset, it->second.size);
+  const std::string index_key = IndexKey(cf, key);
+  const WriteTxn* const chain[] = {this, base_};
+  for (const WriteTxn* txn : chain) {
+    if (txn == nullptr) continue;
+    if (const Staged* staged = txn->FindStaged(index_key); staged != nullptr) {
+      if (staged->deleted) return std::nullopt;
+      return txn->batch_.Data().substr(staged->offset, staged->size);
+    }
   }
   std::string value;
   rocksdb::Status s =
@@ -156,13 +171,9 @@ absl::StatusOr<std::vector<std::string>> WriteTxn::RelationsTouching(
     keys.emplace(it->key().ToString(), true);
   }
   if (!it->status().ok()) return FromRocks(it->status(), "relation index scan");
-  const std::string start(experience_id);
-  for (auto staged = staged_relations_.lower_bound(start);
-       staged != staged_relations_.end() &&
-       absl::string_view(staged->first).substr(0, experience_id.size()) == experience_id;
-       ++staged) {
-    keys[staged->first] = staged->second;
-  }
+  // The base group's writes, whether or not they have reached the database yet, then ours.
+  if (base_ != nullptr) base_->OverlayRelations(experience_id, keys);
+  OverlayRelations(experience_id, keys);
   std::vector<std::string> ids;
   for (const auto& [key, present] : keys) {
     if (!present) continue;
@@ -170,6 +181,16 @@ absl::StatusOr<std::vector<std::string>> WriteTxn::RelationsTouching(
     ids.emplace_back(key.data() + kIdSize, kIdSize);
   }
   return ids;
+}
+
+void WriteTxn::OverlayRelations(absl::string_view prefix,
+                                std::map<std::string, bool>& keys) const {
+  for (auto staged = staged_relations_.lower_bound(std::string(prefix));
+       staged != staged_relations_.end() &&
+       absl::string_view(staged->first).substr(0, prefix.size()) == prefix;
+       ++staged) {
+    keys[staged->first] = staged->second;
+  }
 }
 
 void WriteTxn::IndexRelation(const Relation& relation) {

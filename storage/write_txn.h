@@ -6,6 +6,11 @@
 // docs/benchmarks.md.) Internal to storage/. Used by one thread at a time (the commit leader); not
 // thread-safe. Borrows the DB and handles, which must outlive it. Read errors and corrupt
 // values come back as absl::Status (INTERNAL for corruption), never as a crash.
+//
+// A group may be staged on top of the group before it while that one is still being
+// written (Store::Commit pipelines the two): reads then see this group's writes, then the
+// base group's, then the database. The base is only read, never changed, and must stay
+// alive and unchanged until DetachBase() (or the end of this transaction).
 #ifndef PULSESYNC_STORAGE_WRITE_TXN_H_
 #define PULSESYNC_STORAGE_WRITE_TXN_H_
 
@@ -34,7 +39,10 @@ class WriteTxn {
   // Stages into `batch` (borrowed, cleared first): a commit leader hands the same batch
   // to every group, so that its buffer, grown to the size of a group, is written again
   // rather than grown by reallocation and faulted in afresh (a 500-change push is 0.9 MB).
-  WriteTxn(rocksdb::DB* db, const ColumnFamilies& cf, uint64_t head, rocksdb::WriteBatch* batch);
+  // `base`, when given, is the staged and not yet written group before this one, and
+  // `head` its head.
+  WriteTxn(rocksdb::DB* db, const ColumnFamilies& cf, uint64_t head, rocksdb::WriteBatch* batch,
+           const WriteTxn* base = nullptr);
   WriteTxn(const WriteTxn&) = delete;
   WriteTxn& operator=(const WriteTxn&) = delete;
 
@@ -94,6 +102,10 @@ class WriteTxn {
   void RollbackToSavePoint();
   void PopSavePoint();
 
+  // Stops reading through to the base group (call once it is written, or when this
+  // group is staged and its base may go away).
+  void DetachBase() { base_ = nullptr; }
+
   bool empty() { return batch_.Count() == 0; }
   rocksdb::WriteBatch* batch() { return &batch_; }
   const ColumnFamilies& cf() const { return cf_; }
@@ -108,11 +120,17 @@ class WriteTxn {
   };
   // A staged key: the column family's id, then the key.
   static std::string IndexKey(rocksdb::ColumnFamilyHandle* cf, absl::string_view key);
+  // The staged write of `index_key` in this group (not its base), or null.
+  const Staged* FindStaged(const std::string& index_key) const;
+  // `keys` (relation_index keys -> present) overlaid with this group's staged ones that
+  // start with `prefix`.
+  void OverlayRelations(absl::string_view prefix, std::map<std::string, bool>& keys) const;
   void Stage(rocksdb::ColumnFamilyHandle* cf, absl::string_view key, const Staged& staged);
 
   rocksdb::DB* db_;
   ColumnFamilies cf_;
   rocksdb::WriteBatch& batch_;
+  const WriteTxn* base_;
   absl::flat_hash_map<std::string, Staged> staged_;
   // relation_index keys staged (true = put, false = deleted), ordered for prefix scans.
   std::map<std::string, bool> staged_relations_;

@@ -1,0 +1,262 @@
+// Store::Commit's pipeline: a group is staged on top of the group before it while that
+// one is still being written. These tests hold the first group inside its WAL sync (a
+// file system with a gate) so that the second is staged against an unwritten base, which
+// no timing can otherwise guarantee.
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "rocksdb/file_system.h"
+#include "storage/ids.h"
+#include "storage/store.h"
+#include "tests/support/entities.h"
+#include "tests/support/eventually.h"
+#include "tests/support/temp_dir.h"
+
+namespace pulse::storage {
+namespace {
+
+namespace pb = pulsedb::sync::v1;
+using ::pulse::testing::Eventually;
+using ::pulse::testing::MakeCollective;
+using ::pulse::testing::MakeExperience;
+using ::pulse::testing::MakeRelation;
+using ::pulse::testing::TempDir;
+
+// Syncs of RocksDB's WAL files wait while the gate is held; on release they go on, or
+// the first of them fails with an I/O error.
+class WalGate {
+ public:
+  void Hold() {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = true;
+  }
+  void Release(bool fail) {
+    std::lock_guard<std::mutex> lock(mu_);
+    held_ = false;
+    fail_ = fail;
+    cv_.notify_all();
+  }
+  // Waits (up to 30 s) until a sync is held at the gate.
+  bool WaitUntilBlocked() {
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, std::chrono::seconds(30), [&] { return blocked_ > 0; });
+  }
+  rocksdb::IOStatus Pass() {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (held_) {
+      ++blocked_;
+      cv_.notify_all();
+      cv_.wait(lock, [&] { return !held_; });
+      --blocked_;
+    }
+    if (!fail_) return rocksdb::IOStatus::OK();
+    fail_ = false;
+    return rocksdb::IOStatus::IOError("injected: WAL sync failed");
+  }
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool held_ = false;
+  bool fail_ = false;
+  int blocked_ = 0;
+};
+
+class GatedWal : public rocksdb::FSWritableFileOwnerWrapper {
+ public:
+  GatedWal(std::unique_ptr<rocksdb::FSWritableFile> file, std::shared_ptr<WalGate> gate)
+      : FSWritableFileOwnerWrapper(std::move(file)), gate_(std::move(gate)) {}
+  rocksdb::IOStatus Sync(const rocksdb::IOOptions& options, rocksdb::IODebugContext* dbg) override {
+    if (rocksdb::IOStatus s = gate_->Pass(); !s.ok()) return s;
+    return FSWritableFileOwnerWrapper::Sync(options, dbg);
+  }
+  rocksdb::IOStatus Fsync(const rocksdb::IOOptions& options,
+                          rocksdb::IODebugContext* dbg) override {
+    if (rocksdb::IOStatus s = gate_->Pass(); !s.ok()) return s;
+    return FSWritableFileOwnerWrapper::Fsync(options, dbg);
+  }
+
+ private:
+  std::shared_ptr<WalGate> gate_;
+};
+
+class GatedFileSystem : public rocksdb::FileSystemWrapper {
+ public:
+  explicit GatedFileSystem(std::shared_ptr<WalGate> gate)
+      : FileSystemWrapper(rocksdb::FileSystem::Default()), gate_(std::move(gate)) {}
+  const char* Name() const override { return "GatedFileSystem"; }
+  rocksdb::IOStatus NewWritableFile(const std::string& name, const rocksdb::FileOptions& options,
+                                    std::unique_ptr<rocksdb::FSWritableFile>* result,
+                                    rocksdb::IODebugContext* dbg) override {
+    rocksdb::IOStatus s = target()->NewWritableFile(name, options, result, dbg);
+    if (s.ok() && absl::EndsWith(name, ".log")) {
+      *result = std::make_unique<GatedWal>(std::move(*result), gate_);
+    }
+    return s;
+  }
+
+ private:
+  std::shared_ptr<WalGate> gate_;
+};
+
+ApplyContext Authority() {
+  ApplyContext c;
+  c.mode = ApplyMode::kAuthority;
+  c.conflict_resolution = pb::CONFLICT_RESOLUTION_SERVER_WINS;
+  return c;
+}
+
+class CommitPipelineTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    // A peer's changes: 0 a collective, 1 an experience in it, 2 an update of it, 3 a
+    // second experience, 4 a relation between the two, 5 the first one's delete.
+    absl::StatusOr<std::unique_ptr<Store>> source = Store::Open(source_dir_.path() + "/db", {});
+    ASSERT_TRUE(source.ok()) << source.status();
+    absl::StatusOr<LocalWrite> collective = (*source)->CreateCollective(MakeCollective());
+    ASSERT_TRUE(collective.ok()) << collective.status();
+    absl::StatusOr<LocalWrite> experience =
+        (*source)->CreateExperience(MakeExperience(collective->id, "first words"));
+    ASSERT_TRUE(experience.ok()) << experience.status();
+    experience_id_ = experience->id;
+    pb::ExperienceUpdate update;
+    update.set_importance(0.25f);
+    ASSERT_TRUE((*source)->UpdateExperience(experience_id_, update).ok());
+    absl::StatusOr<LocalWrite> other =
+        (*source)->CreateExperience(MakeExperience(collective->id, "other words"));
+    ASSERT_TRUE(other.ok()) << other.status();
+    absl::StatusOr<LocalWrite> relation =
+        (*source)->CreateRelation(MakeRelation(experience_id_, other->id));
+    ASSERT_TRUE(relation.ok()) << relation.status();
+    relation_id_ = relation->id;
+    ASSERT_TRUE((*source)->DeleteExperience(experience_id_).ok());
+    ScanRequest scan;
+    scan.max_changes = 10;
+    absl::StatusOr<ScanResult> changes = (*source)->log().Scan(scan);
+    ASSERT_TRUE(changes.ok()) << changes.status();
+    ASSERT_EQ(changes->changes.size(), 6u);
+    changes_ = changes->changes;
+
+    StoreOptions options;
+    options.authoritative = true;
+    options.sync_writes = true;  // every group syncs its WAL: where the gate holds it
+    options.file_system = std::make_shared<GatedFileSystem>(gate_);
+    absl::StatusOr<std::unique_ptr<Store>> hub = Store::Open(hub_dir_.path() + "/db", options);
+    ASSERT_TRUE(hub.ok()) << hub.status();
+    hub_ = *std::move(hub);
+    absl::StatusOr<ApplyReport> created = hub_->ApplyRemoteChanges(Only(0), Authority());
+    ASSERT_TRUE(created.ok()) << created.status();
+    ASSERT_EQ(created->applied, 1);
+  }
+
+  void ApplyNow(int change) {
+    absl::StatusOr<ApplyReport> report = hub_->ApplyRemoteChanges(Only(change), Authority());
+    ASSERT_TRUE(report.ok()) << report.status();
+    ASSERT_EQ(report->applied, 1) << report->failure;
+  }
+
+  // Applies change `first` and holds its group in the WAL sync; then applies `second`,
+  // which the pipeline stages on top of the held group. Returns once the second group is
+  // staged; the caller releases the gate and joins the threads.
+  void StageOnHeldWrite(int first, int second) {
+    gate_->Hold();
+    first_ = std::thread(
+        [this, first] { first_result_ = hub_->ApplyRemoteChanges(Only(first), Authority()); });
+    ASSERT_TRUE(gate_->WaitUntilBlocked()) << "the first write never reached its WAL sync";
+    const uint64_t before = hub_->PipelinedGroups();
+    second_ = std::thread([this, second] {
+      second_result_ = hub_->ApplyRemoteChanges(Only(second), Authority());
+    });
+    ASSERT_TRUE(Eventually([&] { return hub_->PipelinedGroups() > before; }))
+        << "the second group was not staged while the first was being written";
+  }
+
+  std::vector<pb::SyncChange> Only(int i) const { return {changes_[i]}; }
+
+  void Join() {
+    if (first_.joinable()) first_.join();
+    if (second_.joinable()) second_.join();
+  }
+  void TearDown() override {
+    gate_->Release(false);
+    Join();
+  }
+
+  TempDir source_dir_;
+  TempDir hub_dir_;
+  std::shared_ptr<WalGate> gate_ = std::make_shared<WalGate>();
+  std::unique_ptr<Store> hub_;
+  std::vector<pb::SyncChange> changes_;
+  std::string experience_id_;
+  std::string relation_id_;
+  std::thread first_, second_;
+  absl::StatusOr<ApplyReport> first_result_ = absl::UnknownError("not run");
+  absl::StatusOr<ApplyReport> second_result_ = absl::UnknownError("not run");
+};
+
+TEST_F(CommitPipelineTest, AGroupStagedOnAnUnwrittenOneSeesItsWrites) {
+  StageOnHeldWrite(/*create*/ 1, /*update*/ 2);
+  gate_->Release(false);
+  Join();
+  ASSERT_TRUE(first_result_.ok()) << first_result_.status();
+  ASSERT_TRUE(second_result_.ok()) << second_result_.status();
+  EXPECT_EQ(first_result_->applied, 1);
+  // Staged before the create reached the database: it found the experience only in the
+  // group being written.
+  EXPECT_EQ(second_result_->applied, 1) << second_result_->failure;
+
+  absl::StatusOr<pb::VersionedEntity> read =
+      hub_->GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, experience_id_);
+  ASSERT_TRUE(read.ok()) << read.status();
+  EXPECT_EQ(read->experience().importance(), 0.25f);
+  EXPECT_EQ(read->experience().content(), "first words");
+  // One log, in order, with no gap: 1 the collective, 2 the create, 3 the update.
+  EXPECT_EQ(hub_->log().Head(), 3u);
+  ScanRequest scan;
+  scan.max_changes = 10;
+  absl::StatusOr<ScanResult> log = hub_->log().Scan(scan);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_EQ(log->changes.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(log->changes[i].log_sequence(), static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(log->changes[i].sequence(), changes_[i].sequence());
+  }
+}
+
+// The pipeline fails the update's group itself (Store::Commit); RocksDB, which refuses
+// writes after a failed WAL sync until it is reopened, would refuse it as well.
+TEST_F(CommitPipelineTest, WhenAWriteFailsTheGroupStagedOnItFailsAndWritesNothing) {
+  StageOnHeldWrite(/*create*/ 1, /*update*/ 2);
+  gate_->Release(/*fail=*/true);
+  Join();
+  EXPECT_FALSE(first_result_.ok());
+  ASSERT_FALSE(second_result_.ok()) << "applied on top of a write that failed";
+  EXPECT_EQ(second_result_.status().code(), first_result_.status().code());
+  // Neither reached the database; the log still ends at the collective.
+  EXPECT_EQ(hub_->log().Head(), 1u);
+  EXPECT_EQ(hub_->GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, experience_id_).status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+// A delete finds the relations of its experience through the relation index, which it
+// scans: the scan must see the index entries of the group being written too.
+TEST_F(CommitPipelineTest, ADeleteStagedOnAnUnwrittenRelationRemovesIt) {
+  ApplyNow(1);
+  ApplyNow(3);
+  StageOnHeldWrite(/*relation*/ 4, /*delete*/ 5);
+  gate_->Release(false);
+  Join();
+  ASSERT_TRUE(first_result_.ok()) << first_result_.status();
+  ASSERT_TRUE(second_result_.ok()) << second_result_.status();
+  EXPECT_EQ(first_result_->applied, 1);
+  EXPECT_EQ(second_result_->applied, 1) << second_result_->failure;
+  EXPECT_EQ(hub_->GetExperience(experience_id_).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(hub_->GetRelation(relation_id_).status().code(), absl::StatusCode::kNotFound)
+      << "the relation outlived its experience";
+}
+
+}  // namespace
+}  // namespace pulse::storage
