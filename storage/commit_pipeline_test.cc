@@ -258,5 +258,64 @@ TEST_F(CommitPipelineTest, ADeleteStagedOnAnUnwrittenRelationRemovesIt) {
       << "the relation outlived its experience";
 }
 
+// A batch larger than a group is committed in parts, each staged on the one before; the
+// caller still gets one report, and the first change that cannot apply stops the batch
+// whatever part it falls in.
+class BatchInPartsTest : public CommitPipelineTest {
+ protected:
+  std::unique_ptr<Store> OpenFollower(const std::string& name) {
+    StoreOptions options;
+    options.changes_per_group = 2;
+    absl::StatusOr<std::unique_ptr<Store>> store =
+        Store::Open(hub_dir_.path() + "/" + name, options);
+    EXPECT_TRUE(store.ok()) << store.status();
+    return store.ok() ? *std::move(store) : nullptr;
+  }
+  static ApplyContext Follower() {
+    ApplyContext c;
+    c.mode = ApplyMode::kFollower;
+    c.conflict_resolution = pb::CONFLICT_RESOLUTION_SERVER_WINS;
+    return c;
+  }
+  const std::string hub_id_ = NewUuidV7();
+};
+
+TEST_F(BatchInPartsTest, AllPartsApplyUnderOneReportAndOneCursor) {
+  std::unique_ptr<Store> peer = OpenFollower("whole");
+  ASSERT_NE(peer, nullptr);
+  absl::StatusOr<ApplyReport> report =
+      peer->ApplyRemoteChanges(changes_, Follower(), PullCursorUpdate{hub_id_, 6});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->applied, 6);  // in parts of 2: {collective, create}, {update, create}, ...
+  EXPECT_EQ(report->rejected, 0);
+  EXPECT_EQ(report->safe_through, changes_[5].sequence());
+  EXPECT_EQ(peer->log().Head(), 6u);
+  EXPECT_EQ(**peer->GetCursor(hub_id_, CursorKind::kPull), 6u);
+  // The delete (part 3) found the relation created in part 2 and removed it.
+  EXPECT_EQ(peer->GetRelation(relation_id_).status().code(), absl::StatusCode::kNotFound);
+}
+
+TEST_F(BatchInPartsTest, TheFirstFailureStopsTheBatchWhateverPartItIsIn) {
+  std::unique_ptr<Store> peer = OpenFollower("stopped");
+  ASSERT_NE(peer, nullptr);
+  // The update (index 2, opening the second part) names an experience nobody created.
+  std::vector<pb::SyncChange> batch = changes_;
+  batch[2].mutable_payload()->mutable_experience_updated()->set_id(NewUuidV7());
+  absl::StatusOr<ApplyReport> report =
+      peer->ApplyRemoteChanges(batch, Follower(), PullCursorUpdate{hub_id_, 6});
+  ASSERT_TRUE(report.ok()) << report.status();
+  EXPECT_EQ(report->applied, 2);
+  ASSERT_TRUE(report->failed_index.has_value());
+  EXPECT_EQ(*report->failed_index, 2);
+  EXPECT_EQ(report->rejected, 4);
+  EXPECT_EQ(report->safe_through, batch[1].sequence());
+  // Nothing after the failure was written, in its part or the next ones; the cursor stops
+  // just before the failed change.
+  EXPECT_EQ(peer->log().Head(), 2u);
+  EXPECT_EQ(**peer->GetCursor(hub_id_, CursorKind::kPull), batch[2].log_sequence() - 1);
+  EXPECT_EQ(peer->GetRelation(relation_id_).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_TRUE(peer->GetExperience(experience_id_).ok());
+}
+
 }  // namespace
 }  // namespace pulse::storage

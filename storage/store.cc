@@ -58,29 +58,11 @@ std::string OneLine(const google::protobuf::Message& message) {
 
 }  // namespace
 
-struct Store::Writer {
-  Writer(std::function<absl::Status(WriteTxn&)> s, bool d, bool p)
-      : stage(std::move(s)), durable(d), pipelined(p) {}
-  std::function<absl::Status(WriteTxn&)> stage;
-  const bool durable;
-  const bool pipelined;
-  absl::Status status;
-  bool done = false;
-  CondVar cv;
-};
-
-// A group staged and handed to its write; the next group may be staged on top of it
-// until `written`.
-struct Store::StagedGroup {
-  std::unique_ptr<WriteTxn> txn;
-  bool written = false;  // guarded by queue_mu_, as is status
-  absl::Status status;
-};
-
 Store::Store(std::string directory, const StoreOptions& options)
     : directory_(std::move(directory)), options_(options) {}
 
 Store::~Store() {
+  StopWriter();
   for (rocksdb::ColumnFamilyHandle* handle : handles_) {
     if (db_ != nullptr) db_->DestroyColumnFamilyHandle(handle);
   }
@@ -91,6 +73,7 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& directory,
                                                    const StoreOptions& options) {
   std::unique_ptr<Store> store(new Store(directory, options));
   if (absl::Status s = store->OpenDb(); !s.ok()) return s;
+  store->StartWriter();
   return store;
 }
 
@@ -228,115 +211,6 @@ absl::StatusOr<std::string> Store::Remint() {
   MutexLock lock(&id_mu_);
   instance_id_ = fresh;
   return fresh;
-}
-
-// ---------------------------------------------------------------------------
-// Commit groups
-// ---------------------------------------------------------------------------
-
-absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable,
-                           bool pipelined) {
-  Writer self(std::move(stage), durable, pipelined);
-  queue_mu_.Lock();
-  writers_.push_back(&self);
-  while (!self.done && (staging_ || writers_.front() != &self)) self.cv.Wait(&queue_mu_);
-  if (self.done) {
-    absl::Status status = self.status;
-    queue_mu_.Unlock();
-    return status;
-  }
-
-  // This thread leads a group: everyone queued now, up to the group limit.
-  staging_ = true;
-  std::vector<Writer*> group;
-  bool all_pipelined = true;
-  while (!writers_.empty() && static_cast<int>(group.size()) < options_.max_group_size) {
-    group.push_back(writers_.front());
-    all_pipelined = all_pipelined && writers_.front()->pipelined;
-    writers_.pop_front();
-  }
-  if (!all_pipelined) {
-    while (writing_ != nullptr) written_cv_.Wait(&queue_mu_);
-  }
-  std::shared_ptr<StagedGroup> base = writing_;
-  const uint64_t head = base != nullptr ? base->txn->head() : committed_head_;
-  rocksdb::WriteBatch* batch = &group_batches_[next_batch_];
-  next_batch_ ^= 1;
-  queue_mu_.Unlock();
-
-  // The batch's last user was the group before the base: written, and no longer read.
-  // The buffer of ordinary groups is kept; that of an unusually large one is let go.
-  constexpr std::size_t kKeptBatchBytes = 64 << 20;
-  if (batch->GetDataSize() > kKeptBatchBytes) *batch = rocksdb::WriteBatch();
-  auto mine = std::make_shared<StagedGroup>();
-  mine->txn = std::make_unique<WriteTxn>(db_.get(), cf_, head, batch,
-                                         base != nullptr ? base->txn.get() : nullptr);
-  WriteTxn& txn = *mine->txn;
-  bool durable_group = false;
-  for (Writer* w : group) {
-    durable_group = durable_group || w->durable;
-    txn.SetSavePoint();
-    w->status = w->stage(txn);
-    if (w->status.ok()) {
-      txn.PopSavePoint();
-    } else {
-      txn.RollbackToSavePoint();
-    }
-  }
-  txn.StageOriginMarks();
-  if (txn.has_appended()) txn.Put(cf_.meta, kMetaHead, EncodeSequence(txn.head()));
-  txn.DetachBase();
-  if (base != nullptr) pipelined_groups_.fetch_add(1, std::memory_order_relaxed);
-
-  // Staged: wait for the base's write, then hand the lead to the next writer, who stages
-  // on top of this group while it is written.
-  queue_mu_.Lock();
-  while (base != nullptr && !base->written) written_cv_.Wait(&queue_mu_);
-  absl::Status written = base != nullptr ? base->status : absl::OkStatus();
-  base.reset();
-  const bool write = written.ok() && !txn.empty();
-  if (write) writing_ = mine;
-  staging_ = false;
-  if (!writers_.empty()) writers_.front()->cv.Signal();
-  queue_mu_.Unlock();
-
-  if (write) {
-    MaybeResume();
-    rocksdb::WriteOptions options;
-    options.sync = options_.sync_writes && durable_group;
-    written = FromRocks(db_->Write(options, txn.batch()), "commit");
-    if (!written.ok()) resume_needed_ = true;
-    // Before the next group can be written, so heads are published in order.
-    if (written.ok() && txn.has_appended()) log_->Publish(txn.head());
-  }
-
-  queue_mu_.Lock();
-  if (write) {
-    if (written.ok() && txn.has_appended()) committed_head_ = txn.head();
-    mine->status = written;
-    mine->written = true;
-    writing_.reset();
-    written_cv_.SignalAll();
-  }
-  for (Writer* w : group) {
-    // A failed write fails every writer of the group; one of the group staged on it too.
-    if (!written.ok() && w->status.ok()) w->status = written;
-    w->done = true;
-    if (w != &self) w->cv.Signal();
-  }
-  absl::Status status = self.status;
-  queue_mu_.Unlock();
-  return status;
-}
-
-void Store::MaybeResume() {
-  if (!resume_needed_) return;
-  const absl::Time now = absl::Now();
-  if (now - last_resume_attempt_ < absl::Milliseconds(100)) return;
-  last_resume_attempt_ = now;
-  // Busy means RocksDB's own background recovery is running; anything else but OK means
-  // the cause (a full disk) is still there.
-  if (db_->Resume().ok()) resume_needed_ = false;
 }
 
 // ---------------------------------------------------------------------------
@@ -723,64 +597,107 @@ absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
   SyncApplyGuard guard;
   ApplyReport report;
   const int64_t future_limit = NowMillis() + kFutureSkewMillis;
-  absl::Status s = Commit([&](WriteTxn& txn) -> absl::Status {
-    report = ApplyReport();
-    uint64_t last_log_sequence = 0;
-    for (int i = 0; i < static_cast<int>(changes.size()); ++i) {
-      const pb::SyncChange& change = changes[i];
-      txn.SetSavePoint();
-      absl::Status outcome = context.changes_validated ? absl::OkStatus() : ValidateChange(change);
-      absl::StatusOr<StageResult> staged =
-          outcome.ok() ? StageChange(txn, change, context) : absl::StatusOr<StageResult>(outcome);
-      if (!staged.ok()) {
-        txn.RollbackToSavePoint();
-        report.failed_index = i;
-        report.failed_sequence = change.sequence();
-        report.failure = staged.status();
-        report.rejected = static_cast<int>(changes.size()) - i;
-        break;
-      }
-      txn.PopSavePoint();
-      switch (staged->kind) {
-        case StageResult::Kind::kApplied:
-          ++report.applied;
-          break;
-        case StageResult::Kind::kDuplicate:
-          ++report.duplicates;
-          break;
-        case StageResult::Kind::kSkipped:
-          ++report.skipped;
-          break;
-        case StageResult::Kind::kConflict:
-          ++report.conflicts;
-          break;
-      }
-      if (change.timestamp() > future_limit ||
-          (change.payload().has_experience_updated() &&
-           change.payload().experience_updated().update().last_reinforced() > future_limit)) {
-        ++report.future_timestamps;
-      }
-      report.safe_through = change.sequence();
-      last_log_sequence = change.log_sequence();
-    }
-    if (pull_cursor.has_value()) {
-      uint64_t through = pull_cursor->through;
-      if (report.failed_index.has_value()) {
-        // Stop just before the failed change: everything before it was applied or was
-        // filtered out by the hub.
-        const uint64_t failed_at = changes[*report.failed_index].log_sequence();
-        through = failed_at > 0 ? failed_at - 1 : last_log_sequence;
-      }
-      if (through > 0) {
-        if (absl::Status c = txn.AdvanceCursor(pull_cursor->hub_id, CursorKind::kPull, through);
-            !c.ok()) {
-          return c;
-        }
-      }
-    }
-    return absl::OkStatus();
-  }, /*durable=*/true, /*pipelined=*/true);
-  if (!s.ok()) return s;
+  const int total = static_cast<int>(changes.size());
+  const int per_group =
+      std::max(1, options_.changes_per_group > 0 ? options_.changes_per_group : total);
+  uint64_t last_log_sequence = 0;
+  bool stopped = false;  // a change could not apply: it and the rest are rejected
+  bool abandoned = false;  // the write of an earlier part failed: nothing more is staged
+  // A large batch is committed in parts of `per_group` changes, each submitted once the
+  // one before is staged, so that a part is staged while the one before is written. Only
+  // the last part is fsynced: that covers the earlier ones (one log).
+  std::vector<std::shared_ptr<Writer>> parts;
+  bool synced = false;  // the last part submitted is fsynced
+  for (int begin = 0; begin == 0 || begin < total; begin += per_group) {
+    const int end = std::min(total, begin + per_group);
+    const bool last = end == total;
+    synced = last;
+    std::shared_ptr<Writer> previous = parts.empty() ? nullptr : parts.back();
+    parts.push_back(Submit(
+        [&, begin, end, last, previous](WriteTxn& txn) -> absl::Status {
+          if (previous != nullptr) {
+            // Staged on the database, not on the part before, when that one's write
+            // has ended; had it failed, this part would skip its changes (and their
+            // origin marks would hide them from the retry).
+            if (absl::Status failed = WriteFailure(*previous); !failed.ok()) {
+              abandoned = true;
+              return failed;
+            }
+          }
+          for (int i = begin; i < end; ++i) {
+            const pb::SyncChange& change = changes[i];
+            txn.SetSavePoint();
+            absl::Status outcome =
+                context.changes_validated ? absl::OkStatus() : ValidateChange(change);
+            absl::StatusOr<StageResult> staged = outcome.ok()
+                                                     ? StageChange(txn, change, context)
+                                                     : absl::StatusOr<StageResult>(outcome);
+            if (!staged.ok()) {
+              txn.RollbackToSavePoint();
+              report.failed_index = i;
+              report.failed_sequence = change.sequence();
+              report.failure = staged.status();
+              report.rejected = total - i;
+              stopped = true;
+              break;
+            }
+            txn.PopSavePoint();
+            switch (staged->kind) {
+              case StageResult::Kind::kApplied:
+                ++report.applied;
+                break;
+              case StageResult::Kind::kDuplicate:
+                ++report.duplicates;
+                break;
+              case StageResult::Kind::kSkipped:
+                ++report.skipped;
+                break;
+              case StageResult::Kind::kConflict:
+                ++report.conflicts;
+                break;
+            }
+            if (change.timestamp() > future_limit ||
+                (change.payload().has_experience_updated() &&
+                 change.payload().experience_updated().update().last_reinforced() >
+                     future_limit)) {
+              ++report.future_timestamps;
+            }
+            report.safe_through = change.sequence();
+            last_log_sequence = change.log_sequence();
+          }
+          if (pull_cursor.has_value() && (last || stopped)) {
+            uint64_t through = pull_cursor->through;
+            if (report.failed_index.has_value()) {
+              // Stop just before the failed change: everything before it was applied or
+              // was filtered out by the hub.
+              const uint64_t failed_at = changes[*report.failed_index].log_sequence();
+              through = failed_at > 0 ? failed_at - 1 : last_log_sequence;
+            }
+            if (through > 0) {
+              if (absl::Status c =
+                      txn.AdvanceCursor(pull_cursor->hub_id, CursorKind::kPull, through);
+                  !c.ok()) {
+                abandoned = true;
+                return c;
+              }
+            }
+          }
+          return absl::OkStatus();
+        },
+        /*durable=*/last, /*pipelined=*/true));
+    // Submit returns once the part is staged: `stopped` and `abandoned` are its outcome.
+    if (stopped || abandoned) break;
+  }
+  absl::Status status;
+  for (const std::shared_ptr<Writer>& part : parts) {
+    absl::Status s = Await(*part);
+    if (status.ok()) status = s;
+  }
+  if (!status.ok()) return status;
+  if (!synced && options_.sync_writes) {
+    // Stopped before the last part: what was applied is acknowledged, so it is synced.
+    if (absl::Status s = FromRocks(db_->SyncWAL(), "log sync"); !s.ok()) return s;
+  }
   return report;
 }
 

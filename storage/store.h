@@ -22,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -56,6 +57,9 @@ struct StoreOptions {
   bool authoritative = false;
   // Most writers one commit group takes.
   int max_group_size = 64;
+  // ApplyRemoteChanges commits a batch in parts of at most this many changes, each staged
+  // while the part before is written (0: the whole batch in one part).
+  int changes_per_group = 128;
   // The file system RocksDB writes through; nullptr = the default one. Tests inject faults
   // (a full disk) here.
   std::shared_ptr<rocksdb::FileSystem> file_system;
@@ -174,7 +178,8 @@ class Store {
   // Applies `changes` in order, exactly once each, under a SyncApplyGuard. The first
   // change that cannot apply stops the batch: it and everything after it are rejected
   // (report.failure says why); everything before is committed. `context.self_id` is
-  // filled in. A non-OK status means nothing was written (an I/O error).
+  // filled in. A non-OK status (an I/O error) means the batch may be partly written, in
+  // order: applying it again applies the rest (each change applies exactly once).
   absl::StatusOr<ApplyReport> ApplyRemoteChanges(
       ChangeRefs changes, ApplyContext context,
       const std::optional<PullCursorUpdate>& pull_cursor = std::nullopt);
@@ -283,14 +288,30 @@ class Store {
   // fsynced (sync_writes) when any of its writers is `durable`. Returns once the group
   // is written (and every group before it).
   //
-  // Groups are pipelined: while one group is written (RocksDB's WAL, memtables, fsync),
-  // the next is staged on top of it (WriteTxn's base), so that staging and writing, each
-  // about half of a commit, overlap. `pipelined` says `stage` reads and writes only
-  // through its WriteTxn (no iterators or reads of its own on the database); a group with
-  // any other writer waits for the write before it, and is staged alone on the database.
-  // When a group's write fails, the group staged on it fails with the same error.
+  // Groups are pipelined: a group's leader stages it and hands it to the store's writer
+  // thread, and the next group is staged on top of it (WriteTxn's base) while it is
+  // written (RocksDB's WAL, memtables, fsync), so that staging and writing, each about
+  // half of a commit, overlap. `pipelined` says `stage` reads and writes only through its
+  // WriteTxn (no iterators or reads of its own on the database); a group with any other
+  // writer waits for the write before it and is staged alone on the database. When a
+  // group's write fails, the group staged on it fails with the same error.
   absl::Status Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable = true,
                       bool pipelined = false);
+  // Commit in two steps: Submit returns once `stage` has run (its group is handed to the
+  // writer thread, or done), Await once the group is written. A caller may submit
+  // several stages in a row, each staged on top of the one before while that one is
+  // written, and await them all.
+  std::shared_ptr<Writer> Submit(std::function<absl::Status(WriteTxn&)> stage, bool durable,
+                                 bool pipelined);
+  absl::Status Await(Writer& writer);
+  // The error of `writer`'s group if its write has ended in one, else OK.
+  absl::Status WriteFailure(Writer& writer);
+  // With queue_mu_ held, by the front writer: stages a group and hands it on.
+  void LeadGroup();
+  // The writer thread: writes each handed-over group, in order.
+  void WriteLoop();
+  void StartWriter();
+  void StopWriter();
   // Fills in this instance as origin, validates and commits a local change. `prepare`,
   // when given, adjusts the change inside the commit (seeing the group's writes).
   using LocalPrepare = std::function<absl::Status(WriteTxn&, pulsedb::sync::v1::SyncChange&)>;
@@ -334,11 +355,15 @@ class Store {
   Mutex queue_mu_;
   // Writers waiting for a group; the front one leads the next group once no group is
   // being staged.
-  std::deque<Writer*> writers_ ABSL_GUARDED_BY(queue_mu_);
+  std::deque<std::shared_ptr<Writer>> writers_ ABSL_GUARDED_BY(queue_mu_);
   bool staging_ ABSL_GUARDED_BY(queue_mu_) = false;
-  // The group staged and being written, if any (the base of the next group).
+  // The group handed to the writer thread and not yet written, if any (the base of the
+  // next group).
   std::shared_ptr<StagedGroup> writing_ ABSL_GUARDED_BY(queue_mu_);
   CondVar written_cv_;  // a group's write ended
+  CondVar writer_cv_;   // a group was handed to the writer thread, or it is to stop
+  bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::thread writer_thread_;
   std::atomic<uint64_t> pipelined_groups_{0};
   // After a failed write RocksDB refuses writes until it recovers. The commit leader asks
   // it to resume (at most every 100 ms); RocksDB may still refuse until the process is
@@ -353,7 +378,7 @@ class Store {
   // is kept for the next group but one (see WriteTxn). Chosen under queue_mu_.
   rocksdb::WriteBatch group_batches_[2];
   int next_batch_ ABSL_GUARDED_BY(queue_mu_) = 0;
-  // Only the thread writing a group touches these (one at a time).
+  // Only the writer thread touches these.
   bool resume_needed_ = false;
   absl::Time last_resume_attempt_ = absl::InfinitePast();
 };

@@ -1,0 +1,193 @@
+// Store's commit groups: writers queue, the front one stages a group (its own and every
+// writer queued behind it) into a WriteTxn and hands it to the store's writer thread,
+// which writes groups one at a time, in order. The next group is staged on top of the
+// one being written (store.h, Commit).
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include "storage/keys.h"
+#include "storage/rocks_status.h"
+#include "storage/store.h"
+
+namespace pulse::storage {
+
+struct Store::Writer {
+  Writer(std::function<absl::Status(WriteTxn&)> s, bool d, bool p)
+      : stage(std::move(s)), durable(d), pipelined(p) {}
+  std::function<absl::Status(WriteTxn&)> stage;
+  const bool durable;
+  const bool pipelined;
+  // Set by the group's leader (the stage's result) and then by the writer thread; read
+  // by the writer's own thread once `done`. Guarded by queue_mu_ from `staged` on.
+  absl::Status status;
+  bool staged = false;  // its stage has run: it is in a group handed to the writer, or done
+  bool done = false;    // its group is written, or failed
+  CondVar cv;
+};
+
+// A group staged and handed to the writer thread; the next group may be staged on top of
+// it until `written`. Guarded by queue_mu_ except `txn`, which its leader builds and the
+// writer thread then reads (and the next group reads as its base).
+struct Store::StagedGroup {
+  std::unique_ptr<WriteTxn> txn;
+  std::vector<std::shared_ptr<Writer>> writers;
+  bool durable = false;
+  bool write_started = false;
+  bool written = false;
+  absl::Status status;
+};
+
+absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable,
+                           bool pipelined) {
+  return Await(*Submit(std::move(stage), durable, pipelined));
+}
+
+std::shared_ptr<Store::Writer> Store::Submit(std::function<absl::Status(WriteTxn&)> stage,
+                                             bool durable, bool pipelined) {
+  auto self = std::make_shared<Writer>(std::move(stage), durable, pipelined);
+  MutexLock lock(&queue_mu_);
+  writers_.push_back(self);
+  while (!self->staged && (staging_ || writers_.front() != self)) self->cv.Wait(&queue_mu_);
+  if (!self->staged) LeadGroup();
+  return self;
+}
+
+absl::Status Store::Await(Writer& writer) {
+  MutexLock lock(&queue_mu_);
+  while (!writer.done) writer.cv.Wait(&queue_mu_);
+  return writer.status;
+}
+
+absl::Status Store::WriteFailure(Writer& writer) {
+  MutexLock lock(&queue_mu_);
+  return writer.done ? writer.status : absl::OkStatus();
+}
+
+void Store::LeadGroup() {
+  // Everyone queued now, up to the group limit.
+  staging_ = true;
+  std::vector<std::shared_ptr<Writer>> group;
+  bool all_pipelined = true;
+  while (!writers_.empty() && static_cast<int>(group.size()) < options_.max_group_size) {
+    all_pipelined = all_pipelined && writers_.front()->pipelined;
+    group.push_back(std::move(writers_.front()));
+    writers_.pop_front();
+  }
+  if (!all_pipelined) {
+    while (writing_ != nullptr) written_cv_.Wait(&queue_mu_);
+  }
+  std::shared_ptr<StagedGroup> base = writing_;
+  const uint64_t head = base != nullptr ? base->txn->head() : committed_head_;
+  rocksdb::WriteBatch* batch = &group_batches_[next_batch_];
+  next_batch_ ^= 1;
+  queue_mu_.Unlock();
+
+  // The batch's last user was the group before the base: written, and no longer read.
+  // The buffer of ordinary groups is kept; that of an unusually large one is let go.
+  constexpr std::size_t kKeptBatchBytes = 64 << 20;
+  if (batch->GetDataSize() > kKeptBatchBytes) *batch = rocksdb::WriteBatch();
+  auto mine = std::make_shared<StagedGroup>();
+  mine->txn = std::make_unique<WriteTxn>(db_.get(), cf_, head, batch,
+                                         base != nullptr ? base->txn.get() : nullptr);
+  WriteTxn& txn = *mine->txn;
+  for (const std::shared_ptr<Writer>& w : group) {
+    mine->durable = mine->durable || w->durable;
+    txn.SetSavePoint();
+    absl::Status status = w->stage(txn);
+    if (status.ok()) {
+      txn.PopSavePoint();
+    } else {
+      txn.RollbackToSavePoint();
+    }
+    w->status = std::move(status);
+  }
+  txn.StageOriginMarks();
+  if (txn.has_appended()) txn.Put(cf_.meta, kMetaHead, EncodeSequence(txn.head()));
+  txn.DetachBase();
+  if (base != nullptr) pipelined_groups_.fetch_add(1, std::memory_order_relaxed);
+
+  // Staged: once the base is written, hand the group to the writer thread and the lead
+  // to the next writer, who stages on top of this group while it is written.
+  queue_mu_.Lock();
+  while (base != nullptr && !base->written) written_cv_.Wait(&queue_mu_);
+  const absl::Status upstream = base != nullptr ? base->status : absl::OkStatus();
+  base.reset();
+  const bool write = upstream.ok() && !txn.empty();
+  for (const std::shared_ptr<Writer>& w : group) {
+    w->staged = true;
+    if (!write) {
+      // Nothing to write, or staged on a group whose write failed: fails the same way.
+      if (!upstream.ok() && w->status.ok()) w->status = upstream;
+      w->done = true;
+    }
+    w->cv.Signal();
+  }
+  if (write) {
+    mine->writers = std::move(group);
+    writing_ = std::move(mine);
+    writer_cv_.Signal();
+  }
+  staging_ = false;
+  if (!writers_.empty()) writers_.front()->cv.Signal();
+}
+
+void Store::WriteLoop() {
+  MutexLock lock(&queue_mu_);
+  for (;;) {
+    while (!stopping_ && (writing_ == nullptr || writing_->write_started)) {
+      writer_cv_.Wait(&queue_mu_);
+    }
+    if (writing_ == nullptr || writing_->write_started) return;  // stopping, nothing left
+    std::shared_ptr<StagedGroup> group = writing_;
+    group->write_started = true;
+    queue_mu_.Unlock();
+
+    WriteTxn& txn = *group->txn;
+    MaybeResume();
+    rocksdb::WriteOptions options;
+    options.sync = options_.sync_writes && group->durable;
+    absl::Status written = FromRocks(db_->Write(options, txn.batch()), "commit");
+    if (!written.ok()) resume_needed_ = true;
+    // Before the next group can be written, so heads are published in order.
+    if (written.ok() && txn.has_appended()) log_->Publish(txn.head());
+
+    queue_mu_.Lock();
+    if (written.ok() && txn.has_appended()) committed_head_ = txn.head();
+    group->status = written;
+    group->written = true;
+    writing_.reset();
+    written_cv_.SignalAll();
+    for (const std::shared_ptr<Writer>& w : group->writers) {
+      if (!written.ok() && w->status.ok()) w->status = written;
+      w->done = true;
+      w->cv.Signal();
+    }
+  }
+}
+
+void Store::StartWriter() {
+  writer_thread_ = std::thread([this] { WriteLoop(); });
+}
+
+void Store::StopWriter() {
+  if (!writer_thread_.joinable()) return;
+  {
+    MutexLock lock(&queue_mu_);
+    stopping_ = true;
+    writer_cv_.Signal();
+  }
+  writer_thread_.join();
+}
+
+void Store::MaybeResume() {
+  if (!resume_needed_) return;
+  const absl::Time now = absl::Now();
+  if (now - last_resume_attempt_ < absl::Milliseconds(100)) return;
+  last_resume_attempt_ = now;
+  // Busy means RocksDB's own background recovery is running; anything else but OK means
+  // the cause (a full disk) is still there.
+  if (db_->Resume().ok()) resume_needed_ = false;
+}
+
+}  // namespace pulse::storage
