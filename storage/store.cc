@@ -684,7 +684,10 @@ absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
           }
           return absl::OkStatus();
         },
-        /*durable=*/last, /*pipelined=*/true));
+        /*durable=*/last, /*pipelined=*/true,
+        // The last part is awaited at once; the others are written while this thread
+        // stages the next.
+        last ? WriteBy::kLeader : WriteBy::kWriterThread));
     // Submit returns once the part is staged: `stopped` and `abandoned` are its outcome.
     if (stopped || abandoned) break;
   }

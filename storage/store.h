@@ -297,19 +297,25 @@ class Store {
   // group's write fails, the group staged on it fails with the same error.
   absl::Status Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable = true,
                       bool pipelined = false);
-  // Commit in two steps: Submit returns once `stage` has run (its group is handed to the
-  // writer thread, or done), Await once the group is written. A caller may submit
-  // several stages in a row, each staged on top of the one before while that one is
-  // written, and await them all.
+  // Who writes a group: the writer that led it (Commit: its caller waits for the write
+  // anyway), or the store's writer thread (so that the caller can go on, to stage more).
+  enum class WriteBy { kLeader, kWriterThread };
+  // Commit in two steps: Submit returns once `stage` has run (its group is handed on to be
+  // written, or written by this thread when it led the group and `write_by` is kLeader),
+  // Await once the group is written. A caller may submit several stages in a row with
+  // kWriterThread, each staged on top of the one before while that one is written.
   std::shared_ptr<Writer> Submit(std::function<absl::Status(WriteTxn&)> stage, bool durable,
-                                 bool pipelined);
+                                 bool pipelined, WriteBy write_by);
   absl::Status Await(Writer& writer);
   // The error of `writer`'s group if its write has ended in one, else OK.
   absl::Status WriteFailure(Writer& writer);
-  // With queue_mu_ held, by the front writer: stages a group and hands it on.
-  void LeadGroup();
-  // The writer thread: writes each handed-over group, in order.
+  // With queue_mu_ held, by the front writer: stages a group and hands it on; returns it
+  // when `write_here` (the caller then writes it with WriteGroup).
+  std::shared_ptr<StagedGroup> LeadGroup(bool write_here);
+  // The writer thread: writes each group handed to it, in order.
   void WriteLoop();
+  // Writes a staged group and completes its writers (queue_mu_ not held).
+  void WriteGroup(StagedGroup& group);
   void StartWriter();
   void StopWriter();
   // Fills in this instance as origin, validates and commits a local change. `prepare`,
@@ -378,7 +384,7 @@ class Store {
   // is kept for the next group but one (see WriteTxn). Chosen under queue_mu_.
   rocksdb::WriteBatch group_batches_[2];
   int next_batch_ ABSL_GUARDED_BY(queue_mu_) = 0;
-  // Only the writer thread touches these.
+  // Only the thread writing a group touches these (one at a time, see WriteGroup).
   bool resume_needed_ = false;
   absl::Time last_resume_attempt_ = absl::InfinitePast();
 };

@@ -1,7 +1,7 @@
 // Store's commit groups: writers queue, the front one stages a group (its own and every
-// writer queued behind it) into a WriteTxn and hands it to the store's writer thread,
-// which writes groups one at a time, in order. The next group is staged on top of the
-// one being written (store.h, Commit).
+// writer queued behind it) into a WriteTxn and writes it, itself or through the store's
+// writer thread; groups are written one at a time, in order. The next group is staged on
+// top of the one being written (store.h, Commit).
 #include <memory>
 #include <utility>
 #include <vector>
@@ -13,11 +13,12 @@
 namespace pulse::storage {
 
 struct Store::Writer {
-  Writer(std::function<absl::Status(WriteTxn&)> s, bool d, bool p)
-      : stage(std::move(s)), durable(d), pipelined(p) {}
+  Writer(std::function<absl::Status(WriteTxn&)> s, bool d, bool p, WriteBy w)
+      : stage(std::move(s)), durable(d), pipelined(p), write_by(w) {}
   std::function<absl::Status(WriteTxn&)> stage;
   const bool durable;
   const bool pipelined;
+  const WriteBy write_by;  // when this writer leads its group
   // Set by the group's leader (the stage's result) and then by the writer thread; read
   // by the writer's own thread once `done`. Guarded by queue_mu_ from `staged` on.
   absl::Status status;
@@ -40,16 +41,22 @@ struct Store::StagedGroup {
 
 absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable,
                            bool pipelined) {
-  return Await(*Submit(std::move(stage), durable, pipelined));
+  // The caller waits for the write anyway: a group it leads, it writes itself (no hand-off
+  // to the writer thread and back).
+  return Await(*Submit(std::move(stage), durable, pipelined, WriteBy::kLeader));
 }
 
 std::shared_ptr<Store::Writer> Store::Submit(std::function<absl::Status(WriteTxn&)> stage,
-                                             bool durable, bool pipelined) {
-  auto self = std::make_shared<Writer>(std::move(stage), durable, pipelined);
-  MutexLock lock(&queue_mu_);
-  writers_.push_back(self);
-  while (!self->staged && (staging_ || writers_.front() != self)) self->cv.Wait(&queue_mu_);
-  if (!self->staged) LeadGroup();
+                                             bool durable, bool pipelined, WriteBy write_by) {
+  auto self = std::make_shared<Writer>(std::move(stage), durable, pipelined, write_by);
+  std::shared_ptr<StagedGroup> to_write;
+  {
+    MutexLock lock(&queue_mu_);
+    writers_.push_back(self);
+    while (!self->staged && (staging_ || writers_.front() != self)) self->cv.Wait(&queue_mu_);
+    if (!self->staged) to_write = LeadGroup(write_by == WriteBy::kLeader);
+  }
+  if (to_write != nullptr) WriteGroup(*to_write);
   return self;
 }
 
@@ -64,7 +71,7 @@ absl::Status Store::WriteFailure(Writer& writer) {
   return writer.done ? writer.status : absl::OkStatus();
 }
 
-void Store::LeadGroup() {
+std::shared_ptr<Store::StagedGroup> Store::LeadGroup(bool write_here) {
   // Everyone queued now, up to the group limit.
   staging_ = true;
   std::vector<std::shared_ptr<Writer>> group;
@@ -123,46 +130,60 @@ void Store::LeadGroup() {
     }
     w->cv.Signal();
   }
+  std::shared_ptr<StagedGroup> to_write;
   if (write) {
     mine->writers = std::move(group);
+    if (write_here) {
+      mine->write_started = true;  // the writer thread leaves it alone
+      to_write = mine;
+    } else {
+      writer_cv_.Signal();
+    }
     writing_ = std::move(mine);
-    writer_cv_.Signal();
   }
   staging_ = false;
   if (!writers_.empty()) writers_.front()->cv.Signal();
+  return to_write;
 }
 
 void Store::WriteLoop() {
-  MutexLock lock(&queue_mu_);
   for (;;) {
-    while (!stopping_ && (writing_ == nullptr || writing_->write_started)) {
-      writer_cv_.Wait(&queue_mu_);
+    std::shared_ptr<StagedGroup> group;
+    {
+      MutexLock lock(&queue_mu_);
+      while (!stopping_ && (writing_ == nullptr || writing_->write_started)) {
+        writer_cv_.Wait(&queue_mu_);
+      }
+      if (writing_ == nullptr || writing_->write_started) return;  // stopping, nothing left
+      group = writing_;
+      group->write_started = true;
     }
-    if (writing_ == nullptr || writing_->write_started) return;  // stopping, nothing left
-    std::shared_ptr<StagedGroup> group = writing_;
-    group->write_started = true;
-    queue_mu_.Unlock();
+    WriteGroup(*group);
+  }
+}
 
-    WriteTxn& txn = *group->txn;
-    MaybeResume();
-    rocksdb::WriteOptions options;
-    options.sync = options_.sync_writes && group->durable;
-    absl::Status written = FromRocks(db_->Write(options, txn.batch()), "commit");
-    if (!written.ok()) resume_needed_ = true;
-    // Before the next group can be written, so heads are published in order.
-    if (written.ok() && txn.has_appended()) log_->Publish(txn.head());
+void Store::WriteGroup(StagedGroup& group) {
+  // One group is written at a time (the next is handed on only once this one is
+  // written), by the writer thread or by its leader: resume_needed_ needs no lock.
+  WriteTxn& txn = *group.txn;
+  MaybeResume();
+  rocksdb::WriteOptions options;
+  options.sync = options_.sync_writes && group.durable;
+  absl::Status written = FromRocks(db_->Write(options, txn.batch()), "commit");
+  if (!written.ok()) resume_needed_ = true;
+  // Before the next group can be written, so heads are published in order.
+  if (written.ok() && txn.has_appended()) log_->Publish(txn.head());
 
-    queue_mu_.Lock();
-    if (written.ok() && txn.has_appended()) committed_head_ = txn.head();
-    group->status = written;
-    group->written = true;
-    writing_.reset();
-    written_cv_.SignalAll();
-    for (const std::shared_ptr<Writer>& w : group->writers) {
-      if (!written.ok() && w->status.ok()) w->status = written;
-      w->done = true;
-      w->cv.Signal();
-    }
+  MutexLock lock(&queue_mu_);
+  if (written.ok() && txn.has_appended()) committed_head_ = txn.head();
+  group.status = written;
+  group.written = true;
+  writing_.reset();
+  written_cv_.SignalAll();
+  for (const std::shared_ptr<Writer>& w : group.writers) {
+    if (!written.ok() && w->status.ok()) w->status = written;
+    w->done = true;
+    w->cv.Signal();
   }
 }
 
