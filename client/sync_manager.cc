@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -449,8 +450,32 @@ absl::Status SyncManager::ApplyBatch(
   return absl::OkStatus();
 }
 
+pb::PullRequest SyncManager::PageRequest(const std::string& hub, uint64_t cursor,
+                                         std::optional<uint64_t> applied_through) const {
+  pb::PullRequest request;
+  request.mutable_cursor()->set_instance_id(hub);
+  request.mutable_cursor()->set_last_sequence(cursor);
+  if (applied_through.has_value()) request.set_applied_through(*applied_through);
+  request.set_batch_size(config_.batch_size);
+  for (const std::string& c : config_.collectives) request.add_collectives(c);
+  for (pb::SyncEntityType t : EntityTypes()) request.add_entity_types(t);
+  request.set_source_instance(self_);
+  request.set_target_instance(hub);
+  request.set_max_reply_bytes(config_.max_message_bytes);
+  return request;
+}
+
 absl::Status SyncManager::PullAll(const SyncProgressCallback* progress, bool initial) {
   uint64_t total = 0;
+  // The page after the one being applied, asked for before applying it (the hub is told
+  // how far this peer has applied, not the cursor it pages from), so that the transfer
+  // of page n+1 overlaps the apply of page n. Used only if the apply took the stored
+  // cursor exactly where that request starts. Waited for (not abandoned) on every return.
+  struct PageAhead {
+    std::string hub;
+    uint64_t cursor = 0;
+    std::future<absl::StatusOr<pb::PullResponse>> reply;
+  } ahead;
   for (;;) {
     std::string hub;
     {
@@ -464,16 +489,13 @@ absl::Status SyncManager::PullAll(const SyncProgressCallback* progress, bool ini
     absl::StatusOr<std::optional<uint64_t>> stored = store_->GetCursor(hub, CursorKind::kPull);
     if (!stored.ok()) return stored.status();
     const uint64_t cursor = stored->value_or(0);
-    pb::PullRequest request;
-    request.mutable_cursor()->set_instance_id(hub);
-    request.mutable_cursor()->set_last_sequence(cursor);
-    request.set_batch_size(config_.batch_size);
-    for (const std::string& c : config_.collectives) request.add_collectives(c);
-    for (pb::SyncEntityType t : EntityTypes()) request.add_entity_types(t);
-    request.set_source_instance(self_);
-    request.set_target_instance(hub);
-    request.set_max_reply_bytes(config_.max_message_bytes);
-    absl::StatusOr<pb::PullResponse> response = transport_->Pull(request);
+    absl::StatusOr<pb::PullResponse> response = absl::UnknownError("not pulled");
+    if (ahead.reply.valid() && ahead.hub == hub && ahead.cursor == cursor) {
+      response = ahead.reply.get();
+    } else {
+      if (ahead.reply.valid()) ahead.reply.get();  // asked from elsewhere: dropped
+      response = transport_->Pull(PageRequest(hub, cursor, std::nullopt));
+    }
     if (!response.ok()) {
       if (SyncErrorOf(response.status()) == SyncErrorKind::kCursorNotFound) {
         if (absl::Status s = RecoverWithSnapshot(progress); !s.ok()) return s;
@@ -485,6 +507,14 @@ absl::Status SyncManager::PullAll(const SyncProgressCallback* progress, bool ini
       return PeerChangedError(response->responder_instance(), hub);
     }
     const uint64_t through = response->new_cursor().last_sequence();
+    if (response->has_more() && through > cursor) {
+      ahead.hub = hub;
+      ahead.cursor = through;
+      ahead.reply = std::async(std::launch::async,
+                               [this, request = PageRequest(hub, through, cursor)] {
+                                 return transport_->Pull(request);
+                               });
+    }
     if (absl::Status s = ApplyBatch(response->changes(), through, response->head_sequence());
         !s.ok()) {
       return s;

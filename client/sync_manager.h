@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -110,6 +111,10 @@ class SyncManager {
   // because it could not be reached).
   static bool IsPushRejection(const absl::Status& status);
   absl::Status PullAll(const SyncProgressCallback* progress, bool initial);
+  // A Pull of the page after `cursor`; `applied_through`, when given, is how far this
+  // store has applied (it asks for a page ahead of its applies).
+  pulsedb::sync::v1::PullRequest PageRequest(const std::string& hub, uint64_t cursor,
+                                             std::optional<uint64_t> applied_through) const;
   absl::Status RecoverWithSnapshot(const SyncProgressCallback* progress);
   // In live mode: tells the hub how far this store has applied (Pull{acknowledge_only}),
   // which is what lets it compact; a delivered stream event is not yet applied.

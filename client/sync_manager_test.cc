@@ -4,6 +4,8 @@
 #include "client/sync_manager.h"
 
 #include <atomic>
+#include <mutex>
+#include <optional>
 
 #include "client/in_memory_sync_transport.h"
 #include "client/sync_error.h"
@@ -127,6 +129,66 @@ TEST_F(EngineTest, InitialSyncReportsProgressPerBatch) {
   EXPECT_EQ(steps[2].batch_complete, 5u);
   EXPECT_EQ(steps[2].total_pulled, 25u);
   EXPECT_FALSE(steps[2].has_more);
+}
+
+// Records every Pull request, and how far the peer's store had applied when it was made.
+class RecordingPullTransport final : public InMemorySyncTransport {
+ public:
+  RecordingPullTransport(std::shared_ptr<InMemoryHub> hub, storage::Store* peer)
+      : InMemorySyncTransport(std::move(hub)), peer_(peer) {}
+  struct Call {
+    uint64_t cursor;
+    std::optional<uint64_t> applied_through;
+    uint64_t stored_when_asked;  // the peer's pull cursor as the request left
+  };
+  absl::StatusOr<pb::PullResponse> Pull(const pb::PullRequest& request) override {
+    Call call;
+    call.cursor = request.cursor().last_sequence();
+    if (request.has_applied_through()) call.applied_through = request.applied_through();
+    absl::StatusOr<std::optional<uint64_t>> stored =
+        peer_->GetCursor(request.cursor().instance_id(), storage::CursorKind::kPull);
+    call.stored_when_asked = stored.ok() ? stored->value_or(0) : 0;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      calls_.push_back(call);
+    }
+    return InMemorySyncTransport::Pull(request);
+  }
+  std::vector<Call> calls() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return calls_;
+  }
+
+ private:
+  storage::Store* const peer_;
+  std::mutex mu_;
+  std::vector<Call> calls_;
+};
+
+// Page n+1 is asked for while page n is applied; the hub is told how far the peer has
+// applied, never more.
+TEST_F(EngineTest, InitialSyncAsksForTheNextPageBeforeApplyingThisOne) {
+  auto a = Open("a");
+  const std::string c = a->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 9; ++i) ASSERT_TRUE(a->CreateExperience(MakeExperience(c)).ok());
+  ASSERT_TRUE(Manager(a.get())->SyncOnce().ok());
+  auto b = Open("b");
+  SyncConfig config;
+  config.batch_size = 2;
+  auto transport = std::make_shared<RecordingPullTransport>(hub_, b.get());
+  SyncManager manager(b.get(), transport, config);
+  ASSERT_TRUE(manager.InitialSync().ok());
+  EXPECT_EQ(b->log().Head(), 10u);
+  const std::vector<RecordingPullTransport::Call> calls = transport->calls();
+  ASSERT_EQ(calls.size(), 5u);  // 2+2+2+2+2, no request repeated
+  EXPECT_FALSE(calls[0].applied_through.has_value());
+  for (std::size_t i = 1; i < calls.size(); ++i) {
+    SCOPED_TRACE(i);
+    EXPECT_EQ(calls[i].cursor, 2 * i);  // where page i-1 ended
+    ASSERT_TRUE(calls[i].applied_through.has_value());
+    EXPECT_EQ(*calls[i].applied_through, 2 * (i - 1));  // where page i-1 started
+    EXPECT_LE(*calls[i].applied_through, calls[i].stored_when_asked);
+  }
 }
 
 // A hub whose pages claim more but never advance (a broken or malicious hub).

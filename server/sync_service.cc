@@ -224,9 +224,20 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
     read.max_reply_bytes = request.max_reply_bytes();
     scan = BuildScan(read, peer, hub_->hub_id(), hub_->options(), *grant);
   }
+  // What the peer has applied: its cursor, or less when it pages ahead of its applies.
+  uint64_t applied = request.cursor().last_sequence();
+  if (scan.ok() && request.has_applied_through()) {
+    if (request.applied_through() > applied) {
+      scan = absl::InvalidArgumentError(
+          absl::StrCat("applied_through ", request.applied_through(), " is beyond the cursor ",
+                       applied, ": a peer cannot have applied what it has not pulled"));
+    } else {
+      applied = request.applied_through();
+    }
+  }
   if (scan.ok() && request.acknowledge_only()) {
     pb::PullResponse acknowledged;
-    absl::Status s = Acknowledge(peer, request, &acknowledged);
+    absl::Status s = Acknowledge(peer, request, applied, &acknowledged);
     if (s.ok()) acknowledged.AppendToString(response);
     return s;
   }
@@ -257,9 +268,9 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
          {"reason", std::string(page.status().message())}});
     return page.status();
   }
-  // The request's cursor acknowledges what the peer has applied: register it, even for
-  // an empty page, so compaction waits for this peer.
-  hub_->RecordServed(peer, request.cursor().last_sequence());
+  // The request acknowledges what the peer has applied: register it, even for an empty
+  // page, so compaction waits for this peer.
+  hub_->RecordServed(peer, applied);
   // A peer paging through the log asks for the next page as soon as it has this one.
   hub_->read_ahead().ReadAheadAfter(peer, *scan, *page);
   const std::size_t count = page->appended;
@@ -284,14 +295,14 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
 }
 
 absl::Status SyncServiceImpl::Acknowledge(const std::string& peer, const pb::PullRequest& request,
-                                          pb::PullResponse* response) {
+                                          uint64_t applied, pb::PullResponse* response) {
   const uint64_t cursor = request.cursor().last_sequence();
   const uint64_t head = hub_->store().log().Head();
   if (cursor > head) {
     return absl::InvalidArgumentError(
         absl::StrCat("cannot acknowledge cursor ", cursor, ": the log's head is ", head));
   }
-  hub_->RecordServed(peer, cursor);
+  hub_->RecordServed(peer, applied);
   response->set_has_more(cursor < head);
   response->mutable_new_cursor()->set_instance_id(hub_->hub_id());
   response->mutable_new_cursor()->set_last_sequence(cursor);

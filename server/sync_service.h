@@ -49,9 +49,10 @@ class SyncServiceImpl final
   absl::Status DoPush(const grpc::ServerContextBase& context,
                       const pulsedb::sync::v1::PushRequest& request,
                       pulsedb::sync::v1::PushResponse* response);
-  // Pull{acknowledge_only}: records the peer's applied cursor, returns no changes.
+  // Pull{acknowledge_only}: records `applied` (the request's cursor, or its
+  // applied_through) as the peer's applied position, returns no changes.
   absl::Status Acknowledge(const std::string& peer, const pulsedb::sync::v1::PullRequest& request,
-                           pulsedb::sync::v1::PullResponse* response);
+                           uint64_t applied, pulsedb::sync::v1::PullResponse* response);
   // Fills `response` with a serialized PullResponse.
   absl::Status DoPull(const grpc::ServerContextBase& context,
                       const pulsedb::sync::v1::PullRequest& request, std::string* response);

@@ -444,6 +444,33 @@ TEST_F(HubTest, DeliveryIsNotAcknowledgementOnlyAnAcknowledgingPullIs) {
   reader->Finish();
 }
 
+// A peer that fetches page n+1 while it applies page n pages from a cursor ahead of what
+// it has applied: the hub must keep what it has not applied.
+TEST_F(HubTest, APullAheadRegistersWhatThePeerAppliedNotWhereItPagesFrom) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(a_->CreateExperience(MakeExperience(c)).ok());
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  pb::PullResponse pulled;
+  ASSERT_TRUE(Pull(*a_, 5, 10, &pulled).ok());  // a is caught up
+  pb::PullRequest ahead;
+  ahead.set_source_instance(b_->instance_id());
+  ahead.mutable_cursor()->set_last_sequence(4);
+  ahead.set_applied_through(2);
+  ASSERT_TRUE(stub().Pull(Deadline().get(), ahead, &pulled).ok());
+  EXPECT_EQ(pulled.changes_size(), 1);  // the page after the cursor
+  EXPECT_EQ(**hub().context().store().GetCursor(b_->instance_id(), storage::CursorKind::kServed),
+            2u);
+  EXPECT_EQ(*hub().CompactNow(), 2u);  // not 4: b has applied only through 2
+  // Having applied more than it pulled is a bug in the peer.
+  ahead.set_applied_through(5);
+  EXPECT_EQ(stub().Pull(Deadline().get(), ahead, &pulled).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+  ahead.set_acknowledge_only(true);
+  EXPECT_EQ(stub().Pull(Deadline().get(), ahead, &pulled).error_code(),
+            grpc::StatusCode::INVALID_ARGUMENT);
+}
+
 TEST_F(HubTest, SubscribeFromACompactedCursorIsFailedPrecondition) {
   const std::string c = a_->CreateCollective(MakeCollective())->id;
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(a_->CreateExperience(MakeExperience(c)).ok());
