@@ -1,5 +1,6 @@
 #include "server/snapshot_stream.h"
 
+#include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -101,7 +102,12 @@ void SnapshotStream::Next() {
   MutexLock lock(&mu_);
   if (finished_) return;
   const uint64_t estimate = reader_->estimated_entities();
-  absl::StatusOr<bool> more = reader_->Next(budget_, &chunk_);
+  // Chunks of a few MiB, not the whole reply budget: the hub reads the next chunk while
+  // the peer applies this one (the stream's flow control lets it run about a chunk
+  // ahead), and neither side holds 64 MiB of one chunk at once. An item larger than that
+  // goes alone, up to the budget.
+  absl::StatusOr<bool> more =
+      reader_->Next(std::min(budget_, kSnapshotChunkBytes), &chunk_, budget_);
   if (!more.ok()) {
     FinishLocked(more.status());
     return;

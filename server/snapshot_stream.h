@@ -1,6 +1,7 @@
 // SnapshotStream: one Snapshot call. Streams the current state of the requested
 // collectives (entities, then tombstones, then origin marks) from one consistent store
-// snapshot, in chunks that fit the reply budget; the last chunk says done and carries the
+// snapshot, in chunks of at most kSnapshotChunkBytes (an item larger than that alone, up
+// to the reply budget); the last chunk says done and carries the
 // log sequence the snapshot is consistent with, so the peer resumes pulling from there.
 // Reads run on the hub's pool; writes wait for the previous one (flow control).
 // Lifetime as SubscribeStream. Thread-safe.
@@ -17,6 +18,9 @@
 #include "storage/snapshot_reader.h"
 
 namespace pulse::server {
+
+// The size a snapshot chunk is cut at (the reply budget permitting).
+inline constexpr uint64_t kSnapshotChunkBytes = 4 << 20;
 
 class SnapshotStream final : public grpc::ServerWriteReactor<pulsedb::sync::v1::SnapshotChunk>,
                              public LiveStream,

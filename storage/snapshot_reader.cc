@@ -106,10 +106,17 @@ absl::StatusOr<std::optional<pb::VersionedEntity>> SnapshotReader::LoggedExperie
   return entity;
 }
 
-absl::StatusOr<bool> SnapshotReader::Next(std::size_t max_bytes, pb::SnapshotChunk* chunk) {
+absl::StatusOr<bool> SnapshotReader::Next(std::size_t max_bytes, pb::SnapshotChunk* chunk,
+                                          std::size_t alone_up_to) {
   chunk->Clear();
   if (done_) return false;
   std::size_t bytes = 0;
+  alone_up_to = std::max(alone_up_to, max_bytes);
+  // An item fits within max_bytes, or goes alone when it is larger (up to alone_up_to);
+  // nothing follows an item that went alone (the chunk is then over max_bytes).
+  const auto fits = [&](std::size_t size) {
+    return bytes + size <= max_bytes || (bytes == 0 && size <= alone_up_to);
+  };
   while (stage_ < kStages) {
     for (; it_->Valid(); it_->Next()) {
       const rocksdb::Slice value = it_->value();
@@ -119,7 +126,7 @@ absl::StatusOr<bool> SnapshotReader::Next(std::size_t max_bytes, pb::SnapshotChu
         if (!entity.ok()) return entity.status();
         if (!entity->has_value()) continue;
         size = (*entity)->ByteSizeLong() + 8;
-        if (bytes + size > max_bytes) break;
+        if (!fits(size)) break;
         *chunk->add_entities() = std::move(**entity);
       } else if (stage_ < kTombstoneStage) {
         pb::VersionedEntity entity;
@@ -130,7 +137,7 @@ absl::StatusOr<bool> SnapshotReader::Next(std::size_t max_bytes, pb::SnapshotChu
         // Sent in the next stage, with its body.
         if (stage_ == kExperienceStage && RefersToLoggedBody(entity)) continue;
         size = entity.ByteSizeLong() + 8;
-        if (bytes + size > max_bytes) break;
+        if (!fits(size)) break;
         *chunk->add_entities() = std::move(entity);
       } else if (stage_ == kTombstoneStage) {
         pb::Tombstone tombstone;
@@ -139,7 +146,7 @@ absl::StatusOr<bool> SnapshotReader::Next(std::size_t max_bytes, pb::SnapshotChu
         }
         if (!Wanted(tombstone.collective_id())) continue;
         size = tombstone.ByteSizeLong() + 8;
-        if (bytes + size > max_bytes) break;
+        if (!fits(size)) break;
         *chunk->add_tombstones() = std::move(tombstone);
       } else {
         absl::StatusOr<uint64_t> sequence =
@@ -149,7 +156,7 @@ absl::StatusOr<bool> SnapshotReader::Next(std::size_t max_bytes, pb::SnapshotChu
         mark.set_instance_id(it_->key().ToString());
         mark.set_sequence(*sequence);
         size = mark.ByteSizeLong() + 8;
-        if (bytes + size > max_bytes) break;
+        if (!fits(size)) break;
         *chunk->add_origins() = std::move(mark);
       }
       bytes += size;
@@ -160,7 +167,7 @@ absl::StatusOr<bool> SnapshotReader::Next(std::size_t max_bytes, pb::SnapshotChu
       if (bytes == 0) {
         return absl::ResourceExhaustedError(absl::StrCat("a snapshot item of ", it_->value().size(),
                                                          " bytes exceeds the reply budget of ",
-                                                         max_bytes, " bytes"));
+                                                         alone_up_to, " bytes"));
       }
       chunk->set_sequence(sequence_);
       return true;

@@ -35,9 +35,11 @@ class SnapshotReader {
   uint64_t estimated_entities() const { return estimated_entities_; }
 
   // Fills `chunk` with the next items whose serialized size stays within `max_bytes`, and
-  // with done/sequence on the last one. RESOURCE_EXHAUSTED when one item alone is larger
-  // than max_bytes; INTERNAL/DATA_LOSS on storage errors.
-  absl::StatusOr<bool> Next(std::size_t max_bytes, pulsedb::sync::v1::SnapshotChunk* chunk);
+  // with done/sequence on the last one. An item larger than max_bytes goes alone in its
+  // chunk when it is at most `alone_up_to` (0 = max_bytes); RESOURCE_EXHAUSTED when it is
+  // larger still; INTERNAL/DATA_LOSS on storage errors.
+  absl::StatusOr<bool> Next(std::size_t max_bytes, pulsedb::sync::v1::SnapshotChunk* chunk,
+                            std::size_t alone_up_to = 0);
 
  private:
   SnapshotReader(rocksdb::DB* db, const ColumnFamilies& cf, std::vector<std::string> collectives);

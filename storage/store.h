@@ -194,7 +194,9 @@ class Store {
   absl::StatusOr<std::unique_ptr<SnapshotReader>> OpenSnapshot(
       std::vector<std::string> collectives) const;
   // Merges a snapshot chunk received from `hub_id` (follower rules, see
-  // change_applier.h); when chunk.done, the pull cursor moves to chunk.sequence.
+  // change_applier.h); when chunk.done, the pull cursor moves to chunk.sequence. Only the
+  // last chunk is fsynced (a crash before it leaves the cursor where it was, and the
+  // snapshot is taken again).
   absl::StatusOr<SnapshotApplyReport> ApplySnapshotChunk(
       const pulsedb::sync::v1::SnapshotChunk& chunk, ApplyContext context,
       absl::string_view hub_id);

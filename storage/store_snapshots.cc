@@ -138,7 +138,9 @@ absl::StatusOr<SnapshotApplyReport> Store::ApplySnapshotChunk(const pb::Snapshot
       return txn.AdvanceCursor(hub_id, CursorKind::kPull, chunk.sequence());
     }
     return absl::OkStatus();
-  });
+    // Only the last chunk is fsynced (its sync covers the earlier ones): until it, the
+    // pull cursor has not moved, and a peer that crashes starts the snapshot again.
+  }, /*durable=*/chunk.done(), /*pipelined=*/true);
   if (!s.ok()) return s;
   return report;
 }

@@ -9,6 +9,7 @@
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "server/snapshot_stream.h"
 #include "storage/ids.h"
 #include "storage/keys.h"
 #include "tests/support/entities.h"
@@ -554,6 +555,53 @@ TEST_F(HubTest, SnapshotThenResumeEqualsAFullPull) {
   // b does a full pull from zero.
   PullAndApply(*b_);
   EXPECT_EQ(*c_store->CanonicalDump(), *b_->CanonicalDump());
+  EXPECT_EQ(*c_store->CanonicalDump(), *hub().context().store().CanonicalDump());
+}
+
+// With a large budget the hub still cuts chunks at kSnapshotChunkBytes (so that it reads
+// ahead while the peer applies), and an entity larger than that goes alone.
+TEST_F(HubTest, SnapshotChunksAreCutSmallAndAnEntityLargerThanAChunkStillGoes) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  pb::Experience big = MakeExperience(c, std::string(server::kSnapshotChunkBytes + 1000, 'x'));
+  ASSERT_TRUE(a_->CreateExperience(big).ok());
+  // Then about three chunks' worth of ordinary ones (64 KiB of content each).
+  for (int i = 0; i < 150; ++i) {
+    ASSERT_TRUE(a_->CreateExperience(MakeExperience(c, std::string(64 << 10, 'y'))).ok());
+  }
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+
+  auto c_store = NewPeerStore("c");
+  ASSERT_TRUE(Handshake(*c_store).ok());
+  pb::SnapshotRequest request;
+  request.set_source_instance(c_store->instance_id());
+  request.set_max_reply_bytes(64 << 20);
+  auto context = Deadline();
+  auto reader = stub().Snapshot(context.get(), request);
+  pb::SnapshotChunk chunk;
+  int chunks = 0;
+  int entities = 0;
+  bool saw_big = false;
+  storage::ApplyContext follower;
+  while (reader->Read(&chunk)) {
+    ++chunks;
+    entities += chunk.entities_size();
+    bool has_big = false;
+    for (const pb::VersionedEntity& e : chunk.entities()) {
+      has_big = has_big || e.experience().content().size() > server::kSnapshotChunkBytes;
+    }
+    saw_big = saw_big || has_big;
+    if (has_big) {
+      EXPECT_EQ(chunk.entities_size(), 1);  // alone, and the next chunks small again
+    } else {
+      EXPECT_LE(chunk.ByteSizeLong(), server::kSnapshotChunkBytes + 1024);
+    }
+    ASSERT_TRUE(c_store->ApplySnapshotChunk(chunk, follower, hub().instance_id()).ok());
+  }
+  ASSERT_TRUE(reader->Finish().ok());
+  EXPECT_TRUE(saw_big);
+  EXPECT_EQ(entities, 152);  // the collective, the big one, 150 more
+  EXPECT_GE(chunks, 4);
   EXPECT_EQ(*c_store->CanonicalDump(), *hub().context().store().CanonicalDump());
 }
 
