@@ -73,6 +73,12 @@ absl::StatusOr<std::string> RenderMetricsPage(HubContext& hub) {
 
   hub.metrics().Write(out);
 
+  out.Counter("pulse_commit_groups_total",
+              "Commit groups the hub's store staged to write (one RocksDB write each).",
+              static_cast<double>(hub.store().CommitGroups()));
+  out.Counter("pulse_commit_groups_pipelined_total",
+              "Commit groups staged while the group before them was still being written.",
+              static_cast<double>(hub.store().PipelinedGroups()));
   out.Gauge("pulse_rocksdb_live_data_size_bytes",
             "RocksDB's estimate of the live data in the hub's store "
             "(rocksdb.estimate-live-data-size).",

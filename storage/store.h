@@ -268,8 +268,9 @@ class Store {
   absl::StatusOr<std::vector<pulsedb::sync::v1::PeerInfo>> ListPeers() const;
 
   // ----- Inspection (tests and tools).
-  // Commit groups staged on top of a group that was still being written (Store::Commit's
-  // pipeline at work), since open.
+  // Commit groups staged with something to write since open, and those of them staged on
+  // top of a group that was still being written (Store::Commit's pipeline at work).
+  uint64_t CommitGroups() const { return commit_groups_.load(std::memory_order_relaxed); }
   uint64_t PipelinedGroups() const { return pipelined_groups_.load(std::memory_order_relaxed); }
   // Entities as sorted text lines, without replica-specific bookkeeping (versions,
   // stamps, and tombstones, which each replica drops on its own schedule): two converged
@@ -372,6 +373,7 @@ class Store {
   CondVar writer_cv_;   // a group was handed to the writer thread, or it is to stop
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
   std::thread writer_thread_;
+  std::atomic<uint64_t> commit_groups_{0};
   std::atomic<uint64_t> pipelined_groups_{0};
   // After a failed write RocksDB refuses writes until it recovers. The commit leader asks
   // it to resume (at most every 100 ms); RocksDB may still refuse until the process is

@@ -112,7 +112,10 @@ std::shared_ptr<Store::StagedGroup> Store::LeadGroup(bool write_here) {
   txn.StageOriginMarks();
   if (txn.has_appended()) txn.Put(cf_.meta, kMetaHead, EncodeSequence(txn.head()));
   txn.DetachBase();
-  if (base != nullptr) pipelined_groups_.fetch_add(1, std::memory_order_relaxed);
+  if (!txn.empty()) {
+    commit_groups_.fetch_add(1, std::memory_order_relaxed);
+    if (base != nullptr) pipelined_groups_.fetch_add(1, std::memory_order_relaxed);
+  }
 
   // Staged: once the base is written, hand the group to the writer thread and the lead
   // to the next writer, who stages on top of this group while it is written.
