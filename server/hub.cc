@@ -186,6 +186,11 @@ void Hub::Shutdown() {
   }
   server_->Shutdown(absl::ToChronoTime(absl::Now()));
   server_->Wait();
+  // A stream's OnDone can still be running on a gRPC thread after Wait returned (seen
+  // under TSan as a race with the context's destruction): let every one finish.
+  if (!context_->WaitForStreamsDone(absl::Now() + absl::Seconds(10))) {
+    Log(LogLevel::kWarning, "shutdown_streams_not_done", {{"streams", "still open"}});
+  }
   if (ticker_.joinable()) ticker_.join();
   metrics_http_.reset();  // waits for a scrape in progress; it reads the store
   const std::string id = instance_id();

@@ -50,6 +50,20 @@ void HubContext::RecordServed(const std::string& peer, uint64_t sequence) {
 void HubContext::AddStream(const std::shared_ptr<LiveStream>& stream) {
   MutexLock lock(&mu_);
   streams_[stream.get()] = stream;
+  ++streams_alive_;
+}
+
+void HubContext::StreamDone() {
+  MutexLock lock(&mu_);
+  if (--streams_alive_ == 0) idle_cv_.SignalAll();
+}
+
+bool HubContext::WaitForStreamsDone(absl::Time deadline) {
+  MutexLock lock(&mu_);
+  while (streams_alive_ > 0) {
+    if (idle_cv_.WaitWithDeadline(&mu_, deadline)) break;
+  }
+  return streams_alive_ == 0;
 }
 
 void HubContext::RemoveStream(const LiveStream* stream) {

@@ -60,9 +60,15 @@ class HubContext {
   // write is not fsynced on its own (it is durable with the next synced commit).
   void RecordServed(const std::string& peer, uint64_t sequence);
 
-  // Streams register themselves on start and leave in OnDone.
+  // Streams register themselves on start and leave in OnDone; StreamDone is the last
+  // thing an OnDone does with this context (it may run on a gRPC thread after the
+  // server's Wait returned: shutdown waits for it with WaitForStreamsDone).
   void AddStream(const std::shared_ptr<LiveStream>& stream);
   void RemoveStream(const LiveStream* stream);
+  void StreamDone();
+  // Waits until every stream ever added has called StreamDone; false if the deadline
+  // passed first.
+  bool WaitForStreamsDone(absl::Time deadline);
   int stream_count() const;
   // Calls `fn` on every open stream (outside the registry lock).
   void ForEachStream(const std::function<void(LiveStream&)>& fn);
@@ -90,6 +96,7 @@ class HubContext {
   absl::flat_hash_map<const LiveStream*, std::weak_ptr<LiveStream>> streams_ ABSL_GUARDED_BY(mu_);
   bool accepting_ ABSL_GUARDED_BY(mu_) = true;
   int in_flight_ ABSL_GUARDED_BY(mu_) = 0;
+  int streams_alive_ ABSL_GUARDED_BY(mu_) = 0;  // added and not yet done
   CondVar idle_cv_;
 
   std::unique_ptr<HubMetrics> metrics_;

@@ -163,8 +163,9 @@ void SnapshotStream::Close(const absl::Status& status) {
 }
 
 void SnapshotStream::OnDone() {
-  hub_->limiter().ReleaseStream(requester_);
-  hub_->RemoveStream(this);
+  HubContext* const hub = hub_;
+  hub->limiter().ReleaseStream(requester_);
+  hub->RemoveStream(this);
   std::shared_ptr<SnapshotStream> keep;
   {
     MutexLock lock(&mu_);
@@ -172,6 +173,8 @@ void SnapshotStream::OnDone() {
     reader_.reset();  // releases the RocksDB snapshot now
     keep = std::move(self_);
   }
+  keep.reset();
+  hub->StreamDone();  // last: the hub may be destroyed from here on
 }
 
 }  // namespace pulse::server

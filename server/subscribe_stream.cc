@@ -198,16 +198,18 @@ void SubscribeStream::OnCancel() {
 
 void SubscribeStream::OnDone() {
   Log(LogLevel::kInfo, "subscribe_end", {{"peer", storage::IdToText(requester_)}});
-  hub_->limiter().ReleaseStream(requester_);
-  hub_->RemoveStream(this);
-  hub_->lease().StreamClosed(requester_);
+  HubContext* const hub = hub_;
+  hub->limiter().ReleaseStream(requester_);
+  hub->RemoveStream(this);
+  hub->lease().StreamClosed(requester_);
   std::shared_ptr<SubscribeStream> keep;
   {
     MutexLock lock(&mu_);
     finished_ = true;
     keep = std::move(self_);
   }
-  // `keep` goes out of scope here; queued work may still hold references.
+  keep.reset();  // queued work may still hold references
+  hub->StreamDone();  // last: the hub may be destroyed from here on
 }
 
 void SubscribeStream::OnLogAdvanced() {
