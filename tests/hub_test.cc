@@ -34,6 +34,16 @@ class HubTest : public testing::HubFixture {
     ASSERT_TRUE(Handshake(*a_).ok());
     ASSERT_TRUE(Handshake(*b_).ok());
   }
+  // a makes a collective and four experiences, pushes them (hub log 1..5) and pulls to
+  // the head, so that only b's acknowledgements hold compaction back.
+  void FiveChangesAndACaughtUp() {
+    const std::string c = a_->CreateCollective(MakeCollective())->id;
+    for (int i = 0; i < 4; ++i) ASSERT_TRUE(a_->CreateExperience(MakeExperience(c)).ok());
+    pb::PushResponse pushed;
+    ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+    pb::PullResponse pulled;
+    ASSERT_TRUE(Pull(*a_, 5, 10, &pulled).ok());
+  }
   std::unique_ptr<storage::Store> a_, b_;
 };
 
@@ -415,12 +425,8 @@ TEST_F(HubTest, ManySubscribersAtOnce) {
 // before it was applied; the hub had counted the delivery as acknowledged, compacted past
 // it (tombstones included), and the peer could never learn of a delete in it.
 TEST_F(HubTest, DeliveryIsNotAcknowledgementOnlyAnAcknowledgingPullIs) {
-  const std::string c = a_->CreateCollective(MakeCollective())->id;
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(a_->CreateExperience(MakeExperience(c)).ok());
-  pb::PushResponse pushed;
-  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  FiveChangesAndACaughtUp();
   pb::PullResponse pulled;
-  ASSERT_TRUE(Pull(*a_, 5, 10, &pulled).ok());  // a is caught up
   pb::SubscribeRequest request;
   request.set_source_instance(b_->instance_id());
   auto context = Deadline();
@@ -448,12 +454,8 @@ TEST_F(HubTest, DeliveryIsNotAcknowledgementOnlyAnAcknowledgingPullIs) {
 // A peer that fetches page n+1 while it applies page n pages from a cursor ahead of what
 // it has applied: the hub must keep what it has not applied.
 TEST_F(HubTest, APullAheadRegistersWhatThePeerAppliedNotWhereItPagesFrom) {
-  const std::string c = a_->CreateCollective(MakeCollective())->id;
-  for (int i = 0; i < 4; ++i) ASSERT_TRUE(a_->CreateExperience(MakeExperience(c)).ok());
-  pb::PushResponse pushed;
-  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  FiveChangesAndACaughtUp();
   pb::PullResponse pulled;
-  ASSERT_TRUE(Pull(*a_, 5, 10, &pulled).ok());  // a is caught up
   pb::PullRequest ahead;
   ahead.set_source_instance(b_->instance_id());
   ahead.mutable_cursor()->set_last_sequence(4);
