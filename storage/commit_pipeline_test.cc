@@ -261,6 +261,35 @@ TEST_F(CommitPipelineTest, ADeleteStagedOnAnUnwrittenRelationRemovesIt) {
       << "the relation outlived its experience";
 }
 
+// The first parts of a batch are written without an fsync: nothing of them may be served
+// (published) before the last part's fsync makes them durable, or a hub that loses power
+// would have let peers' cursors pass sequences it then hands out again.
+TEST_F(CommitPipelineTest, PartsWrittenBeforeTheLastAreNotPublishedUntilItsSync) {
+  StoreOptions options;
+  options.authoritative = true;
+  options.sync_writes = true;
+  options.changes_per_group = 2;
+  options.file_system = std::make_shared<GatedFileSystem>(gate_);
+  absl::StatusOr<std::unique_ptr<Store>> opened = Store::Open(hub_dir_.path() + "/parts", options);
+  ASSERT_TRUE(opened.ok()) << opened.status();
+  std::unique_ptr<Store> store = *std::move(opened);
+  std::vector<pb::SyncChange> batch(changes_.begin(), changes_.begin() + 5);
+  gate_->Hold();
+  first_ = std::thread(
+      [&] { first_result_ = store->ApplyRemoteChanges(batch, Authority()); });
+  // Parts {0,1} and {2,3} are written unsynced; part {4}, the last, waits in its sync.
+  ASSERT_TRUE(gate_->WaitUntilBlocked());
+  EXPECT_EQ(store->log().Head(), 0u) << "entries served before they were durable";
+  ScanRequest scan;
+  scan.max_changes = 10;
+  EXPECT_TRUE(store->log().Scan(scan)->changes.empty());
+  gate_->Release(false);
+  Join();
+  ASSERT_TRUE(first_result_.ok()) << first_result_.status();
+  EXPECT_EQ(first_result_->applied, 5);
+  EXPECT_EQ(store->log().Head(), 5u);
+}
+
 // A batch larger than a group is committed in parts, each staged on the one before; the
 // caller still gets one report, and the first change that cannot apply stops the batch
 // whatever part it falls in.

@@ -35,7 +35,8 @@ SnapshotReader::~SnapshotReader() {
 }
 
 absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
-    rocksdb::DB* db, const ColumnFamilies& cf, std::vector<std::string> collectives) {
+    rocksdb::DB* db, const ColumnFamilies& cf, std::vector<std::string> collectives,
+    std::optional<uint64_t> durable_head) {
   std::unique_ptr<SnapshotReader> reader(new SnapshotReader(db, cf, std::move(collectives)));
   reader->snapshot_ = db->GetSnapshot();
   // The head is read from the same snapshot as the data, so they agree exactly.
@@ -47,6 +48,10 @@ absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
     absl::StatusOr<uint64_t> head = DecodeSequence(raw);
     if (!head.ok()) return head.status();
     reader->sequence_ = *head;
+    // The view may hold entries written but not yet synced (a batch's first parts); the
+    // peer resumes pulling after what is durable, and meets those entries again then
+    // (as duplicates: the view's origin marks hold them).
+    if (durable_head.has_value()) reader->sequence_ = std::min(reader->sequence_, *durable_head);
   } else if (!s.IsNotFound()) {
     return FromRocks(s, "snapshot head read");
   }

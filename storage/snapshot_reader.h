@@ -22,9 +22,11 @@ namespace pulse::storage {
 
 class SnapshotReader {
  public:
-  static absl::StatusOr<std::unique_ptr<SnapshotReader>> Open(rocksdb::DB* db,
-                                                              const ColumnFamilies& cf,
-                                                              std::vector<std::string> collectives);
+  // `durable_head`, when given, is the store's published (durable) log head, read before
+  // the call: sequence() is at most that.
+  static absl::StatusOr<std::unique_ptr<SnapshotReader>> Open(
+      rocksdb::DB* db, const ColumnFamilies& cf, std::vector<std::string> collectives,
+      std::optional<uint64_t> durable_head = std::nullopt);
   ~SnapshotReader();
   SnapshotReader(const SnapshotReader&) = delete;
   SnapshotReader& operator=(const SnapshotReader&) = delete;

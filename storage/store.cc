@@ -698,8 +698,15 @@ absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
   }
   if (!status.ok()) return status;
   if (!synced && options_.sync_writes) {
-    // Stopped before the last part: what was applied is acknowledged, so it is synced.
-    if (absl::Status s = FromRocks(db_->SyncWAL(), "log sync"); !s.ok()) return s;
+    // Stopped before the last part: what was applied is acknowledged, so it is synced,
+    // and only then published (a synced group of its own: it rewrites the head mark).
+    absl::Status s = Commit(
+        [&](WriteTxn& txn) {
+          txn.Put(cf_.meta, kMetaHead, EncodeSequence(txn.head()));
+          return absl::OkStatus();
+        },
+        /*durable=*/true, /*pipelined=*/true);
+    if (!s.ok()) return s;
   }
   return report;
 }

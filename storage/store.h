@@ -4,14 +4,16 @@
 //
 // Every write, local or remote, is one atomic WriteBatch holding the entity write, its
 // log entry and (for remote changes) the origin's mark or (for pulls) the pull cursor.
-// Concurrent writers are grouped: one leader writes the group's batch with a single
-// fsync (sync_writes) and publishes the new log head after the write, so readers only
-// ever see durable, gap-free log prefixes.
+// Concurrent writers are grouped, and groups pipelined (Commit): each group's batch is
+// written with a single fsync (sync_writes) by its leader or the store's writer thread,
+// and the log head is published only after a synced write (which covers the unsynced
+// ones before it), so readers only ever see durable, gap-free log prefixes.
 //
 // Thread-safe. Errors are absl::Status: INVALID_ARGUMENT for bad input,
 // NOT_FOUND / ALREADY_EXISTS / FAILED_PRECONDITION for state conflicts, UNAVAILABLE
-// for I/O errors (nothing of the failed write is applied), INTERNAL or DATA_LOSS for
-// corruption found while reading.
+// for I/O errors (nothing of the failed write is applied; a batch of remote changes
+// committed in parts may keep its first parts, see ApplyRemoteChanges), INTERNAL or
+// DATA_LOSS for corruption found while reading.
 #ifndef PULSESYNC_STORAGE_STORE_H_
 #define PULSESYNC_STORAGE_STORE_H_
 

@@ -174,8 +174,13 @@ void Store::WriteGroup(StagedGroup& group) {
   options.sync = options_.sync_writes && group.durable;
   absl::Status written = FromRocks(db_->Write(options, txn.batch()), "commit");
   if (!written.ok()) resume_needed_ = true;
-  // Before the next group can be written, so heads are published in order.
-  if (written.ok() && txn.has_appended()) log_->Publish(txn.head());
+  // Readers see an entry only once it is durable: with sync_writes, a group written
+  // without an fsync (a part of a batch before its last) is published by the next synced
+  // group, whose WAL sync covers it (a hub must never serve what a power loss could take
+  // back: peers' cursors would pass sequences the hub then hands out again). Before the
+  // next group can be written, so heads are published in order (Publish ignores a head
+  // that does not move).
+  if (written.ok() && (group.durable || !options_.sync_writes)) log_->Publish(txn.head());
 
   MutexLock lock(&queue_mu_);
   if (written.ok() && txn.has_appended()) committed_head_ = txn.head();

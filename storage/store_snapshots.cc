@@ -26,7 +26,9 @@ namespace pb = pulsedb::sync::v1;
 
 absl::StatusOr<std::unique_ptr<SnapshotReader>> Store::OpenSnapshot(
     std::vector<std::string> collectives) const {
-  return SnapshotReader::Open(db_.get(), cf_, std::move(collectives));
+  // The published head first: everything up to it is in any snapshot taken after.
+  const uint64_t durable_head = log_->Head();
+  return SnapshotReader::Open(db_.get(), cf_, std::move(collectives), durable_head);
 }
 
 absl::StatusOr<SnapshotApplyReport> Store::ApplySnapshotChunk(const pb::SnapshotChunk& chunk,
