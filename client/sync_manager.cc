@@ -489,13 +489,10 @@ absl::Status SyncManager::PullAll(const SyncProgressCallback* progress, bool ini
     absl::StatusOr<std::optional<uint64_t>> stored = store_->GetCursor(hub, CursorKind::kPull);
     if (!stored.ok()) return stored.status();
     const uint64_t cursor = stored->value_or(0);
-    absl::StatusOr<pb::PullResponse> response = absl::UnknownError("not pulled");
-    if (ahead.reply.valid() && ahead.hub == hub && ahead.cursor == cursor) {
-      response = ahead.reply.get();
-    } else {
-      if (ahead.reply.valid()) ahead.reply.get();  // asked from elsewhere: dropped
-      response = transport_->Pull(PageRequest(hub, cursor, std::nullopt));
-    }
+    const bool use_ahead = ahead.reply.valid() && ahead.hub == hub && ahead.cursor == cursor;
+    if (!use_ahead && ahead.reply.valid()) ahead.reply.get();  // asked from elsewhere: dropped
+    absl::StatusOr<pb::PullResponse> response =
+        use_ahead ? ahead.reply.get() : transport_->Pull(PageRequest(hub, cursor, std::nullopt));
     if (!response.ok()) {
       if (SyncErrorOf(response.status()) == SyncErrorKind::kCursorNotFound) {
         if (absl::Status s = RecoverWithSnapshot(progress); !s.ok()) return s;

@@ -179,6 +179,16 @@ class CommitPipelineTest : public ::testing::Test {
 
   std::vector<pb::SyncChange> Only(int i) const { return {changes_[i]}; }
 
+  // Releases the gate and expects both held changes applied, once each.
+  void ReleaseAndExpectBothApplied() {
+    gate_->Release(false);
+    Join();
+    ASSERT_TRUE(first_result_.ok()) << first_result_.status();
+    ASSERT_TRUE(second_result_.ok()) << second_result_.status();
+    EXPECT_EQ(first_result_->applied, 1) << first_result_->failure;
+    EXPECT_EQ(second_result_->applied, 1) << second_result_->failure;
+  }
+
   void Join() {
     if (first_.joinable()) first_.join();
     if (second_.joinable()) second_.join();
@@ -202,14 +212,9 @@ class CommitPipelineTest : public ::testing::Test {
 
 TEST_F(CommitPipelineTest, AGroupStagedOnAnUnwrittenOneSeesItsWrites) {
   StageOnHeldWrite(/*create*/ 1, /*update*/ 2);
-  gate_->Release(false);
-  Join();
-  ASSERT_TRUE(first_result_.ok()) << first_result_.status();
-  ASSERT_TRUE(second_result_.ok()) << second_result_.status();
-  EXPECT_EQ(first_result_->applied, 1);
-  // Staged before the create reached the database: it found the experience only in the
-  // group being written.
-  EXPECT_EQ(second_result_->applied, 1) << second_result_->failure;
+  // The update was staged before the create reached the database: it found the
+  // experience only in the group being written.
+  ReleaseAndExpectBothApplied();
 
   absl::StatusOr<pb::VersionedEntity> read =
       hub_->GetVersioned(pb::SYNC_ENTITY_TYPE_EXPERIENCE, experience_id_);
@@ -250,12 +255,7 @@ TEST_F(CommitPipelineTest, ADeleteStagedOnAnUnwrittenRelationRemovesIt) {
   ApplyNow(1);
   ApplyNow(3);
   StageOnHeldWrite(/*relation*/ 4, /*delete*/ 5);
-  gate_->Release(false);
-  Join();
-  ASSERT_TRUE(first_result_.ok()) << first_result_.status();
-  ASSERT_TRUE(second_result_.ok()) << second_result_.status();
-  EXPECT_EQ(first_result_->applied, 1);
-  EXPECT_EQ(second_result_->applied, 1) << second_result_->failure;
+  ReleaseAndExpectBothApplied();
   EXPECT_EQ(hub_->GetExperience(experience_id_).status().code(), absl::StatusCode::kNotFound);
   EXPECT_EQ(hub_->GetRelation(relation_id_).status().code(), absl::StatusCode::kNotFound)
       << "the relation outlived its experience";

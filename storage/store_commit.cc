@@ -13,12 +13,11 @@
 namespace pulse::storage {
 
 struct Store::Writer {
-  Writer(std::function<absl::Status(WriteTxn&)> s, bool d, bool p, WriteBy w)
-      : stage(std::move(s)), durable(d), pipelined(p), write_by(w) {}
+  Writer(std::function<absl::Status(WriteTxn&)> s, bool d, bool p)
+      : stage(std::move(s)), durable(d), pipelined(p) {}
   std::function<absl::Status(WriteTxn&)> stage;
   const bool durable;
   const bool pipelined;
-  const WriteBy write_by;  // when this writer leads its group
   // Set by the group's leader (the stage's result) and then by the writer thread; read
   // by the writer's own thread once `done`. Guarded by queue_mu_ from `staged` on.
   absl::Status status;
@@ -48,7 +47,7 @@ absl::Status Store::Commit(std::function<absl::Status(WriteTxn&)> stage, bool du
 
 std::shared_ptr<Store::Writer> Store::Submit(std::function<absl::Status(WriteTxn&)> stage,
                                              bool durable, bool pipelined, WriteBy write_by) {
-  auto self = std::make_shared<Writer>(std::move(stage), durable, pipelined, write_by);
+  auto self = std::make_shared<Writer>(std::move(stage), durable, pipelined);
   std::shared_ptr<StagedGroup> to_write;
   {
     MutexLock lock(&queue_mu_);
