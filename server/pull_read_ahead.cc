@@ -15,8 +15,12 @@ bool SameScan(const storage::ScanRequest& a, const storage::ScanRequest& b) {
 }
 
 PullReadAhead::PullReadAhead(const storage::ChangeLog* log, WorkPool* pool, std::size_t max_bytes,
-                             absl::Duration max_age)
-    : log_(log), pool_(pool), max_bytes_(max_bytes), max_age_(max_age) {}
+                             absl::Duration max_age, std::function<void()> before_scan)
+    : log_(log),
+      pool_(pool),
+      max_bytes_(max_bytes),
+      max_age_(max_age),
+      before_scan_(std::move(before_scan)) {}
 
 void PullReadAhead::ReadAheadAfter(const std::string& peer, const storage::ScanRequest& scan,
                                    const storage::ScanResult& served) {
@@ -42,14 +46,23 @@ void PullReadAhead::ReadAheadAfter(const std::string& peer, const storage::ScanR
 }
 
 void PullReadAhead::Fill(const std::string& peer, uint64_t generation, storage::ScanRequest scan) {
+  {
+    MutexLock lock(&mu_);
+    auto it = slots_.find(peer);
+    // Taken before it started (that Pull scanned itself), or replaced: nothing to do.
+    if (it == slots_.end() || it->second.generation != generation) return;
+    it->second.started = true;
+  }
+  if (before_scan_) before_scan_();
   // The head before the scan: if the log grows meanwhile, Take sees a newer head and
   // refuses a page that reached the end (it might be missing the new entries).
   const uint64_t head = log_->Head();
   WirePage page;
   absl::StatusOr<storage::ScanResult> result = log_->ScanWire(scan, &page.wire);
   MutexLock lock(&mu_);
+  scanned_cv_.SignalAll();
   auto it = slots_.find(peer);
-  if (it == slots_.end() || it->second.generation != generation) return;  // taken or replaced
+  if (it == slots_.end() || it->second.generation != generation) return;  // replaced
   if (!result.ok() || held_bytes_ + page.wire.size() > max_bytes_) {
     slots_.erase(it);  // the Pull itself will scan (and report any error)
     return;
@@ -63,13 +76,29 @@ void PullReadAhead::Fill(const std::string& peer, uint64_t generation, storage::
 
 std::optional<WirePage> PullReadAhead::Take(const std::string& peer,
                                             const storage::ScanRequest& scan) {
+  // A scan still running is waited for this long at most, then left to finish unused.
+  constexpr absl::Duration kScanWait = absl::Seconds(10);
   Slot slot;
   {
     MutexLock lock(&mu_);
     auto it = slots_.find(peer);
     if (it == slots_.end()) return std::nullopt;
+    if (it->second.started && !it->second.ready && SameScan(it->second.scan, scan)) {
+      const uint64_t generation = it->second.generation;
+      const absl::Time deadline = absl::Now() + kScanWait;
+      bool timed_out = false;
+      while (!timed_out) {
+        it = slots_.find(peer);
+        // Dropped (its scan failed, or the page was over the budget), or replaced.
+        if (it == slots_.end() || it->second.generation != generation) return std::nullopt;
+        if (it->second.ready) break;
+        timed_out = scanned_cv_.WaitWithDeadline(&mu_, deadline);
+      }
+      it = slots_.find(peer);
+      if (it == slots_.end() || it->second.generation != generation) return std::nullopt;
+    }
     slot = std::move(it->second);
-    slots_.erase(it);  // a scan still running finds no slot and drops its page
+    slots_.erase(it);  // a scan not started, or still running, finds no slot: dropped
     if (!slot.ready) return std::nullopt;
     held_bytes_ -= slot.page.wire.size();
   }

@@ -9,7 +9,10 @@
 // is append-only, so its content cannot change) or the log has not grown since. The
 // caller still checks the peer's grant and registers its cursor on every Pull. Pages
 // held at once are capped by `max_bytes` (none are kept when 0); a page nobody asked for
-// within `max_age` is dropped.
+// within `max_age` is dropped. A Pull that asks for a page whose scan is running waits
+// for it rather than scanning the same entries again (a peer that pages ahead asks for
+// page n+1 as soon as page n arrives: often before its read-ahead is done); a scan not
+// yet started is left to the Pull, and then skipped.
 //
 // Thread-safe. Tasks queued on the pool reference this object: destroy the pool first.
 #ifndef PULSESYNC_SERVER_PULL_READ_AHEAD_H_
@@ -17,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -37,8 +41,10 @@ struct WirePage {
 
 class PullReadAhead {
  public:
+  // `before_scan`, for tests: called on the pool as a read-ahead scan starts.
   PullReadAhead(const storage::ChangeLog* log, WorkPool* pool, std::size_t max_bytes,
-                absl::Duration max_age = absl::Seconds(30));
+                absl::Duration max_age = absl::Seconds(30),
+                std::function<void()> before_scan = nullptr);
   PullReadAhead(const PullReadAhead&) = delete;
   PullReadAhead& operator=(const PullReadAhead&) = delete;
 
@@ -48,7 +54,7 @@ class PullReadAhead {
                       const storage::ScanResult& served);
 
   // The page read ahead for `peer` and exactly `scan`, when there is a valid one; it is
-  // handed over (removed). nullopt otherwise, including while its scan is still running.
+  // handed over (removed). Waits while that page's scan is running. nullopt otherwise.
   std::optional<WirePage> Take(const std::string& peer, const storage::ScanRequest& scan);
 
   // Bytes of pages held now (for tests and metrics).
@@ -58,6 +64,7 @@ class PullReadAhead {
   struct Slot {
     storage::ScanRequest scan;
     uint64_t generation = 0;
+    bool started = false;  // its scan is running (or done)
     bool ready = false;
     WirePage page;
     uint64_t head_at_scan = 0;
@@ -70,8 +77,10 @@ class PullReadAhead {
   WorkPool* const pool_;
   const std::size_t max_bytes_;
   const absl::Duration max_age_;
+  const std::function<void()> before_scan_;
 
   mutable Mutex mu_;
+  CondVar scanned_cv_;  // a slot's scan ended (ready, or dropped)
   absl::flat_hash_map<std::string, Slot> slots_ ABSL_GUARDED_BY(mu_);
   std::size_t held_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;

@@ -1,7 +1,9 @@
 #include "server/pull_read_ahead.h"
 
+#include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
@@ -80,6 +82,64 @@ TEST_F(PullReadAheadTest, ServesExactlyWhatAFreshScanWould) {
   EXPECT_EQ(got->result.appended, 10u);
   EXPECT_EQ(ahead.held_bytes(), 0u);                    // handed over
   EXPECT_FALSE(ahead.Take(peer_, second).has_value());  // and only once
+}
+
+// A peer paging ahead asks for page n+1 as soon as page n arrives, often while page
+// n+1's read-ahead is still scanning: the Pull waits for that scan, not scans again.
+TEST_F(PullReadAheadTest, APullWaitsForTheScanRunningForIt) {
+  Append(24);
+  absl::Notification scanning, release;
+  int scans = 0;  // read on this thread only after the pool's task has ended
+  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20, absl::Seconds(30), [&] {
+    ++scans;
+    scanning.Notify();
+    release.WaitForNotification();
+  });
+  std::string wire;
+  absl::StatusOr<storage::ScanResult> first = store_->log().ScanWire(Page(0), &wire);
+  ASSERT_TRUE(first.ok());
+  ahead.ReadAheadAfter(peer_, Page(0), *first);
+  scanning.WaitForNotification();
+  const storage::ScanRequest second = Page(first->scanned_through);
+  std::optional<WirePage> got;
+  absl::Notification taken;
+  std::thread pull([&] {
+    got = ahead.Take(peer_, second);
+    taken.Notify();
+  });
+  // A negative check, bounded: the Pull is still waiting while the scan is held.
+  EXPECT_FALSE(taken.WaitForNotificationWithTimeout(absl::Milliseconds(100)));
+  release.Notify();
+  pull.join();
+  ASSERT_TRUE(got.has_value());
+  std::string fresh;
+  ASSERT_TRUE(store_->log().ScanWire(second, &fresh).ok());
+  EXPECT_EQ(got->wire, fresh);
+  EXPECT_EQ(ahead.held_bytes(), 0u);
+  Drain();
+  EXPECT_EQ(scans, 1);
+}
+
+// A read-ahead still queued when its Pull arrives is the Pull's to scan, and is skipped.
+TEST_F(PullReadAheadTest, AScanNotStartedIsLeftToThePullAndSkipped) {
+  Append(24);
+  std::atomic<int> scans{0};
+  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20, absl::Seconds(30), [&] { ++scans; });
+  absl::Notification busy, release;
+  pool_.Schedule([&] {  // the single pool thread is busy: the read-ahead waits in line
+    busy.Notify();
+    release.WaitForNotification();
+  });
+  busy.WaitForNotification();
+  std::string wire;
+  absl::StatusOr<storage::ScanResult> first = store_->log().ScanWire(Page(0), &wire);
+  ASSERT_TRUE(first.ok());
+  ahead.ReadAheadAfter(peer_, Page(0), *first);
+  EXPECT_FALSE(ahead.Take(peer_, Page(first->scanned_through)).has_value());
+  release.Notify();
+  Drain();
+  EXPECT_EQ(scans.load(), 0);
+  EXPECT_EQ(ahead.held_bytes(), 0u);
 }
 
 TEST_F(PullReadAheadTest, AnotherPeerOrAnotherScanGetsNothing) {

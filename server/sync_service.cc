@@ -198,16 +198,21 @@ grpc::ServerUnaryReactor* SyncServiceImpl::Pull(grpc::CallbackServerContext* con
   return RunOnPool(hub_, context, RpcMethod::kPull, [this, context, request, response] {
     pb::PullRequest parsed;
     if (absl::Status s = ParseRequest(*request, &parsed, "PullRequest"); !s.ok()) return s;
-    auto wire = std::make_unique<std::string>();
-    absl::Status status = DoPull(*context, parsed, wire.get());
-    // The reply's bytes go to gRPC as they are.
-    if (status.ok()) *response = OwningByteBuffer(std::move(wire));
+    auto head = std::make_unique<std::string>();
+    auto changes = std::make_unique<std::string>();
+    absl::Status status = DoPull(*context, parsed, head.get(), changes.get());
+    // The reply's bytes go to gRPC as they are, its head first.
+    if (status.ok()) {
+      *response = changes->empty() ? OwningByteBuffer(std::move(head))
+                                   : OwningByteBuffer(std::move(head), std::move(changes));
+    }
     return status;
   });
 }
 
 absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
-                                     const pb::PullRequest& request, std::string* response) {
+                                     const pb::PullRequest& request, std::string* head,
+                                     std::string* changes) {
   const absl::Time start = absl::Now();
   const std::string& peer = request.source_instance();
   absl::StatusOr<Grant> grant = CheckCaller(context, *hub_, peer, request.target_instance());
@@ -238,11 +243,11 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
   if (scan.ok() && request.acknowledge_only()) {
     pb::PullResponse acknowledged;
     absl::Status s = Acknowledge(peer, request, applied, &acknowledged);
-    if (s.ok()) acknowledged.AppendToString(response);
+    if (s.ok()) acknowledged.AppendToString(head);
     return s;
   }
-  // The changes as stored, then the other fields (a message's fields may come in any
-  // order on the wire).
+  // The changes as stored; the other fields go before them on the wire (a message's
+  // fields may come in any order), built once the scan has said where the page ends.
   absl::StatusOr<storage::ScanResult> page = absl::UnknownError("not scanned");
   if (!scan.ok()) {
     page = scan.status();
@@ -251,10 +256,10 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
     std::optional<WirePage> ahead = hub_->read_ahead().Take(peer, *scan);
     if (ahead.has_value()) {
       hub_->metrics().RecordPullPageReadAhead();
-      *response = std::move(ahead->wire);
+      *changes = std::move(ahead->wire);
       page = std::move(ahead->result);
     } else {
-      page = hub_->store().log().ScanWire(*scan, response);
+      page = hub_->store().log().ScanWire(*scan, changes);
     }
   }
   if (page.ok() && page->appended == 0 && page->oversized.has_value()) {
@@ -281,7 +286,7 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
   envelope.mutable_new_cursor()->set_last_sequence(page->scanned_through);
   envelope.set_responder_instance(hub_->hub_id());
   envelope.set_head_sequence(hub_->store().log().Head());
-  envelope.AppendToString(response);
+  envelope.AppendToString(head);
   if (LogEnabled(LogLevel::kDebug)) {
     Log(LogLevel::kDebug, "pull",
         {{"peer", IdToText(peer)},

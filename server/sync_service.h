@@ -53,9 +53,12 @@ class SyncServiceImpl final
   // applied_through) as the peer's applied position, returns no changes.
   absl::Status Acknowledge(const std::string& peer, const pulsedb::sync::v1::PullRequest& request,
                            uint64_t applied, pulsedb::sync::v1::PullResponse* response);
-  // Fills `response` with a serialized PullResponse.
+  // A serialized PullResponse in two parts: `head`, its fields but the changes (cursor,
+  // has_more, head sequence), and then `changes`, the page's entries as stored. Sent in
+  // that order, so that a peer can ask for the next page before it parses this one.
   absl::Status DoPull(const grpc::ServerContextBase& context,
-                      const pulsedb::sync::v1::PullRequest& request, std::string* response);
+                      const pulsedb::sync::v1::PullRequest& request, std::string* head,
+                      std::string* changes);
 
   HubContext* const hub_;
   ArenaMessageAllocator<pulsedb::sync::v1::PushRequest, pulsedb::sync::v1::PushResponse>

@@ -1,16 +1,32 @@
 #include "server/wire_bytes.h"
 
+#include <utility>
+
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/slice.h"
 
 namespace pulse::server {
 
-grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> bytes) {
+namespace {
+
+grpc::Slice OwningSlice(std::unique_ptr<std::string> bytes) {
   std::string* owned = bytes.release();
-  grpc::Slice slice(
+  return grpc::Slice(
       owned->data(), owned->size(), [](void* p) { delete static_cast<std::string*>(p); }, owned);
+}
+
+}  // namespace
+
+grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> bytes) {
+  grpc::Slice slice = OwningSlice(std::move(bytes));
   return grpc::ByteBuffer(&slice, 1);
+}
+
+grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> head,
+                                  std::unique_ptr<std::string> body) {
+  grpc::Slice slices[] = {OwningSlice(std::move(head)), OwningSlice(std::move(body))};
+  return grpc::ByteBuffer(slices, 2);
 }
 
 absl::Status ParseRequest(const grpc::ByteBuffer& request, google::protobuf::MessageLite* message,

@@ -17,6 +17,12 @@ namespace pulse::server {
 // A ByteBuffer over `bytes`, which it owns: freed when gRPC is done with the buffer.
 grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> bytes);
 
+// A ByteBuffer of `head` then `body`, both owned as above: a message whose leading
+// fields are framed after its bulk (a page's cursor, known once its changes are scanned)
+// still goes out with those fields first, without moving the bulk.
+grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> head,
+                                  std::unique_ptr<std::string> body);
+
 // Parses `request` into `message`. INVALID_ARGUMENT naming `what` when malformed.
 absl::Status ParseRequest(const grpc::ByteBuffer& request, google::protobuf::MessageLite* message,
                           const char* what);

@@ -5,9 +5,11 @@
 #include "absl/strings/match.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "client/pull_reply_head.h"
 #include "common/status_payloads.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "gtest/gtest.h"
 #include "server/snapshot_stream.h"
 #include "storage/ids.h"
@@ -472,6 +474,41 @@ TEST_F(HubTest, APullAheadRegistersWhatThePeerAppliedNotWhereItPagesFrom) {
   ahead.set_acknowledge_only(true);
   EXPECT_EQ(stub().Pull(Deadline().get(), ahead, &pulled).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
+}
+
+// The hub frames a Pull reply's cursor before its changes, so that a peer can ask for
+// the next page before parsing this one (client/pull_reply_head.h).
+TEST_F(HubTest, APullReplyCarriesItsCursorBeforeItsChanges) {
+  FiveChangesAndACaughtUp();
+  grpc::TemplatedGenericStub<pb::PullRequest, grpc::ByteBuffer> generic(channel());
+  pb::PullRequest request;
+  request.set_source_instance(b_->instance_id());
+  request.mutable_cursor()->set_last_sequence(1);
+  request.set_batch_size(2);
+  auto context = Deadline();
+  grpc::ByteBuffer reply;
+  absl::Notification done;
+  grpc::Status status;
+  generic.UnaryCall(context.get(), "/pulsedb.sync.v1.SyncService/Pull", grpc::StubOptions(),
+                    &request, &reply, [&](grpc::Status s) {
+                      status = std::move(s);
+                      done.Notify();
+                    });
+  done.WaitForNotification();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  std::optional<client::PullReplyHead> head = client::PeekPullReplyHead(reply);
+  ASSERT_TRUE(head.has_value());
+  EXPECT_TRUE(head->has_more);
+  EXPECT_EQ(head->new_cursor, 3u);
+  EXPECT_EQ(head->head_sequence, 5u);
+  EXPECT_EQ(head->responder_instance, hub().context().hub_id());
+  // The same bytes are one PullResponse to any protobuf parser.
+  grpc::ProtoBufferReader reader(&reply);
+  pb::PullResponse parsed;
+  ASSERT_TRUE(parsed.ParseFromZeroCopyStream(&reader));
+  EXPECT_EQ(parsed.changes_size(), 2);
+  EXPECT_EQ(parsed.new_cursor().last_sequence(), 3u);
+  EXPECT_TRUE(parsed.has_more());
 }
 
 TEST_F(HubTest, SubscribeFromACompactedCursorIsFailedPrecondition) {

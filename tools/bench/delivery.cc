@@ -2,10 +2,16 @@
 
 #include <algorithm>
 #include <functional>
+#include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
+#include "client/pull_reply_head.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "raw_stream.grpc.pb.h"
 #include "tools/bench/bench_client.h"
 #include "tools/bench/hub_process.h"
@@ -40,30 +46,83 @@ absl::StatusOr<double> RunPeers(int peers, const std::function<void(int, PeerRun
   return changes / seconds;
 }
 
-// Each peer reads the whole log `passes` times, from cursor 0.
+// One Pull in flight, its reply kept as bytes (parsed by the caller, when it chooses).
+using PullStub = grpc::TemplatedGenericStub<pb::PullRequest, grpc::ByteBuffer>;
+constexpr char kPullMethod[] = "/pulsedb.sync.v1.SyncService/Pull";
+
+class PendingPull {
+ public:
+  PendingPull(PullStub& stub, const pb::PullRequest& request) : context_(CallContext()) {
+    stub.UnaryCall(context_.get(), kPullMethod, grpc::StubOptions(), &request, &reply_,
+                   [this](grpc::Status status) {
+                     status_ = std::move(status);
+                     done_.Notify();
+                   });
+  }
+  // Waits for the reply; its bytes in `reply`.
+  absl::Status Wait(grpc::ByteBuffer* reply) {
+    done_.WaitForNotification();
+    *reply = std::move(reply_);
+    return FromGrpc(status_, "pull");
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> context_;
+  grpc::ByteBuffer reply_;
+  grpc::Status status_;
+  absl::Notification done_;
+};
+
+// Each peer reads the whole log `passes` times, from cursor 0, as a peer paging through
+// it does (docs/protocol.md, "Pull"): it asks for page n+1 as soon as page n's head
+// (cursor, has_more; framed before the changes) has arrived, telling the hub how far it
+// has applied, and parses page n while page n+1 travels.
 absl::StatusOr<double> MeasurePull(const BenchContext& context, const std::string& address,
                                    int peers, int passes, uint64_t head, int id_base) {
-  std::vector<std::unique_ptr<pb::SyncService::Stub>> stubs(peers);
+  std::vector<std::unique_ptr<PullStub>> stubs(peers);
   return RunPeers(
       peers,
       [&](int p, PeerRun& run) {
-        stubs[p] = pb::SyncService::NewStub(NewChannel(address));
-        run.status = Handshake(*stubs[p], Workload::ActorId(id_base + p));
+        std::shared_ptr<grpc::Channel> channel = NewChannel(address);
+        run.status = Handshake(*pb::SyncService::NewStub(channel), Workload::ActorId(id_base + p));
+        stubs[p] = std::make_unique<PullStub>(channel);
       },
       [&](int p, PeerRun& run) {
+        auto page_request = [&](uint64_t cursor, std::optional<uint64_t> applied) {
+          pb::PullRequest request;
+          request.set_source_instance(Workload::ActorId(id_base + p));
+          request.mutable_cursor()->set_last_sequence(cursor);
+          if (applied.has_value()) request.set_applied_through(*applied);
+          request.set_batch_size(context.batch);
+          return std::make_unique<PendingPull>(*stubs[p], request);
+        };
         for (int pass = 0; pass < passes && run.status.ok(); ++pass) {
-          uint64_t cursor = 0;
+          uint64_t cursor = 0;  // parsed (applied) through
+          std::unique_ptr<PendingPull> pending = page_request(0, std::nullopt);
           for (;;) {
-            pb::PullRequest request;
-            request.set_source_instance(Workload::ActorId(id_base + p));
-            request.mutable_cursor()->set_last_sequence(cursor);
-            request.set_batch_size(context.batch);
-            pb::PullResponse response;
-            run.status = FromGrpc(stubs[p]->Pull(CallContext().get(), request, &response), "pull");
+            grpc::ByteBuffer reply;
+            run.status = pending->Wait(&reply);
             if (!run.status.ok()) return;
+            std::optional<client::PullReplyHead> next_at = client::PeekPullReplyHead(reply);
+            std::unique_ptr<PendingPull> next;
+            if (next_at.has_value() && next_at->has_more) {
+              next = page_request(next_at->new_cursor, cursor);
+            }
+            pb::PullResponse response;
+            grpc::ProtoBufferReader reader(&reply);
+            if (!response.ParseFromZeroCopyStream(&reader)) {
+              run.status = absl::DataLossError("malformed PullResponse");
+              if (next != nullptr) next->Wait(&reply).IgnoreError();
+              return;
+            }
             run.changes += response.changes_size();
             cursor = response.new_cursor().last_sequence();
-            if (!response.has_more()) break;
+            if (!response.has_more()) {
+              if (next != nullptr) run.status = next->Wait(&reply);  // never left in flight
+              break;
+            }
+            // A reply framed changes first (another hub build): ask now.
+            pending = next != nullptr ? std::move(next) : page_request(cursor, std::nullopt);
           }
           if (cursor != head) run.status = absl::InternalError("pull ended short of the head");
         }
