@@ -296,7 +296,9 @@ class Store {
   // Groups are pipelined: a group's leader stages it and hands it to the store's writer
   // thread, and the next group is staged on top of it (WriteTxn's base) while it is
   // written (RocksDB's WAL, memtables, fsync), so that staging and writing, each about
-  // half of a commit, overlap. `pipelined` says `stage` reads and writes only through its
+  // half of a commit, overlap. A group staged before the write under it has ended is
+  // queued behind it, and the writer goes straight on to it (no wait for its leader's
+  // thread to be woken and hand it over: that gap was on every part of a batch). `pipelined` says `stage` reads and writes only through its
   // WriteTxn (no iterators or reads of its own on the database); a group with any other
   // writer waits for the write before it and is staged alone on the database. When a
   // group's write fails, the group staged on it fails with the same error.
@@ -315,12 +317,16 @@ class Store {
   // The error of `writer`'s group if its write has ended in one, else OK.
   absl::Status WriteFailure(Writer& writer);
   // With queue_mu_ held, by the front writer: stages a group and hands it on; returns it
-  // when `write_here` (the caller then writes it with WriteGroup).
+  // when `write_here` and no write is in progress (the caller then writes it with
+  // WriteGroup). A group staged on a write in progress is written by the writer thread.
   std::shared_ptr<StagedGroup> LeadGroup(bool write_here);
   // The writer thread: writes each group handed to it, in order.
   void WriteLoop();
   // Writes a staged group and completes its writers (queue_mu_ not held).
   void WriteGroup(StagedGroup& group);
+  // Marks a written (or failed) group's writers done, with `written`'s error if any.
+  void CompleteWriters(StagedGroup& group, const absl::Status& written)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
   void StartWriter();
   void StopWriter();
   // Fills in this instance as origin, validates and commits a local change. `prepare`,
@@ -371,6 +377,10 @@ class Store {
   // The group handed to the writer thread and not yet written, if any (the base of the
   // next group).
   std::shared_ptr<StagedGroup> writing_ ABSL_GUARDED_BY(queue_mu_);
+  // A group staged on `writing_` while that one was being written: whoever writes
+  // `writing_` hands it on (or fails it, with the same error) the moment that write ends,
+  // without waiting for its leader's thread to wake up.
+  std::shared_ptr<StagedGroup> next_ ABSL_GUARDED_BY(queue_mu_);
   CondVar written_cv_;  // a group's write ended
   CondVar writer_cv_;   // a group was handed to the writer thread, or it is to stop
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;

@@ -116,33 +116,47 @@ std::shared_ptr<Store::StagedGroup> Store::LeadGroup(bool write_here) {
     if (base != nullptr) pipelined_groups_.fetch_add(1, std::memory_order_relaxed);
   }
 
-  // Staged: once the base is written, hand the group to the writer thread and the lead
-  // to the next writer, who stages on top of this group while it is written.
+  // Staged. The group goes to be written after its base (at once when the base is
+  // written; else queued as next_, which the base's writer takes on the moment it is
+  // done). The lead passes to the next writer only once the base is written: that one
+  // stages on top of this group, and a WriteTxn reads through one unwritten base only.
   queue_mu_.Lock();
-  while (base != nullptr && !base->written) written_cv_.Wait(&queue_mu_);
-  const absl::Status upstream = base != nullptr ? base->status : absl::OkStatus();
-  base.reset();
-  const bool write = upstream.ok() && !txn.empty();
-  for (const std::shared_ptr<Writer>& w : group) {
-    w->staged = true;
-    if (!write) {
-      // Nothing to write, or staged on a group whose write failed: fails the same way.
-      if (!upstream.ok() && w->status.ok()) w->status = upstream;
-      w->done = true;
-    }
-    w->cv.Signal();
-  }
   std::shared_ptr<StagedGroup> to_write;
-  if (write) {
-    mine->writers = std::move(group);
-    if (write_here) {
-      mine->write_started = true;  // the writer thread leaves it alone
-      to_write = mine;
-    } else {
-      writer_cv_.Signal();
+  if (base != nullptr && !base->written && !txn.empty()) {
+    mine->writers = group;
+    next_ = mine;
+    while (!base->written) written_cv_.Wait(&queue_mu_);
+    // The base's writer has taken this group on, or failed it (base's error): its
+    // writers' outcome is set there.
+    for (const std::shared_ptr<Writer>& w : group) {
+      w->staged = true;
+      w->cv.Signal();
     }
-    writing_ = std::move(mine);
+  } else {
+    while (base != nullptr && !base->written) written_cv_.Wait(&queue_mu_);
+    const absl::Status upstream = base != nullptr ? base->status : absl::OkStatus();
+    const bool write = upstream.ok() && !txn.empty();
+    for (const std::shared_ptr<Writer>& w : group) {
+      w->staged = true;
+      if (!write) {
+        // Nothing to write, or staged on a group whose write failed: fails the same way.
+        if (!upstream.ok() && w->status.ok()) w->status = upstream;
+        w->done = true;
+      }
+      w->cv.Signal();
+    }
+    if (write) {
+      mine->writers = std::move(group);
+      if (write_here) {
+        mine->write_started = true;  // the writer thread leaves it alone
+        to_write = mine;
+      } else {
+        writer_cv_.Signal();
+      }
+      writing_ = std::move(mine);
+    }
   }
+  base.reset();
   staging_ = false;
   if (!writers_.empty()) writers_.front()->cv.Signal();
   return to_write;
@@ -186,7 +200,24 @@ void Store::WriteGroup(StagedGroup& group) {
   group.status = written;
   group.written = true;
   writing_.reset();
+  CompleteWriters(group, written);
+  if (next_ != nullptr) {
+    std::shared_ptr<StagedGroup> next = std::move(next_);
+    if (written.ok()) {
+      // The writer thread takes it on (at once, when that is this thread).
+      writing_ = std::move(next);
+      writer_cv_.Signal();
+    } else {
+      // Staged on this group's writes: it fails the same way.
+      next->status = written;
+      next->written = true;
+      CompleteWriters(*next, written);
+    }
+  }
   written_cv_.SignalAll();
+}
+
+void Store::CompleteWriters(StagedGroup& group, const absl::Status& written) {
   for (const std::shared_ptr<Writer>& w : group.writers) {
     if (!written.ok() && w->status.ok()) w->status = written;
     w->done = true;
