@@ -75,10 +75,16 @@ absl::StatusOr<std::string> RenderMetricsPage(HubContext& hub) {
 
   out.Counter("pulse_commit_groups_total",
               "Commit groups the hub's store staged to write (one RocksDB write each).",
-              static_cast<double>(hub.store().CommitGroups()));
+              hub.store().CommitGroups());
   out.Counter("pulse_commit_groups_pipelined_total",
               "Commit groups staged while the group before them was still being written.",
-              static_cast<double>(hub.store().PipelinedGroups()));
+              hub.store().PipelinedGroups());
+  out.Counter("pulse_commit_stage_seconds_total",
+              "Time spent staging commit groups (the per-change checks; one group at a time).",
+              absl::ToDoubleSeconds(hub.store().CommitStageTime()));
+  out.Counter("pulse_commit_write_seconds_total",
+              "Time spent writing commit groups (RocksDB write and fsync; one group at a time).",
+              absl::ToDoubleSeconds(hub.store().CommitWriteTime()));
   out.Gauge("pulse_rocksdb_live_data_size_bytes",
             "RocksDB's estimate of the live data in the hub's store "
             "(rocksdb.estimate-live-data-size).",

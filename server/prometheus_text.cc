@@ -103,4 +103,9 @@ void PrometheusText::Counter(absl::string_view name, absl::string_view help, uin
   Sample(name, {}, value);
 }
 
+void PrometheusText::Counter(absl::string_view name, absl::string_view help, double value) {
+  Family(name, Type::kCounter, help);
+  Sample(name, {}, value);
+}
+
 }  // namespace pulse::server

@@ -33,6 +33,8 @@ class PrometheusText {
   // Shorthands for a family with a single unlabelled sample.
   void Gauge(absl::string_view name, absl::string_view help, double value);
   void Counter(absl::string_view name, absl::string_view help, uint64_t value);
+  // A counter of a continuous quantity (seconds).
+  void Counter(absl::string_view name, absl::string_view help, double value);
 
   const std::string& text() const { return text_; }
 

@@ -274,6 +274,15 @@ class Store {
   // top of a group that was still being written (Store::Commit's pipeline at work).
   uint64_t CommitGroups() const { return commit_groups_.load(std::memory_order_relaxed); }
   uint64_t PipelinedGroups() const { return pipelined_groups_.load(std::memory_order_relaxed); }
+  // Time spent staging commit groups and writing them (RocksDB's write, with its fsync),
+  // since open. Each is done one group at a time, so each total's growth per second of
+  // wall time is how busy that step of the pipeline is (1 = saturated).
+  absl::Duration CommitStageTime() const {
+    return absl::Nanoseconds(stage_nanos_.load(std::memory_order_relaxed));
+  }
+  absl::Duration CommitWriteTime() const {
+    return absl::Nanoseconds(write_nanos_.load(std::memory_order_relaxed));
+  }
   // Entities as sorted text lines, without replica-specific bookkeeping (versions,
   // stamps, and tombstones, which each replica drops on its own schedule): two converged
   // replicas have equal dumps.
@@ -387,6 +396,8 @@ class Store {
   std::thread writer_thread_;
   std::atomic<uint64_t> commit_groups_{0};
   std::atomic<uint64_t> pipelined_groups_{0};
+  std::atomic<int64_t> stage_nanos_{0};
+  std::atomic<int64_t> write_nanos_{0};
   // After a failed write RocksDB refuses writes until it recovers. The commit leader asks
   // it to resume (at most every 100 ms); RocksDB may still refuse until the process is
   // restarted (its recovery can give up while the disk is full): writes then keep failing

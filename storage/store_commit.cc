@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/time/clock.h"
 #include "storage/keys.h"
 #include "storage/rocks_status.h"
 #include "storage/store.h"
@@ -88,6 +89,7 @@ std::shared_ptr<Store::StagedGroup> Store::LeadGroup(bool write_here) {
   rocksdb::WriteBatch* batch = &group_batches_[next_batch_];
   next_batch_ ^= 1;
   queue_mu_.Unlock();
+  const absl::Time stage_start = absl::Now();
 
   // The batch's last user was the group before the base: written, and no longer read.
   // The buffer of ordinary groups is kept; that of an unusually large one is let go.
@@ -111,6 +113,8 @@ std::shared_ptr<Store::StagedGroup> Store::LeadGroup(bool write_here) {
   txn.StageOriginMarks();
   if (txn.has_appended()) txn.Put(cf_.meta, kMetaHead, EncodeSequence(txn.head()));
   txn.DetachBase();
+  stage_nanos_.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - stage_start),
+                         std::memory_order_relaxed);
   if (!txn.empty()) {
     commit_groups_.fetch_add(1, std::memory_order_relaxed);
     if (base != nullptr) pipelined_groups_.fetch_add(1, std::memory_order_relaxed);
@@ -185,7 +189,10 @@ void Store::WriteGroup(StagedGroup& group) {
   MaybeResume();
   rocksdb::WriteOptions options;
   options.sync = options_.sync_writes && group.durable;
+  const absl::Time write_start = absl::Now();
   absl::Status written = FromRocks(db_->Write(options, txn.batch()), "commit");
+  write_nanos_.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - write_start),
+                         std::memory_order_relaxed);
   if (!written.ok()) resume_needed_ = true;
   // Readers see an entry only once it is durable: with sync_writes, a group written
   // without an fsync (a part of a batch before its last) is published by the next synced
