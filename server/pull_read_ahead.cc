@@ -3,6 +3,7 @@
 #include <utility>
 
 #include "absl/time/clock.h"
+#include "server/wire_buffer_pool.h"
 
 namespace pulse::server {
 
@@ -58,6 +59,7 @@ void PullReadAhead::Fill(const std::string& peer, uint64_t generation, storage::
   // refuses a page that reached the end (it might be missing the new entries).
   const uint64_t head = log_->Head();
   WirePage page;
+  page.wire.swap(*WireBufferPool::Shared().Take());
   absl::StatusOr<storage::ScanResult> result = log_->ScanWire(scan, &page.wire);
   MutexLock lock(&mu_);
   scanned_cv_.SignalAll();

@@ -8,6 +8,7 @@
 #include "common/status_payloads.h"
 #include "server/request_checks.h"
 #include "server/status_mapping.h"
+#include "server/wire_buffer_pool.h"
 #include "server/wire_bytes.h"
 #include "storage/ids.h"
 #include "storage/keys.h"
@@ -123,7 +124,7 @@ void SubscribeStream::Fill(bool heartbeat) {
     scan = scan_;
   }
   // The next event's bytes: the changes as stored (field 1), then the envelope.
-  auto wire = std::make_unique<std::string>();
+  std::unique_ptr<std::string> wire = WireBufferPool::Shared().Take();
   absl::StatusOr<storage::ScanResult> page = hub_->store().log().ScanWire(scan, wire.get());
   if (page.ok() && page->appended == 0 && page->oversized.has_value()) {
     page =

@@ -14,6 +14,7 @@
 #include "server/snapshot_stream.h"
 #include "server/status_mapping.h"
 #include "server/subscribe_stream.h"
+#include "server/wire_buffer_pool.h"
 #include "server/wire_bytes.h"
 #include "storage/ids.h"
 #include "storage/keys.h"
@@ -199,7 +200,7 @@ grpc::ServerUnaryReactor* SyncServiceImpl::Pull(grpc::CallbackServerContext* con
     pb::PullRequest parsed;
     if (absl::Status s = ParseRequest(*request, &parsed, "PullRequest"); !s.ok()) return s;
     auto head = std::make_unique<std::string>();
-    auto changes = std::make_unique<std::string>();
+    std::unique_ptr<std::string> changes = WireBufferPool::Shared().Take();
     absl::Status status = DoPull(*context, parsed, head.get(), changes.get());
     // The reply's bytes go to gRPC as they are, its head first.
     if (status.ok()) {
@@ -256,7 +257,8 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
     std::optional<WirePage> ahead = hub_->read_ahead().Take(peer, *scan);
     if (ahead.has_value()) {
       hub_->metrics().RecordPullPageReadAhead();
-      *changes = std::move(ahead->wire);
+      changes->swap(ahead->wire);
+      WireBufferPool::Shared().Give(std::make_unique<std::string>(std::move(ahead->wire)));
       page = std::move(ahead->result);
     } else {
       page = hub_->store().log().ScanWire(*scan, changes);

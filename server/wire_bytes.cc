@@ -5,6 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/slice.h"
+#include "server/wire_buffer_pool.h"
 
 namespace pulse::server {
 
@@ -13,7 +14,11 @@ namespace {
 grpc::Slice OwningSlice(std::unique_ptr<std::string> bytes) {
   std::string* owned = bytes.release();
   return grpc::Slice(
-      owned->data(), owned->size(), [](void* p) { delete static_cast<std::string*>(p); }, owned);
+      owned->data(), owned->size(),
+      [](void* p) {
+        WireBufferPool::Shared().Give(std::unique_ptr<std::string>(static_cast<std::string*>(p)));
+      },
+      owned);
 }
 
 }  // namespace

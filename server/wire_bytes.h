@@ -14,7 +14,8 @@
 
 namespace pulse::server {
 
-// A ByteBuffer over `bytes`, which it owns: freed when gRPC is done with the buffer.
+// A ByteBuffer over `bytes`, which it owns: given back to WireBufferPool::Shared() (or
+// freed) when gRPC is done with the buffer.
 grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> bytes);
 
 // A ByteBuffer of `head` then `body`, both owned as above: a message whose leading
