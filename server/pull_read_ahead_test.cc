@@ -46,14 +46,15 @@ class PullReadAheadTest : public ::testing::Test {
     return scan;
   }
 
-  // Serves page `scan` fresh, as a Pull would, then reads ahead after it.
+  // Serves page `scan` fresh, as a Pull would, then reads ahead after it; with `drain`,
+  // returns once the read-ahead has run (else it may still be queued or running).
   storage::ScanResult Serve(PullReadAhead& ahead, const std::string& peer,
-                            const storage::ScanRequest& scan) {
+                            const storage::ScanRequest& scan, bool drain = true) {
     std::string wire;
     absl::StatusOr<storage::ScanResult> page = store_->log().ScanWire(scan, &wire);
     EXPECT_TRUE(page.ok()) << page.status();
     ahead.ReadAheadAfter(peer, scan, *page);
-    Drain();
+    if (drain) Drain();
     return *page;
   }
 
@@ -95,12 +96,9 @@ TEST_F(PullReadAheadTest, APullWaitsForTheScanRunningForIt) {
     scanning.Notify();
     release.WaitForNotification();
   });
-  std::string wire;
-  absl::StatusOr<storage::ScanResult> first = store_->log().ScanWire(Page(0), &wire);
-  ASSERT_TRUE(first.ok());
-  ahead.ReadAheadAfter(peer_, Page(0), *first);
+  const storage::ScanResult first = Serve(ahead, peer_, Page(0), /*drain=*/false);
   scanning.WaitForNotification();
-  const storage::ScanRequest second = Page(first->scanned_through);
+  const storage::ScanRequest second = Page(first.scanned_through);
   std::optional<WirePage> got;
   absl::Notification taken;
   std::thread pull([&] {
@@ -131,11 +129,8 @@ TEST_F(PullReadAheadTest, AScanNotStartedIsLeftToThePullAndSkipped) {
     release.WaitForNotification();
   });
   busy.WaitForNotification();
-  std::string wire;
-  absl::StatusOr<storage::ScanResult> first = store_->log().ScanWire(Page(0), &wire);
-  ASSERT_TRUE(first.ok());
-  ahead.ReadAheadAfter(peer_, Page(0), *first);
-  EXPECT_FALSE(ahead.Take(peer_, Page(first->scanned_through)).has_value());
+  const storage::ScanResult first = Serve(ahead, peer_, Page(0), /*drain=*/false);
+  EXPECT_FALSE(ahead.Take(peer_, Page(first.scanned_through)).has_value());
   release.Notify();
   Drain();
   EXPECT_EQ(scans.load(), 0);
