@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "absl/strings/ascii.h"
@@ -11,7 +13,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "server/process_stats.h"
+#include "tests/support/http_get.h"
 #include "tools/bench/temp_store.h"
 
 namespace pulse::bench {
@@ -64,7 +68,32 @@ absl::StatusOr<std::unique_ptr<HubProcess>> HubProcess::Start(
     return hub.status();
   }
   (*hub)->data_dir_ = std::move(data_dir);
+  const bool metrics_on = std::any_of(flags.begin(), flags.end(), [](const std::string& flag) {
+    return absl::StartsWith(flag, "--metrics_listen=") && flag != "--metrics_listen=";
+  });
+  if (!metrics_on) return hub;
+  // "pulse_hub <id> metrics on http://HOST:PORT/metrics"
+  std::optional<std::string> metrics = (*hub)->child_->WaitForLine("metrics on", absl::Seconds(10));
+  if (metrics.has_value()) {
+    const std::size_t from = metrics->find("http://");
+    const std::size_t to = metrics->rfind("/metrics");
+    if (from != std::string::npos && to != std::string::npos && to > from + 7) {
+      (*hub)->metrics_address_ = metrics->substr(from + 7, to - from - 7);
+    }
+  }
   return hub;
+}
+
+absl::StatusOr<double> HubProcess::Metric(const std::string& name) const {
+  if (metrics_address_.empty()) return absl::UnavailableError("the hub serves no metrics");
+  absl::StatusOr<testing::HttpResponse> page = testing::HttpGet(metrics_address_, "/metrics");
+  if (!page.ok()) return page.status();
+  for (absl::string_view line : absl::StrSplit(page->body, '\n')) {
+    if (!absl::ConsumePrefix(&line, name) || !absl::ConsumePrefix(&line, " ")) continue;
+    double value = 0;
+    if (absl::SimpleAtod(line, &value)) return value;
+  }
+  return absl::NotFoundError(absl::StrCat(name, " is not on the hub's metrics page"));
 }
 
 absl::StatusOr<std::unique_ptr<HubProcess>> HubProcess::StartServer(std::vector<std::string> argv) {

@@ -30,7 +30,8 @@ absl::StatusOr<ProcessStats> ReadProcessStats(pid_t pid);
 class HubProcess {
  public:
   // Starts `binary` with --listen=127.0.0.1:0, metrics off, --log_level=warning, a fresh
-  // --data_dir, then `flags` (later flags win). Waits for its "listening on" line.
+  // --data_dir, then `flags` (later flags win). Waits for its "listening on" line, and
+  // its "metrics on" line when `flags` turn metrics on (see Metric).
   static absl::StatusOr<std::unique_ptr<HubProcess>> Start(const std::string& binary,
                                                            const std::vector<std::string>& flags);
   // Any server that prints "listening on HOST:PORT" on stdout (the raw stream baseline).
@@ -40,6 +41,9 @@ class HubProcess {
   const std::string& address() const { return address_; }
   pid_t pid() const { return child_->pid(); }
   absl::StatusOr<ProcessStats> Stats() const { return ReadProcessStats(pid()); }
+  // The value of an unlabelled series on the hub's /metrics page; NOT_FOUND when the
+  // page does not have it (an older build), UNAVAILABLE when metrics are off.
+  absl::StatusOr<double> Metric(const std::string& name) const;
   // SIGTERM, then waits for the exit (SIGKILL after 20 s); removes the data directory.
   void Stop();
 
@@ -47,6 +51,7 @@ class HubProcess {
   HubProcess() = default;
   std::unique_ptr<testing::ChildProcess> child_;
   std::string address_;
+  std::string metrics_address_;  // empty: no metrics page
   std::string data_dir_;
   bool stopped_ = false;
 };

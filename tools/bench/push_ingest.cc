@@ -61,7 +61,8 @@ absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
                                                 const std::string& hub_binary, int peers,
                                                 bool sync) {
   absl::StatusOr<std::unique_ptr<HubProcess>> hub = HubProcess::Start(
-      hub_binary, {absl::StrCat("--sync=", sync ? "true" : "false"), "--peer_rps=0"});
+      hub_binary, {absl::StrCat("--sync=", sync ? "true" : "false"), "--peer_rps=0",
+                   "--metrics_listen=127.0.0.1:0"});
   if (!hub.ok()) return hub.status();
   const std::string address = (*hub)->address();
   // The collectives first, from a setup peer; then every peer pushes experiences.
@@ -99,6 +100,10 @@ absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
     stubs.push_back(std::make_unique<PushStub>(channel));
   }
   std::vector<absl::Status> results(peers);
+  constexpr char kWriteSeconds[] = "pulse_commit_write_seconds_total";
+  constexpr char kStageSeconds[] = "pulse_commit_stage_seconds_total";
+  const absl::StatusOr<double> write_before = (*hub)->Metric(kWriteSeconds);
+  const absl::StatusOr<double> stage_before = (*hub)->Metric(kStageSeconds);
   absl::StatusOr<ProcessStats> before = (*hub)->Stats();
   const double driver_before = DriverCpuSeconds();
   const double seconds = absl::ToDoubleSeconds(RunTogether(peers, [&](int p) {
@@ -118,6 +123,8 @@ absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
   }));
   const double driver_cpu = DriverCpuSeconds() - driver_before;
   absl::StatusOr<ProcessStats> after = (*hub)->Stats();
+  const absl::StatusOr<double> write_after = (*hub)->Metric(kWriteSeconds);
+  const absl::StatusOr<double> stage_after = (*hub)->Metric(kStageSeconds);
   for (const absl::Status& s : results) {
     if (!s.ok()) return s;
   }
@@ -128,6 +135,12 @@ absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
   figures.bytes_per_second = total_bytes / seconds;
   figures.mean_change_bytes = static_cast<double>(total_bytes) / total_changes;
   figures.driver_cpu_seconds = driver_cpu;
+  if (write_before.ok() && write_after.ok()) {
+    figures.write_busy = (*write_after - *write_before) / seconds;
+  }
+  if (stage_before.ok() && stage_after.ok()) {
+    figures.stage_busy = (*stage_after - *stage_before) / seconds;
+  }
   if (before.ok() && after.ok()) {
     figures.hub_cpu_seconds = after->cpu_seconds - before->cpu_seconds;
     figures.hub_written_bytes = after->written_bytes - before->written_bytes;
@@ -158,12 +171,19 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
       if (!fillseq.ok()) return fillseq.status();
       const std::string name = absl::StrCat("push ingest, ", peers, " peer", peers > 1 ? "s" : "",
                                             ", batch ", context.batch, ", ", mode);
+      std::string busy;
+      if (ingest->write_busy.has_value() && ingest->stage_busy.has_value()) {
+        // How busy each step of the commit pipeline was (pulse_commit_*_seconds_total).
+        busy = absl::StrCat("; commit writer busy ",
+                            static_cast<int>(*ingest->write_busy * 100 + 0.5), " %, staging ",
+                            static_cast<int>(*ingest->stage_busy * 100 + 0.5), " %");
+      }
       report.Add(
           name, ingest->changes_per_second, "changes/s",
           absl::StrCat(ingest->changes, " changes of ", static_cast<int>(ingest->mean_change_bytes),
                        " B in ", FormatValue(ingest->seconds), " s; hub CPU ",
                        FormatValue(ingest->hub_cpu_seconds), " s, peers' CPU ",
-                       FormatValue(ingest->driver_cpu_seconds), " s"));
+                       FormatValue(ingest->driver_cpu_seconds), " s", busy));
       report.Add(absl::StrCat("  same, bytes"), ingest->bytes_per_second / 1e6, "MB/s");
       // A count, not a timing: the bytes the hub's write(2) calls carried (RocksDB's WAL,
       // table files, push replies) per byte of change pushed.

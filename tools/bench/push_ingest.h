@@ -5,6 +5,8 @@
 #ifndef PULSESYNC_TOOLS_BENCH_PUSH_INGEST_H_
 #define PULSESYNC_TOOLS_BENCH_PUSH_INGEST_H_
 
+#include <optional>
+
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "tools/bench/bench_context.h"
@@ -21,6 +23,11 @@ struct IngestFigures {
   double hub_cpu_seconds = 0;      // the hub process's CPU time during the run
   uint64_t hub_written_bytes = 0;  // what the hub handed to write(2) during the run
   double driver_cpu_seconds = 0;   // the peers' CPU time (this process) during the run
+  // Shares of the run's wall time the hub's commit pipeline spent writing groups and
+  // staging them (each is one group at a time), from its metrics; unset for a hub
+  // without them.
+  std::optional<double> write_busy;
+  std::optional<double> stage_busy;
 };
 
 // Against a fresh process of `hub_binary`.
