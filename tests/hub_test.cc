@@ -12,6 +12,7 @@
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "gtest/gtest.h"
 #include "server/snapshot_stream.h"
+#include "server/wire_buffer_pool.h"
 #include "storage/ids.h"
 #include "storage/keys.h"
 #include "tests/support/entities.h"
@@ -509,6 +510,34 @@ TEST_F(HubTest, APullReplyCarriesItsCursorBeforeItsChanges) {
   EXPECT_EQ(parsed.changes_size(), 2);
   EXPECT_EQ(parsed.new_cursor().last_sequence(), 3u);
   EXPECT_TRUE(parsed.has_more());
+}
+
+// Pages are built in buffers reused from pages already sent (server/wire_buffer_pool.h):
+// a page must hold its own changes only, whatever page its buffer held before.
+TEST_F(HubTest, PagesBuiltInReusedBuffersHoldOnlyTheirOwnChanges) {
+  const std::string c = a_->CreateCollective(MakeCollective("big", 384))->id;
+  for (int i = 0; i < 60; ++i) {
+    // About 3.5 KB a change: a page of 40 is well over the pool's 64 KiB floor.
+    ASSERT_TRUE(a_->CreateExperience(MakeExperience(c, std::string(2000, 'w'), 384)).ok());
+  }
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  ASSERT_EQ(pushed.accepted(), 61u);
+  for (int round = 0; round < 4; ++round) {
+    pb::PullResponse big;
+    ASSERT_TRUE(Pull(*b_, 0, 40, &big).ok());
+    ASSERT_EQ(big.changes_size(), 40);
+    // The big page's buffer goes back to the pool once gRPC has sent it.
+    ASSERT_TRUE(testing::Eventually(
+        [] { return server::WireBufferPool::Shared().held_buffers() > 0; }));
+    pb::PullResponse small;
+    ASSERT_TRUE(Pull(*b_, 40 + round, 3, &small).ok());
+    ASSERT_EQ(small.changes_size(), 3) << "round " << round;
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_EQ(small.changes(i).log_sequence(), static_cast<uint64_t>(41 + round + i));
+    }
+    EXPECT_EQ(small.new_cursor().last_sequence(), static_cast<uint64_t>(43 + round));
+  }
 }
 
 TEST_F(HubTest, SubscribeFromACompactedCursorIsFailedPrecondition) {
