@@ -66,7 +66,8 @@ TEST(PeekPullReplyHead, ReadsAHeadSplitAcrossSlices) {
 }
 
 TEST(PeekPullReplyHead, AReplyWithoutChangesIsAllHead) {
-  std::optional<PullReplyHead> head = PeekPullReplyHead(Buffer(Head(false, 9, 9).SerializeAsString()));
+  std::optional<PullReplyHead> head =
+      PeekPullReplyHead(Buffer(Head(false, 9, 9).SerializeAsString()));
   ASSERT_TRUE(head.has_value());
   EXPECT_EQ(head->new_cursor, 9u);
 }

@@ -200,12 +200,13 @@ grpc::ServerUnaryReactor* SyncServiceImpl::Pull(grpc::CallbackServerContext* con
     pb::PullRequest parsed;
     if (absl::Status s = ParseRequest(*request, &parsed, "PullRequest"); !s.ok()) return s;
     auto head = std::make_unique<std::string>();
-    std::unique_ptr<std::string> changes = WireBufferPool::Shared().Take();
-    absl::Status status = DoPull(*context, parsed, head.get(), changes.get());
+    std::unique_ptr<std::string> changes;
+    absl::Status status = DoPull(*context, parsed, head.get(), &changes);
     // The reply's bytes go to gRPC as they are, its head first.
     if (status.ok()) {
-      *response = changes->empty() ? OwningByteBuffer(std::move(head))
-                                   : OwningByteBuffer(std::move(head), std::move(changes));
+      *response = changes == nullptr || changes->empty()
+                      ? OwningByteBuffer(std::move(head))
+                      : OwningByteBuffer(std::move(head), std::move(changes));
     }
     return status;
   });
@@ -213,7 +214,7 @@ grpc::ServerUnaryReactor* SyncServiceImpl::Pull(grpc::CallbackServerContext* con
 
 absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
                                      const pb::PullRequest& request, std::string* head,
-                                     std::string* changes) {
+                                     std::unique_ptr<std::string>* changes) {
   const absl::Time start = absl::Now();
   const std::string& peer = request.source_instance();
   absl::StatusOr<Grant> grant = CheckCaller(context, *hub_, peer, request.target_instance());
@@ -257,11 +258,11 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
     std::optional<WirePage> ahead = hub_->read_ahead().Take(peer, *scan);
     if (ahead.has_value()) {
       hub_->metrics().RecordPullPageReadAhead();
-      changes->swap(ahead->wire);
-      WireBufferPool::Shared().Give(std::make_unique<std::string>(std::move(ahead->wire)));
+      *changes = std::make_unique<std::string>(std::move(ahead->wire));
       page = std::move(ahead->result);
     } else {
-      page = hub_->store().log().ScanWire(*scan, changes);
+      *changes = WireBufferPool::Shared().Take();
+      page = hub_->store().log().ScanWire(*scan, changes->get());
     }
   }
   if (page.ok() && page->appended == 0 && page->oversized.has_value()) {

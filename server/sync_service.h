@@ -8,6 +8,7 @@
 #ifndef PULSESYNC_SERVER_SYNC_SERVICE_H_
 #define PULSESYNC_SERVER_SYNC_SERVICE_H_
 
+#include <memory>
 #include <string>
 
 #include "pulsedb/sync/v1/sync.grpc.pb.h"
@@ -54,11 +55,12 @@ class SyncServiceImpl final
   absl::Status Acknowledge(const std::string& peer, const pulsedb::sync::v1::PullRequest& request,
                            uint64_t applied, pulsedb::sync::v1::PullResponse* response);
   // A serialized PullResponse in two parts: `head`, its fields but the changes (cursor,
-  // has_more, head sequence), and then `changes`, the page's entries as stored. Sent in
-  // that order, so that a peer can ask for the next page before it parses this one.
+  // has_more, head sequence), and then `changes`, the page's entries as stored (left
+  // null when there are none to scan). Sent in that order, so that a peer can ask for
+  // the next page before it parses this one.
   absl::Status DoPull(const grpc::ServerContextBase& context,
                       const pulsedb::sync::v1::PullRequest& request, std::string* head,
-                      std::string* changes);
+                      std::unique_ptr<std::string>* changes);
 
   HubContext* const hub_;
   ArenaMessageAllocator<pulsedb::sync::v1::PushRequest, pulsedb::sync::v1::PushResponse>

@@ -307,10 +307,11 @@ class Store {
   // written (RocksDB's WAL, memtables, fsync), so that staging and writing, each about
   // half of a commit, overlap. A group staged before the write under it has ended is
   // queued behind it, and the writer goes straight on to it (no wait for its leader's
-  // thread to be woken and hand it over: that gap was on every part of a batch). `pipelined` says `stage` reads and writes only through its
-  // WriteTxn (no iterators or reads of its own on the database); a group with any other
-  // writer waits for the write before it and is staged alone on the database. When a
-  // group's write fails, the group staged on it fails with the same error.
+  // thread to be woken and hand it over: that gap was on every part of a batch).
+  // `pipelined` says `stage` reads and writes only through its WriteTxn (no iterators or
+  // reads of its own on the database); a group with any other writer waits for the
+  // write before it and is staged alone on the database. When a group's write fails,
+  // the group staged on it fails with the same error.
   absl::Status Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable = true,
                       bool pipelined = false);
   // Who writes a group: the writer that led it (Commit: its caller waits for the write

@@ -125,40 +125,34 @@ std::shared_ptr<Store::StagedGroup> Store::LeadGroup(bool write_here) {
   // done). The lead passes to the next writer only once the base is written: that one
   // stages on top of this group, and a WriteTxn reads through one unwritten base only.
   queue_mu_.Lock();
-  std::shared_ptr<StagedGroup> to_write;
-  if (base != nullptr && !base->written && !txn.empty()) {
+  const bool queued = base != nullptr && !base->written && !txn.empty();
+  if (queued) {
     mine->writers = group;
     next_ = mine;
-    while (!base->written) written_cv_.Wait(&queue_mu_);
-    // The base's writer has taken this group on, or failed it (base's error): its
-    // writers' outcome is set there.
-    for (const std::shared_ptr<Writer>& w : group) {
-      w->staged = true;
-      w->cv.Signal();
+  }
+  while (base != nullptr && !base->written) written_cv_.Wait(&queue_mu_);
+  // A queued group's outcome is set by the base's writer, who took it on or failed it.
+  const absl::Status upstream = base != nullptr ? base->status : absl::OkStatus();
+  const bool write_now = !queued && upstream.ok() && !txn.empty();
+  for (const std::shared_ptr<Writer>& w : group) {
+    w->staged = true;
+    if (!queued && !write_now) {
+      // Nothing to write, or staged on a group whose write failed: fails the same way.
+      if (!upstream.ok() && w->status.ok()) w->status = upstream;
+      w->done = true;
     }
-  } else {
-    while (base != nullptr && !base->written) written_cv_.Wait(&queue_mu_);
-    const absl::Status upstream = base != nullptr ? base->status : absl::OkStatus();
-    const bool write = upstream.ok() && !txn.empty();
-    for (const std::shared_ptr<Writer>& w : group) {
-      w->staged = true;
-      if (!write) {
-        // Nothing to write, or staged on a group whose write failed: fails the same way.
-        if (!upstream.ok() && w->status.ok()) w->status = upstream;
-        w->done = true;
-      }
-      w->cv.Signal();
+    w->cv.Signal();
+  }
+  std::shared_ptr<StagedGroup> to_write;
+  if (write_now) {
+    mine->writers = std::move(group);
+    if (write_here) {
+      mine->write_started = true;  // the writer thread leaves it alone
+      to_write = mine;
+    } else {
+      writer_cv_.Signal();
     }
-    if (write) {
-      mine->writers = std::move(group);
-      if (write_here) {
-        mine->write_started = true;  // the writer thread leaves it alone
-        to_write = mine;
-      } else {
-        writer_cv_.Signal();
-      }
-      writing_ = std::move(mine);
-    }
+    writing_ = std::move(mine);
   }
   base.reset();
   staging_ = false;

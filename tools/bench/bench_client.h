@@ -8,10 +8,13 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
+#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/grpcpp.h"
 #include "pulsedb/sync/v1/sync.grpc.pb.h"
 #include "tools/bench/workload.h"
@@ -38,6 +41,39 @@ absl::Status LoadHub(const std::string& address, const Workload& workload,
                      const std::string& loader_id, uint64_t count, int batch = 500);
 
 absl::Status FromGrpc(const grpc::Status& status, const std::string& what);
+
+// One unary call through a generic stub (a request or reply kept as bytes), started on
+// construction and waited for with Wait, so that the caller may work meanwhile (parse
+// the page before, say). Wait must be called before destruction.
+template <typename Request, typename Response>
+class PendingCall {
+ public:
+  PendingCall(grpc::TemplatedGenericStub<Request, Response>& stub, const char* method,
+              Request request)
+      : context_(CallContext()), request_(std::move(request)) {
+    stub.UnaryCall(context_.get(), method, grpc::StubOptions(), &request_, &response_,
+                   [this](grpc::Status status) {
+                     status_ = std::move(status);
+                     done_.Notify();
+                   });
+  }
+  PendingCall(const PendingCall&) = delete;
+  PendingCall& operator=(const PendingCall&) = delete;
+
+  // Waits for the reply, into `response`; `what` names the call in an error.
+  absl::Status Wait(Response* response, const std::string& what) {
+    done_.WaitForNotification();
+    *response = std::move(response_);
+    return FromGrpc(status_, what);
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> context_;
+  const Request request_;
+  Response response_;
+  grpc::Status status_;
+  absl::Notification done_;
+};
 
 // Runs body(0) .. body(threads - 1), each on a thread of its own, all released at once
 // after every thread has started; returns the time from the release to the last return.

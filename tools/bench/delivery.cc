@@ -7,10 +7,8 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "client/pull_reply_head.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "raw_stream.grpc.pb.h"
 #include "tools/bench/bench_client.h"
@@ -46,32 +44,10 @@ absl::StatusOr<double> RunPeers(int peers, const std::function<void(int, PeerRun
   return changes / seconds;
 }
 
-// One Pull in flight, its reply kept as bytes (parsed by the caller, when it chooses).
+// Pulls whose replies are kept as bytes (parsed by the peer when it chooses).
 using PullStub = grpc::TemplatedGenericStub<pb::PullRequest, grpc::ByteBuffer>;
+using PendingPull = PendingCall<pb::PullRequest, grpc::ByteBuffer>;
 constexpr char kPullMethod[] = "/pulsedb.sync.v1.SyncService/Pull";
-
-class PendingPull {
- public:
-  PendingPull(PullStub& stub, const pb::PullRequest& request) : context_(CallContext()) {
-    stub.UnaryCall(context_.get(), kPullMethod, grpc::StubOptions(), &request, &reply_,
-                   [this](grpc::Status status) {
-                     status_ = std::move(status);
-                     done_.Notify();
-                   });
-  }
-  // Waits for the reply; its bytes in `reply`.
-  absl::Status Wait(grpc::ByteBuffer* reply) {
-    done_.WaitForNotification();
-    *reply = std::move(reply_);
-    return FromGrpc(status_, "pull");
-  }
-
- private:
-  std::unique_ptr<grpc::ClientContext> context_;
-  grpc::ByteBuffer reply_;
-  grpc::Status status_;
-  absl::Notification done_;
-};
 
 // Each peer reads the whole log `passes` times, from cursor 0, as a peer paging through
 // it does (docs/protocol.md, "Pull"): it asks for page n+1 as soon as page n's head
@@ -94,14 +70,14 @@ absl::StatusOr<double> MeasurePull(const BenchContext& context, const std::strin
           request.mutable_cursor()->set_last_sequence(cursor);
           if (applied.has_value()) request.set_applied_through(*applied);
           request.set_batch_size(context.batch);
-          return std::make_unique<PendingPull>(*stubs[p], request);
+          return std::make_unique<PendingPull>(*stubs[p], kPullMethod, std::move(request));
         };
         for (int pass = 0; pass < passes && run.status.ok(); ++pass) {
           uint64_t cursor = 0;  // parsed (applied) through
           std::unique_ptr<PendingPull> pending = page_request(0, std::nullopt);
           for (;;) {
             grpc::ByteBuffer reply;
-            run.status = pending->Wait(&reply);
+            run.status = pending->Wait(&reply, "pull");
             if (!run.status.ok()) return;
             std::optional<client::PullReplyHead> next_at = client::PeekPullReplyHead(reply);
             std::unique_ptr<PendingPull> next;
@@ -112,13 +88,13 @@ absl::StatusOr<double> MeasurePull(const BenchContext& context, const std::strin
             grpc::ProtoBufferReader reader(&reply);
             if (!response.ParseFromZeroCopyStream(&reader)) {
               run.status = absl::DataLossError("malformed PullResponse");
-              if (next != nullptr) next->Wait(&reply).IgnoreError();
+              if (next != nullptr) next->Wait(&reply, "pull").IgnoreError();
               return;
             }
             run.changes += response.changes_size();
             cursor = response.new_cursor().last_sequence();
             if (!response.has_more()) {
-              if (next != nullptr) run.status = next->Wait(&reply);  // never left in flight
+              if (next != nullptr) run.status = next->Wait(&reply, "pull");  // never left in flight
               break;
             }
             // A reply framed changes first (another hub build): ask now.

@@ -5,9 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
-#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
-#include "grpcpp/generic/generic_stub.h"
 #include "tools/bench/bench_client.h"
 #include "tools/bench/db_bench_baseline.h"
 #include "tools/bench/hub_process.h"
@@ -33,20 +31,6 @@ absl::StatusOr<grpc::ByteBuffer> Encode(const pb::PushRequest& request) {
   return buffer;
 }
 
-grpc::Status PushEncoded(PushStub& stub, const grpc::ByteBuffer& request,
-                         pb::PushResponse* response) {
-  std::unique_ptr<grpc::ClientContext> context = CallContext();
-  absl::Notification done;
-  grpc::Status result;
-  stub.UnaryCall(context.get(), kPushMethod, grpc::StubOptions(), &request, response,
-                 [&](grpc::Status status) {
-                   result = std::move(status);
-                   done.Notify();
-                 });
-  done.WaitForNotification();
-  return result;
-}
-
 // CPU time of this process (the driver: every peer's client) so far.
 double DriverCpuSeconds() {
   rusage usage{};
@@ -60,9 +44,9 @@ double DriverCpuSeconds() {
 absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
                                                 const std::string& hub_binary, int peers,
                                                 bool sync) {
-  absl::StatusOr<std::unique_ptr<HubProcess>> hub = HubProcess::Start(
-      hub_binary, {absl::StrCat("--sync=", sync ? "true" : "false"), "--peer_rps=0",
-                   "--metrics_listen=127.0.0.1:0"});
+  absl::StatusOr<std::unique_ptr<HubProcess>> hub =
+      HubProcess::Start(hub_binary, {absl::StrCat("--sync=", sync ? "true" : "false"),
+                                     "--peer_rps=0", "--metrics_listen=127.0.0.1:0"});
   if (!hub.ok()) return hub.status();
   const std::string address = (*hub)->address();
   // The collectives first, from a setup peer; then every peer pushes experiences.
@@ -92,8 +76,7 @@ absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
   std::vector<std::unique_ptr<PushStub>> stubs;
   for (int p = 0; p < peers; ++p) {
     std::shared_ptr<grpc::Channel> channel = NewChannel(address);
-    if (absl::Status s =
-            Handshake(*pb::SyncService::NewStub(channel), Workload::ActorId(1000 + p));
+    if (absl::Status s = Handshake(*pb::SyncService::NewStub(channel), Workload::ActorId(1000 + p));
         !s.ok()) {
       return s;
     }
@@ -109,7 +92,9 @@ absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
   const double seconds = absl::ToDoubleSeconds(RunTogether(peers, [&](int p) {
     for (const grpc::ByteBuffer& request : requests[p]) {
       pb::PushResponse response;
-      absl::Status s = FromGrpc(PushEncoded(*stubs[p], request, &response), "push");
+      absl::Status s =
+          PendingCall<grpc::ByteBuffer, pb::PushResponse>(*stubs[p], kPushMethod, request)
+              .Wait(&response, "push");
       if (s.ok() && (response.rejected() != 0 ||
                      response.accepted() != static_cast<uint32_t>(context.batch))) {
         s = absl::InternalError(
@@ -174,9 +159,9 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
       std::string busy;
       if (ingest->write_busy.has_value() && ingest->stage_busy.has_value()) {
         // How busy each step of the commit pipeline was (pulse_commit_*_seconds_total).
-        busy = absl::StrCat("; commit writer busy ",
-                            static_cast<int>(*ingest->write_busy * 100 + 0.5), " %, staging ",
-                            static_cast<int>(*ingest->stage_busy * 100 + 0.5), " %");
+        busy =
+            absl::StrCat("; commit writer busy ", static_cast<int>(*ingest->write_busy * 100 + 0.5),
+                         " %, staging ", static_cast<int>(*ingest->stage_busy * 100 + 0.5), " %");
       }
       report.Add(
           name, ingest->changes_per_second, "changes/s",
