@@ -32,8 +32,13 @@ std::string Named(pb::SyncEntityType type, absl::string_view id) {
 
 class Stager {
  public:
-  Stager(WriteTxn& txn, const pb::SyncChange& change, const ApplyContext& ctx)
-      : txn_(txn), change_(change), ctx_(ctx), local_(ctx.mode == ApplyMode::kLocal) {}
+  Stager(WriteTxn& txn, const pb::SyncChange& change, const ApplyContext& ctx,
+         const PreEncodedChange* encoded)
+      : txn_(txn),
+        change_(change),
+        encoded_(encoded),
+        ctx_(ctx),
+        local_(ctx.mode == ApplyMode::kLocal) {}
 
   absl::StatusOr<StageResult> Run() {
     const pb::SyncPayload& p = change_.payload();
@@ -147,7 +152,7 @@ class Stager {
     auto check = CheckCreatable(pb::SYNC_ENTITY_TYPE_COLLECTIVE, c.id());
     if (!check.ok()) return check.status();
     if (check->has_value()) return **check;
-    const uint64_t seq = txn_.AppendChange(change_);
+    const uint64_t seq = txn_.AppendChange(change_, encoded_);
     pb::VersionedEntity entity;
     *entity.mutable_collective() = c;
     Stamp(&entity, seq, 0);
@@ -164,7 +169,7 @@ class Stager {
         !s.ok()) {
       return s;
     }
-    const uint64_t seq = txn_.AppendChange(change_);
+    const uint64_t seq = txn_.AppendChange(change_, encoded_);
     pb::VersionedEntity entity;
     // The body stays in the log entry just appended (entity_body.h): stored once, not twice.
     entity.set_body_log_sequence(seq);
@@ -220,8 +225,6 @@ class Stager {
       if (!lost.empty()) return Skip(Kind::kConflict, "a newer version is already in place");
       return Skip(Kind::kSkipped, "no effect");
     }
-    pb::SyncChange logged = change_;
-    if (local_) logged.set_base_version(entity.version());
     int64_t stamp = change_.timestamp();
     if (local_) {
       // A local write must order after the versions it was made on, or last-write-wins
@@ -236,15 +239,23 @@ class Stager {
         }
       }
     }
-    if (!lost.empty() || stamp != change_.timestamp()) {
-      // Log what this store actually applied, so every follower applies the same.
-      pb::ExperienceUpdated* reduced = logged.mutable_payload()->mutable_experience_updated();
-      reduced->set_id(id);
-      reduced->set_timestamp(stamp);
-      *reduced->mutable_update() = KeepPlainFields(update, won);
-      logged.set_timestamp(stamp);
+    uint64_t seq;
+    const bool reduced = !lost.empty() || stamp != change_.timestamp();
+    if (!reduced && !local_) {
+      seq = txn_.AppendChange(change_, encoded_);  // logged as it came
+    } else {
+      pb::SyncChange logged = change_;
+      if (local_) logged.set_base_version(entity.version());
+      if (reduced) {
+        // Log what this store actually applied, so every follower applies the same.
+        pb::ExperienceUpdated* kept = logged.mutable_payload()->mutable_experience_updated();
+        kept->set_id(id);
+        kept->set_timestamp(stamp);
+        *kept->mutable_update() = KeepPlainFields(update, won);
+        logged.set_timestamp(stamp);
+      }
+      seq = txn_.AppendChange(logged);
     }
-    const uint64_t seq = txn_.AppendChange(logged);
     for (const std::string& field : won) {
       const pb::FieldVersion current = FieldStamp(entity, field);
       ApplyPlainField(field, update, entity.mutable_experience());
@@ -307,7 +318,7 @@ class Stager {
           Named(pb::SYNC_ENTITY_TYPE_RELATION, r.id()), ": change names collective ",
           IdToText(change_.collective_id()), " but its experiences are in ", IdToText(collective)));
     }
-    const uint64_t seq = txn_.AppendChange(change_);
+    const uint64_t seq = txn_.AppendChange(change_, encoded_);
     pb::VersionedEntity entity;
     *entity.mutable_relation() = r;
     Stamp(&entity, seq, 0);
@@ -325,7 +336,7 @@ class Stager {
         !s.ok()) {
       return s;
     }
-    const uint64_t seq = txn_.AppendChange(change_);
+    const uint64_t seq = txn_.AppendChange(change_, encoded_);
     pb::VersionedEntity entity;
     *entity.mutable_insight() = i;
     Stamp(&entity, seq, 0);
@@ -372,7 +383,7 @@ class Stager {
         if (relation->has_value()) cascaded.push_back((*relation)->relation());
       }
     }
-    const uint64_t seq = txn_.AppendChange(change_);
+    const uint64_t seq = txn_.AppendChange(change_, encoded_);
     // A delete that arrives before its create still leaves a tombstone, so the late
     // create cannot resurrect the entity.
     Tombstone(type, id, loaded->has_value() ? (*loaded)->collective_id() : change_.collective_id(),
@@ -391,6 +402,7 @@ class Stager {
 
   WriteTxn& txn_;
   const pb::SyncChange& change_;
+  const PreEncodedChange* encoded_;  // may be null
   const ApplyContext& ctx_;
   const bool local_;
 };
@@ -398,8 +410,9 @@ class Stager {
 }  // namespace
 
 absl::StatusOr<StageResult> StageChange(WriteTxn& txn, const pb::SyncChange& change,
-                                        const ApplyContext& context) {
-  if (context.mode == ApplyMode::kLocal) return Stager(txn, change, context).Run();
+                                        const ApplyContext& context,
+                                        const PreEncodedChange* encoded) {
+  if (context.mode == ApplyMode::kLocal) return Stager(txn, change, context, encoded).Run();
   if (change.source_instance() == context.self_id) {
     // Our own change coming back (a snapshot, a replaced hub): we already have it.
     return Skip(StageResult::Kind::kDuplicate, "own change");
@@ -409,7 +422,7 @@ absl::StatusOr<StageResult> StageChange(WriteTxn& txn, const pb::SyncChange& cha
   if (change.sequence() <= *mark) {
     return Skip(StageResult::Kind::kDuplicate, absl::StrCat("already applied through ", *mark));
   }
-  absl::StatusOr<StageResult> result = Stager(txn, change, context).Run();
+  absl::StatusOr<StageResult> result = Stager(txn, change, context, encoded).Run();
   if (result.ok()) txn.SetOriginMark(change.source_instance(), change.sequence());
   return result;
 }

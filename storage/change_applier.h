@@ -58,9 +58,11 @@ struct StageResult {
 
 // Stages `change`. An error means the change cannot apply now; the caller rolls the txn
 // back to a save point taken before the call. For kLocal, the change's sequence must be
-// txn.next_sequence() and its source this store.
+// txn.next_sequence() and its source this store. `encoded`, when given, is `change`
+// encoded beforehand (logged as is when the change is logged unchanged).
 absl::StatusOr<StageResult> StageChange(WriteTxn& txn, const pulsedb::sync::v1::SyncChange& change,
-                                        const ApplyContext& context);
+                                        const ApplyContext& context,
+                                        const PreEncodedChange* encoded = nullptr);
 
 }  // namespace pulse::storage
 

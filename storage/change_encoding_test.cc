@@ -49,5 +49,33 @@ TEST(ChangeEncodingTest, UnknownFieldsKeepTheirPlace) {
   EXPECT_EQ(parsed.base_version(), 9u);
 }
 
+// Encoded before its sequence is known, spliced after: the same bytes.
+TEST(ChangeEncodingTest, APreEncodedChangeSplicesToTheSameBytes) {
+  for (uint64_t old_log : {0ull, 300ull}) {
+    for (uint64_t base : {0ull, 1ull << 33}) {
+      pb::SyncChange change = Sample();
+      change.set_log_sequence(old_log);
+      change.set_base_version(base);
+      const PreEncodedChange encoded(change);
+      ASSERT_TRUE(encoded.ready());
+      for (uint64_t log : {0ull, 1ull, 128ull, 1ull << 50}) {
+        std::string field;
+        std::string spliced;
+        for (absl::string_view piece : encoded.Splice(log, &field)) {
+          spliced.append(piece.data(), piece.size());
+        }
+        EXPECT_EQ(spliced, Expected(change, log))
+            << "old " << old_log << " base " << base << " log " << log;
+      }
+    }
+  }
+}
+
+TEST(ChangeEncodingTest, AChangeWithUnknownFieldsIsNotPreEncoded) {
+  pb::SyncChange change = Sample();
+  change.GetReflection()->MutableUnknownFields(&change)->AddVarint(99, 7);
+  EXPECT_FALSE(PreEncodedChange(change).ready());
+}
+
 }  // namespace
 }  // namespace pulse::storage

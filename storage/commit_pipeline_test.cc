@@ -170,11 +170,20 @@ class CommitPipelineTest : public ::testing::Test {
         [this, first] { first_result_ = hub_->ApplyRemoteChanges(Only(first), Authority()); });
     ASSERT_TRUE(gate_->WaitUntilBlocked()) << "the first write never reached its WAL sync";
     const uint64_t before = hub_->PipelinedGroups();
-    second_ = std::thread([this, second] {
-      second_result_ = hub_->ApplyRemoteChanges(Only(second), Authority());
-    });
+    second_ = std::thread(
+        [this, second] { second_result_ = hub_->ApplyRemoteChanges(Only(second), Authority()); });
     ASSERT_TRUE(Eventually([&] { return hub_->PipelinedGroups() > before; }))
         << "the second group was not staged while the first was being written";
+  }
+
+  // After StageOnHeldWrite: applies `third`, which the pipeline stages on top of both
+  // unwritten groups (the held one, and the one queued behind it). Returns once staged.
+  void StageThirdOnHeldWrites(int third) {
+    const uint64_t before = hub_->PipelinedGroups();
+    third_ = std::thread(
+        [this, third] { third_result_ = hub_->ApplyRemoteChanges(Only(third), Authority()); });
+    ASSERT_TRUE(Eventually([&] { return hub_->PipelinedGroups() > before; }))
+        << "the third group was not staged while the first was being written";
   }
 
   std::vector<pb::SyncChange> Only(int i) const { return {changes_[i]}; }
@@ -192,6 +201,7 @@ class CommitPipelineTest : public ::testing::Test {
   void Join() {
     if (first_.joinable()) first_.join();
     if (second_.joinable()) second_.join();
+    if (third_.joinable()) third_.join();
   }
   void TearDown() override {
     gate_->Release(false);
@@ -205,9 +215,10 @@ class CommitPipelineTest : public ::testing::Test {
   std::vector<pb::SyncChange> changes_;
   std::string experience_id_;
   std::string relation_id_;
-  std::thread first_, second_;
+  std::thread first_, second_, third_;
   absl::StatusOr<ApplyReport> first_result_ = absl::UnknownError("not run");
   absl::StatusOr<ApplyReport> second_result_ = absl::UnknownError("not run");
+  absl::StatusOr<ApplyReport> third_result_ = absl::UnknownError("not run");
 };
 
 TEST_F(CommitPipelineTest, AGroupStagedOnAnUnwrittenOneSeesItsWrites) {
@@ -275,8 +286,7 @@ TEST_F(CommitPipelineTest, PartsWrittenBeforeTheLastAreNotPublishedUntilItsSync)
   std::unique_ptr<Store> store = *std::move(opened);
   std::vector<pb::SyncChange> batch(changes_.begin(), changes_.begin() + 5);
   gate_->Hold();
-  first_ = std::thread(
-      [&] { first_result_ = store->ApplyRemoteChanges(batch, Authority()); });
+  first_ = std::thread([&] { first_result_ = store->ApplyRemoteChanges(batch, Authority()); });
   // Parts {0,1} and {2,3} are written unsynced; part {4}, the last, waits in its sync.
   ASSERT_TRUE(gate_->WaitUntilBlocked());
   EXPECT_EQ(store->log().Head(), 0u) << "entries served before they were durable";
@@ -288,6 +298,71 @@ TEST_F(CommitPipelineTest, PartsWrittenBeforeTheLastAreNotPublishedUntilItsSync)
   ASSERT_TRUE(first_result_.ok()) << first_result_.status();
   EXPECT_EQ(first_result_->applied, 5);
   EXPECT_EQ(store->log().Head(), 5u);
+}
+
+// Two groups may wait unwritten while a third is staged: it reads through both.
+TEST_F(CommitPipelineTest, AGroupStagedOnTwoUnwrittenOnesSeesBoth) {
+  StageOnHeldWrite(/*create*/ 1, /*second create*/ 3);
+  // The relation's endpoints are in the held group and in the one queued behind it.
+  StageThirdOnHeldWrites(/*relation*/ 4);
+  ReleaseAndExpectBothApplied();
+  ASSERT_TRUE(third_result_.ok()) << third_result_.status();
+  EXPECT_EQ(third_result_->applied, 1) << third_result_->failure;
+  EXPECT_TRUE(hub_->GetRelation(relation_id_).ok());
+  // 1 the collective, then the three groups in the order they were staged.
+  EXPECT_EQ(hub_->log().Head(), 4u);
+  ScanRequest scan;
+  scan.max_changes = 10;
+  absl::StatusOr<ScanResult> log = hub_->log().Scan(scan);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_EQ(log->changes.size(), 4u);
+  const int expected[] = {0, 1, 3, 4};
+  for (int i = 0; i < 4; ++i) {
+    EXPECT_EQ(log->changes[i].log_sequence(), static_cast<uint64_t>(i + 1));
+    EXPECT_EQ(log->changes[i].sequence(), changes_[expected[i]].sequence());
+  }
+}
+
+TEST_F(CommitPipelineTest, WhenAWriteFailsEveryGroupQueuedBehindItFails) {
+  StageOnHeldWrite(/*create*/ 1, /*second create*/ 3);
+  StageThirdOnHeldWrites(/*relation*/ 4);
+  gate_->Release(/*fail=*/true);
+  Join();
+  ASSERT_FALSE(first_result_.ok());
+  ASSERT_FALSE(second_result_.ok()) << "applied on top of a write that failed";
+  ASSERT_FALSE(third_result_.ok()) << "applied on top of a write that failed";
+  EXPECT_EQ(second_result_.status().code(), first_result_.status().code());
+  EXPECT_EQ(third_result_.status().code(), first_result_.status().code());
+  EXPECT_EQ(hub_->log().Head(), 1u);
+  EXPECT_EQ(hub_->GetRelation(relation_id_).status().code(), absl::StatusCode::kNotFound);
+}
+
+// The relation index is overlaid from every unwritten group, not only the newest.
+TEST_F(CommitPipelineTest, ADeleteFindsARelationTwoUnwrittenGroupsDown) {
+  ApplyNow(1);
+  ApplyNow(3);
+  // The relation is held in its write; a local write of the hub's own is queued behind
+  // it; the delete is staged on both.
+  gate_->Hold();
+  first_ = std::thread([this] { first_result_ = hub_->ApplyRemoteChanges(Only(4), Authority()); });
+  ASSERT_TRUE(gate_->WaitUntilBlocked()) << "the relation's write never reached its WAL sync";
+  const uint64_t before = hub_->PipelinedGroups();
+  absl::StatusOr<LocalWrite> local = absl::UnknownError("not run");
+  second_ = std::thread([this, &local] {
+    local = hub_->CreateExperience(MakeExperience(changes_[1].collective_id(), "local words"));
+  });
+  ASSERT_TRUE(Eventually([&] { return hub_->PipelinedGroups() > before; }))
+      << "the local write was not staged while the relation was being written";
+  StageThirdOnHeldWrites(/*delete*/ 5);
+  gate_->Release(false);
+  Join();
+  ASSERT_TRUE(first_result_.ok()) << first_result_.status();
+  EXPECT_EQ(first_result_->applied, 1) << first_result_->failure;
+  ASSERT_TRUE(local.ok()) << local.status();
+  ASSERT_TRUE(third_result_.ok()) << third_result_.status();
+  EXPECT_EQ(third_result_->applied, 1) << third_result_->failure;
+  EXPECT_EQ(hub_->GetRelation(relation_id_).status().code(), absl::StatusCode::kNotFound)
+      << "the relation outlived its experience";
 }
 
 // A batch larger than a group is committed in parts, each staged on the one before; the
@@ -393,8 +468,8 @@ TEST(CommitPipelineStressTest, ConcurrentWritersKeepTheLogDenseAndEveryChangeOnc
   for (const std::vector<pb::SyncChange>& changes : origin_changes) {
     threads.emplace_back([&, &changes = changes] {
       for (std::size_t begin = 0; begin < changes.size(); begin += 10) {
-        std::vector<pb::SyncChange> batch(
-            changes.begin() + begin, changes.begin() + std::min(changes.size(), begin + 10));
+        std::vector<pb::SyncChange> batch(changes.begin() + begin,
+                                          changes.begin() + std::min(changes.size(), begin + 10));
         absl::StatusOr<ApplyReport> report = hub->ApplyRemoteChanges(batch, Authority());
         if (!report.ok() || report->applied != static_cast<int>(batch.size())) failed = true;
       }

@@ -608,8 +608,15 @@ absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
   // the last part is fsynced: that covers the earlier ones (one log).
   std::vector<std::shared_ptr<Writer>> parts;
   bool synced = false;  // the last part submitted is fsynced
+  // Each part's log entries are encoded before it is submitted, on this thread, while the
+  // part before is being written: not in the serial staging, which every writer of the
+  // store waits for. A part's encodings are read by its stage only (done when Submit
+  // returns), so one buffer serves every part.
+  std::vector<PreEncodedChange> encoded;
   for (int begin = 0; begin == 0 || begin < total; begin += per_group) {
     const int end = std::min(total, begin + per_group);
+    encoded.clear();
+    for (int i = begin; i < end; ++i) encoded.emplace_back(changes[i]);
     const bool last = end == total;
     synced = last;
     std::shared_ptr<Writer> previous = parts.empty() ? nullptr : parts.back();
@@ -630,7 +637,8 @@ absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
             absl::Status outcome =
                 context.changes_validated ? absl::OkStatus() : ValidateChange(change);
             absl::StatusOr<StageResult> staged = outcome.ok()
-                                                     ? StageChange(txn, change, context)
+                                                     ? StageChange(txn, change, context,
+                                                                   &encoded[i - begin])
                                                      : absl::StatusOr<StageResult>(outcome);
             if (!staged.ok()) {
               txn.RollbackToSavePoint();

@@ -302,16 +302,18 @@ class Store {
   // fsynced (sync_writes) when any of its writers is `durable`. Returns once the group
   // is written (and every group before it).
   //
-  // Groups are pipelined: a group's leader stages it and hands it to the store's writer
-  // thread, and the next group is staged on top of it (WriteTxn's base) while it is
-  // written (RocksDB's WAL, memtables, fsync), so that staging and writing, each about
-  // half of a commit, overlap. A group staged before the write under it has ended is
-  // queued behind it, and the writer goes straight on to it (no wait for its leader's
-  // thread to be woken and hand it over: that gap was on every part of a batch).
-  // `pipelined` says `stage` reads and writes only through its WriteTxn (no iterators or
-  // reads of its own on the database); a group with any other writer waits for the
-  // write before it and is staged alone on the database. When a group's write fails,
-  // the group staged on it fails with the same error.
+  // Groups are pipelined: a group's leader stages it and queues it to be written by the
+  // store's writer thread, and the next groups are staged on top of the ones not yet
+  // written (WriteTxn's bases, up to kMaxUnwrittenGroups) while those are written
+  // (RocksDB's WAL, memtables, fsync), so that staging and writing, each about half of a
+  // commit, overlap. The writer goes straight on from one queued group to the next (no
+  // wait for a leader's thread to be woken and hand it over), and a leader need not wait
+  // for a write to end before the lead passes on: a group gathered while a large one was
+  // being staged can be staged while the write before is still running. `pipelined`
+  // says `stage` reads and writes only through its WriteTxn (no iterators or reads of its
+  // own on the database); a group with any other writer waits until every group before
+  // it is written and is staged alone on the database. When a group's write fails, every
+  // group staged on it fails with the same error.
   absl::Status Commit(std::function<absl::Status(WriteTxn&)> stage, bool durable = true,
                       bool pipelined = false);
   // Who writes a group: the writer that led it (Commit: its caller waits for the write
@@ -326,14 +328,16 @@ class Store {
   absl::Status Await(Writer& writer);
   // The error of `writer`'s group if its write has ended in one, else OK.
   absl::Status WriteFailure(Writer& writer);
-  // With queue_mu_ held, by the front writer: stages a group and hands it on; returns it
-  // when `write_here` and no write is in progress (the caller then writes it with
-  // WriteGroup). A group staged on a write in progress is written by the writer thread.
+  // With queue_mu_ held, by the front writer: stages a group and queues it; returns it
+  // when `write_here` and no group is queued before it (the caller then writes it with
+  // WriteGroup). A group queued behind others is written by the writer thread.
   std::shared_ptr<StagedGroup> LeadGroup(bool write_here);
   // The writer thread: writes each group handed to it, in order.
   void WriteLoop();
   // Writes a staged group and completes its writers (queue_mu_ not held).
   void WriteGroup(StagedGroup& group);
+  // Gives a group's batch back for a later group, once no stage can read it any more.
+  void RecycleBatch(StagedGroup& group) ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
   // Marks a written (or failed) group's writers done, with `written`'s error if any.
   void CompleteWriters(StagedGroup& group, const absl::Status& written)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(queue_mu_);
@@ -384,13 +388,15 @@ class Store {
   // being staged.
   std::deque<std::shared_ptr<Writer>> writers_ ABSL_GUARDED_BY(queue_mu_);
   bool staging_ ABSL_GUARDED_BY(queue_mu_) = false;
-  // The group handed to the writer thread and not yet written, if any (the base of the
-  // next group).
-  std::shared_ptr<StagedGroup> writing_ ABSL_GUARDED_BY(queue_mu_);
-  // A group staged on `writing_` while that one was being written: whoever writes
-  // `writing_` hands it on (or fails it, with the same error) the moment that write ends,
-  // without waiting for its leader's thread to wake up.
-  std::shared_ptr<StagedGroup> next_ ABSL_GUARDED_BY(queue_mu_);
+  // Groups staged and not yet written, in order: the front one is being written, or is
+  // next; each was staged on all those before it (the bases of the next group). Whoever
+  // writes the front one hands the next to the writer thread (or fails every one, with
+  // the same error) the moment that write ends. A leader stages while fewer than
+  // kMaxUnwrittenGroups are queued: one being written and one waiting, so that a group
+  // gathered while a large one was staged need not wait for the write under that one
+  // (more would only hold more batches in memory).
+  static constexpr std::size_t kMaxUnwrittenGroups = 3;
+  std::deque<std::shared_ptr<StagedGroup>> unwritten_ ABSL_GUARDED_BY(queue_mu_);
   CondVar written_cv_;  // a group's write ended
   CondVar writer_cv_;   // a group was handed to the writer thread, or it is to stop
   bool stopping_ ABSL_GUARDED_BY(queue_mu_) = false;
@@ -408,10 +414,8 @@ class Store {
   // Written under queue_mu_ (or by a stage of a group staged alone, with nothing being
   // written). The head of the last group written.
   uint64_t committed_head_ = 0;
-  // Groups alternate between two batches (one staged while the other is written); each
-  // is kept for the next group but one (see WriteTxn). Chosen under queue_mu_.
-  rocksdb::WriteBatch group_batches_[2];
-  int next_batch_ ABSL_GUARDED_BY(queue_mu_) = 0;
+  // Batches of written groups, kept for the next groups (see RecycleBatch).
+  std::vector<std::unique_ptr<rocksdb::WriteBatch>> spare_batches_ ABSL_GUARDED_BY(queue_mu_);
   // Only the thread writing a group touches these (one at a time, see WriteGroup).
   bool resume_needed_ = false;
   absl::Time last_resume_attempt_ = absl::InfinitePast();

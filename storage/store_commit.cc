@@ -1,7 +1,7 @@
 // Store's commit groups: writers queue, the front one stages a group (its own and every
 // writer queued behind it) into a WriteTxn and writes it, itself or through the store's
-// writer thread; groups are written one at a time, in order. The next group is staged on
-// top of the one being written (store.h, Commit).
+// writer thread; groups are written one at a time, in order. The next groups are staged
+// on top of the ones not yet written (store.h, Commit).
 #include <memory>
 #include <utility>
 #include <vector>
@@ -27,10 +27,11 @@ struct Store::Writer {
   CondVar cv;
 };
 
-// A group staged and handed to the writer thread; the next group may be staged on top of
-// it until `written`. Guarded by queue_mu_ except `txn`, which its leader builds and the
-// writer thread then reads (and the next group reads as its base).
+// A group staged and queued to be written; later groups may be staged on top of it until
+// `written`. Guarded by queue_mu_ except `txn`, which its leader builds and the writer
+// then reads (and later groups read as one of their bases).
 struct Store::StagedGroup {
+  std::unique_ptr<rocksdb::WriteBatch> batch;  // what `txn` stages into
   std::unique_ptr<WriteTxn> txn;
   std::vector<std::shared_ptr<Writer>> writers;
   bool durable = false;
@@ -81,23 +82,29 @@ std::shared_ptr<Store::StagedGroup> Store::LeadGroup(bool write_here) {
     group.push_back(std::move(writers_.front()));
     writers_.pop_front();
   }
-  if (!all_pipelined) {
-    while (writing_ != nullptr) written_cv_.Wait(&queue_mu_);
+  // A group of pipelined writers is staged on the groups not yet written (at most
+  // kMaxUnwrittenGroups of them); any other waits until all are written.
+  if (all_pipelined) {
+    while (unwritten_.size() >= kMaxUnwrittenGroups) written_cv_.Wait(&queue_mu_);
+  } else {
+    while (!unwritten_.empty()) written_cv_.Wait(&queue_mu_);
   }
-  std::shared_ptr<StagedGroup> base = writing_;
-  const uint64_t head = base != nullptr ? base->txn->head() : committed_head_;
-  rocksdb::WriteBatch* batch = &group_batches_[next_batch_];
-  next_batch_ ^= 1;
+  const std::vector<std::shared_ptr<StagedGroup>> bases(unwritten_.begin(), unwritten_.end());
+  const uint64_t head = bases.empty() ? committed_head_ : bases.back()->txn->head();
+  auto mine = std::make_shared<StagedGroup>();
+  if (spare_batches_.empty()) {
+    mine->batch = std::make_unique<rocksdb::WriteBatch>();
+  } else {
+    mine->batch = std::move(spare_batches_.back());
+    spare_batches_.pop_back();
+  }
   queue_mu_.Unlock();
   const absl::Time stage_start = absl::Now();
 
-  // The batch's last user was the group before the base: written, and no longer read.
-  // The buffer of ordinary groups is kept; that of an unusually large one is let go.
-  constexpr std::size_t kKeptBatchBytes = 64 << 20;
-  if (batch->GetDataSize() > kKeptBatchBytes) *batch = rocksdb::WriteBatch();
-  auto mine = std::make_shared<StagedGroup>();
-  mine->txn = std::make_unique<WriteTxn>(db_.get(), cf_, head, batch,
-                                         base != nullptr ? base->txn.get() : nullptr);
+  std::vector<const WriteTxn*> base_txns;
+  for (const std::shared_ptr<StagedGroup>& base : bases) base_txns.push_back(base->txn.get());
+  mine->txn =
+      std::make_unique<WriteTxn>(db_.get(), cf_, head, mine->batch.get(), std::move(base_txns));
   WriteTxn& txn = *mine->txn;
   for (const std::shared_ptr<Writer>& w : group) {
     mine->durable = mine->durable || w->durable;
@@ -112,49 +119,48 @@ std::shared_ptr<Store::StagedGroup> Store::LeadGroup(bool write_here) {
   }
   txn.StageOriginMarks();
   if (txn.has_appended()) txn.Put(cf_.meta, kMetaHead, EncodeSequence(txn.head()));
-  txn.DetachBase();
+  txn.DetachBases();
   stage_nanos_.fetch_add(absl::ToInt64Nanoseconds(absl::Now() - stage_start),
                          std::memory_order_relaxed);
   if (!txn.empty()) {
     commit_groups_.fetch_add(1, std::memory_order_relaxed);
-    if (base != nullptr) pipelined_groups_.fetch_add(1, std::memory_order_relaxed);
+    if (!bases.empty()) pipelined_groups_.fetch_add(1, std::memory_order_relaxed);
   }
 
-  // Staged. The group goes to be written after its base (at once when the base is
-  // written; else queued as next_, which the base's writer takes on the moment it is
-  // done). The lead passes to the next writer only once the base is written: that one
-  // stages on top of this group, and a WriteTxn reads through one unwritten base only.
+  // Staged. A group staged on one whose write has failed fails the same way (its stage
+  // read those writes; the failed write failed every group queued behind it already).
   queue_mu_.Lock();
-  const bool queued = base != nullptr && !base->written && !txn.empty();
-  if (queued) {
-    mine->writers = group;
-    next_ = mine;
+  absl::Status upstream;
+  for (const std::shared_ptr<StagedGroup>& base : bases) {
+    if (!base->status.ok()) upstream = base->status;
   }
-  while (base != nullptr && !base->written) written_cv_.Wait(&queue_mu_);
-  // A queued group's outcome is set by the base's writer, who took it on or failed it.
-  const absl::Status upstream = base != nullptr ? base->status : absl::OkStatus();
-  const bool write_now = !queued && upstream.ok() && !txn.empty();
-  for (const std::shared_ptr<Writer>& w : group) {
-    w->staged = true;
-    if (!queued && !write_now) {
-      // Nothing to write, or staged on a group whose write failed: fails the same way.
-      if (!upstream.ok() && w->status.ok()) w->status = upstream;
-      w->done = true;
-    }
-    w->cv.Signal();
-  }
+  for (const std::shared_ptr<Writer>& w : group) w->staged = true;
   std::shared_ptr<StagedGroup> to_write;
-  if (write_now) {
+  const bool queued = upstream.ok() && !txn.empty();
+  if (queued) {
+    // Queued to be written after its bases; the writer thread goes straight on to it
+    // from the write before (or its leader writes it, when nothing is written before it).
     mine->writers = std::move(group);
-    if (write_here) {
+    unwritten_.push_back(mine);
+    if (write_here && unwritten_.size() == 1) {
       mine->write_started = true;  // the writer thread leaves it alone
-      to_write = mine;
+      to_write = std::move(mine);
     } else {
       writer_cv_.Signal();
     }
-    writing_ = std::move(mine);
+  } else if (upstream.ok() && !unwritten_.empty()) {
+    // Nothing to write, but its stage may have read what the groups before it write: it
+    // is done when they are, and fails if they fail.
+    StagedGroup& last = *unwritten_.back();
+    for (std::shared_ptr<Writer>& w : group) last.writers.push_back(std::move(w));
+  } else {
+    for (const std::shared_ptr<Writer>& w : group) {
+      if (!upstream.ok() && w->status.ok()) w->status = upstream;
+      w->done = true;
+      w->cv.Signal();
+    }
   }
-  base.reset();
+  if (!queued) RecycleBatch(*mine);  // nothing reads it any more
   staging_ = false;
   if (!writers_.empty()) writers_.front()->cv.Signal();
   return to_write;
@@ -165,11 +171,12 @@ void Store::WriteLoop() {
     std::shared_ptr<StagedGroup> group;
     {
       MutexLock lock(&queue_mu_);
-      while (!stopping_ && (writing_ == nullptr || writing_->write_started)) {
+      while (!stopping_ && (unwritten_.empty() || unwritten_.front()->write_started)) {
         writer_cv_.Wait(&queue_mu_);
       }
-      if (writing_ == nullptr || writing_->write_started) return;  // stopping, nothing left
-      group = writing_;
+      // Stopping, with nothing left to write.
+      if (unwritten_.empty() || unwritten_.front()->write_started) return;
+      group = unwritten_.front();
       group->write_started = true;
     }
     WriteGroup(*group);
@@ -177,8 +184,8 @@ void Store::WriteLoop() {
 }
 
 void Store::WriteGroup(StagedGroup& group) {
-  // One group is written at a time (the next is handed on only once this one is
-  // written), by the writer thread or by its leader: resume_needed_ needs no lock.
+  // Groups are written one at a time, in order (the front of unwritten_ only, by the
+  // writer thread or by its leader): resume_needed_ needs no lock.
   WriteTxn& txn = *group.txn;
   MaybeResume();
   rocksdb::WriteOptions options;
@@ -200,22 +207,37 @@ void Store::WriteGroup(StagedGroup& group) {
   if (written.ok() && txn.has_appended()) committed_head_ = txn.head();
   group.status = written;
   group.written = true;
-  writing_.reset();
+  unwritten_.pop_front();  // `group`
+  // Groups staged on this one have finished staging (only one group is staged at a time,
+  // and the next to take a batch starts after this one's readers are done).
+  RecycleBatch(group);
   CompleteWriters(group, written);
-  if (next_ != nullptr) {
-    std::shared_ptr<StagedGroup> next = std::move(next_);
-    if (written.ok()) {
-      // The writer thread takes it on (at once, when that is this thread).
-      writing_ = std::move(next);
-      writer_cv_.Signal();
-    } else {
-      // Staged on this group's writes: it fails the same way.
-      next->status = written;
-      next->written = true;
-      CompleteWriters(*next, written);
+  if (!written.ok()) {
+    // Every group queued behind it was staged on its writes: they fail the same way.
+    for (const std::shared_ptr<StagedGroup>& later : unwritten_) {
+      later->status = written;
+      later->written = true;
+      RecycleBatch(*later);
+      CompleteWriters(*later, written);
     }
+    unwritten_.clear();
+  } else if (!unwritten_.empty()) {
+    writer_cv_.Signal();  // the writer thread takes the next one on (at once, if it is this)
   }
   written_cv_.SignalAll();
+}
+
+void Store::RecycleBatch(StagedGroup& group) {
+  // The buffer of ordinary groups is kept, so that the next group's is not grown and
+  // faulted in afresh (a 500-change push is 0.9 MB); that of an unusually large one is
+  // let go. At most one spare per group that can be unwritten or staging at once.
+  constexpr std::size_t kKeptBatchBytes = 64 << 20;
+  if (group.batch == nullptr) return;
+  if (group.batch->GetDataSize() <= kKeptBatchBytes &&
+      spare_batches_.size() <= kMaxUnwrittenGroups) {
+    spare_batches_.push_back(std::move(group.batch));
+  }
+  group.batch.reset();
 }
 
 void Store::CompleteWriters(StagedGroup& group, const absl::Status& written) {

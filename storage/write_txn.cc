@@ -18,11 +18,11 @@ using pulsedb::sync::v1::Tombstone;
 using pulsedb::sync::v1::VersionedEntity;
 
 WriteTxn::WriteTxn(rocksdb::DB* db, const ColumnFamilies& cf, uint64_t head,
-                   rocksdb::WriteBatch* batch, const WriteTxn* base)
+                   rocksdb::WriteBatch* batch, std::vector<const WriteTxn*> bases)
     : db_(db),
       cf_(cf),
       batch_(*batch),
-      base_(base),
+      bases_(std::move(bases)),
       first_sequence_(head + 1),
       next_sequence_(head + 1) {
   batch_.Clear();
@@ -62,13 +62,15 @@ void WriteTxn::Stage(rocksdb::ColumnFamilyHandle* cf, absl::string_view key, con
 absl::StatusOr<std::optional<std::string>> WriteTxn::Get(rocksdb::ColumnFamilyHandle* cf,
                                                          absl::string_view key) {
   const std::string index_key = IndexKey(cf, key);
-  const WriteTxn* const chain[] = {this, base_};
-  for (const WriteTxn* txn : chain) {
-    if (txn == nullptr) continue;
+  // This group's writes, then its bases' from the newest: the latest staged write wins.
+  const WriteTxn* txn = this;
+  for (std::size_t next_base = bases_.size();;) {
     if (const Staged* staged = txn->FindStaged(index_key); staged != nullptr) {
       if (staged->deleted) return std::nullopt;
       return txn->batch_.Data().substr(staged->offset, staged->size);
     }
+    if (next_base == 0) break;
+    txn = bases_[--next_base];
   }
   std::string value;
   rocksdb::Status s =
@@ -84,6 +86,20 @@ void WriteTxn::Put(rocksdb::ColumnFamilyHandle* cf, absl::string_view key,
              rocksdb::Slice(value.data(), value.size()));
   // A Put record ends with the value's bytes.
   Stage(cf, key, Staged{false, batch_.GetDataSize() - value.size(), value.size()});
+}
+
+void WriteTxn::PutPieces(rocksdb::ColumnFamilyHandle* cf, absl::string_view key,
+                         const std::array<absl::string_view, 3>& pieces) {
+  rocksdb::Slice value[3];
+  std::size_t size = 0;
+  for (std::size_t i = 0; i < pieces.size(); ++i) {
+    value[i] = rocksdb::Slice(pieces[i].data(), pieces[i].size());
+    size += pieces[i].size();
+  }
+  const rocksdb::Slice key_slice(key.data(), key.size());
+  batch_.Put(cf, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value, 3));
+  // A Put record ends with the value's bytes, the pieces one after another.
+  Stage(cf, key, Staged{false, batch_.GetDataSize() - size, size});
 }
 
 void WriteTxn::Delete(rocksdb::ColumnFamilyHandle* cf, absl::string_view key) {
@@ -171,8 +187,9 @@ absl::StatusOr<std::vector<std::string>> WriteTxn::RelationsTouching(
     keys.emplace(it->key().ToString(), true);
   }
   if (!it->status().ok()) return FromRocks(it->status(), "relation index scan");
-  // The base group's writes, whether or not they have reached the database yet, then ours.
-  if (base_ != nullptr) base_->OverlayRelations(experience_id, keys);
+  // The base groups' writes, whether or not they have reached the database yet (the
+  // oldest first, so that later ones win), then ours.
+  for (const WriteTxn* base : bases_) base->OverlayRelations(experience_id, keys);
   OverlayRelations(experience_id, keys);
   std::vector<std::string> ids;
   for (const auto& [key, present] : keys) {
@@ -183,8 +200,7 @@ absl::StatusOr<std::vector<std::string>> WriteTxn::RelationsTouching(
   return ids;
 }
 
-void WriteTxn::OverlayRelations(absl::string_view prefix,
-                                std::map<std::string, bool>& keys) const {
+void WriteTxn::OverlayRelations(absl::string_view prefix, std::map<std::string, bool>& keys) const {
   for (auto staged = staged_relations_.lower_bound(std::string(prefix));
        staged != staged_relations_.end() &&
        absl::string_view(staged->first).substr(0, prefix.size()) == prefix;
@@ -203,9 +219,14 @@ void WriteTxn::UnindexRelation(const Relation& relation) {
   Delete(cf_.relation_index, EncodeRelationIndexKey(relation.target_id(), relation.id()));
 }
 
-uint64_t WriteTxn::AppendChange(const SyncChange& change) {
+uint64_t WriteTxn::AppendChange(const SyncChange& change, const PreEncodedChange* encoded) {
   const uint64_t sequence = next_sequence_++;
-  Put(cf_.wal, EncodeSequence(sequence), SerializeWithLogSequence(change, sequence));
+  if (encoded != nullptr && encoded->ready()) {
+    std::string field;
+    PutPieces(cf_.wal, EncodeSequence(sequence), encoded->Splice(sequence, &field));
+  } else {
+    Put(cf_.wal, EncodeSequence(sequence), SerializeWithLogSequence(change, sequence));
+  }
   return sequence;
 }
 

@@ -7,10 +7,11 @@
 // thread-safe. Borrows the DB and handles, which must outlive it. Read errors and corrupt
 // values come back as absl::Status (INTERNAL for corruption), never as a crash.
 //
-// A group may be staged on top of the group before it while that one is still being
-// written (Store::Commit pipelines the two): reads then see this group's writes, then the
-// base group's, then the database. The base is only read, never changed, and must stay
-// alive and unchanged until DetachBase() (or the end of this transaction).
+// A group may be staged on top of groups staged before it and not yet written
+// (Store::Commit pipelines them): reads then see this group's writes, then the base
+// groups' from the newest to the oldest, then the database. The bases are only read,
+// never changed, and must stay alive and unchanged until DetachBases() (or the end of
+// this transaction).
 #ifndef PULSESYNC_STORAGE_WRITE_TXN_H_
 #define PULSESYNC_STORAGE_WRITE_TXN_H_
 
@@ -27,6 +28,7 @@
 #include "pulsedb/sync/v1/sync.pb.h"
 #include "rocksdb/db.h"
 #include "rocksdb/write_batch.h"
+#include "storage/change_encoding.h"
 #include "storage/column_families.h"
 #include "storage/entity_body.h"
 #include "storage/keys.h"
@@ -39,10 +41,10 @@ class WriteTxn {
   // Stages into `batch` (borrowed, cleared first): a commit leader hands the same batch
   // to every group, so that its buffer, grown to the size of a group, is written again
   // rather than grown by reallocation and faulted in afresh (a 500-change push is 0.9 MB).
-  // `base`, when given, is the staged and not yet written group before this one, and
-  // `head` its head.
+  // `bases`, when given, are the staged and not yet written groups before this one, the
+  // oldest first, and `head` the last one's head.
   WriteTxn(rocksdb::DB* db, const ColumnFamilies& cf, uint64_t head, rocksdb::WriteBatch* batch,
-           const WriteTxn* base = nullptr);
+           std::vector<const WriteTxn*> bases = {});
   WriteTxn(const WriteTxn&) = delete;
   WriteTxn& operator=(const WriteTxn&) = delete;
 
@@ -77,8 +79,10 @@ class WriteTxn {
   void UnindexRelation(const pulsedb::sync::v1::Relation& relation);
 
   // Stages `change` as the next log entry, with its log_sequence set to the sequence it
-  // gets, which is returned. The change itself is not copied.
-  uint64_t AppendChange(const pulsedb::sync::v1::SyncChange& change);
+  // gets, which is returned. The change itself is not copied. `encoded`, when given and
+  // ready, is `change` encoded beforehand: its bytes are used rather than serializing.
+  uint64_t AppendChange(const pulsedb::sync::v1::SyncChange& change,
+                        const PreEncodedChange* encoded = nullptr);
   // The sequence the next appended change will get.
   uint64_t next_sequence() const { return next_sequence_; }
   // Last sequence assigned (the head once committed).
@@ -102,9 +106,9 @@ class WriteTxn {
   void RollbackToSavePoint();
   void PopSavePoint();
 
-  // Stops reading through to the base group (call once it is written, or when this
-  // group is staged and its base may go away).
-  void DetachBase() { base_ = nullptr; }
+  // Stops reading through to the base groups (call when this group is staged and its
+  // bases may go away).
+  void DetachBases() { bases_.clear(); }
 
   bool empty() { return batch_.Count() == 0; }
   rocksdb::WriteBatch* batch() { return &batch_; }
@@ -120,17 +124,20 @@ class WriteTxn {
   };
   // A staged key: the column family's id, then the key.
   static std::string IndexKey(rocksdb::ColumnFamilyHandle* cf, absl::string_view key);
-  // The staged write of `index_key` in this group (not its base), or null.
+  // The staged write of `index_key` in this group (not its bases), or null.
   const Staged* FindStaged(const std::string& index_key) const;
   // `keys` (relation_index keys -> present) overlaid with this group's staged ones that
   // start with `prefix`.
   void OverlayRelations(absl::string_view prefix, std::map<std::string, bool>& keys) const;
   void Stage(rocksdb::ColumnFamilyHandle* cf, absl::string_view key, const Staged& staged);
+  // Put of a value given in pieces (copied once, into the batch).
+  void PutPieces(rocksdb::ColumnFamilyHandle* cf, absl::string_view key,
+                 const std::array<absl::string_view, 3>& pieces);
 
   rocksdb::DB* db_;
   ColumnFamilies cf_;
   rocksdb::WriteBatch& batch_;
-  const WriteTxn* base_;
+  std::vector<const WriteTxn*> bases_;  // the oldest first
   absl::flat_hash_map<std::string, Staged> staged_;
   // relation_index keys staged (true = put, false = deleted), ordered for prefix scans.
   std::map<std::string, bool> staged_relations_;
