@@ -365,6 +365,44 @@ TEST_F(CommitPipelineTest, ADeleteFindsARelationTwoUnwrittenGroupsDown) {
       << "the relation outlived its experience";
 }
 
+// A batch staged after another (StageRemoteChanges, as a push stream does) is staged on
+// top of it while it is written, and fails with it.
+class BatchAfterBatchTest : public CommitPipelineTest {
+ protected:
+  // Stages the create, held in its write, then the update after it; releases the gate.
+  void StageBothAndRelease(bool fail) {
+    gate_->Hold();
+    // Every part goes to the writer thread, which the gate holds in the create's sync.
+    create_ = hub_->StageRemoteChanges(Only(1), Authority());
+    ASSERT_TRUE(gate_->WaitUntilBlocked()) << "the create's write never reached its WAL sync";
+    // The update finds the experience only in the create's unwritten group.
+    update_ = hub_->StageRemoteChanges(Only(2), Authority(), std::nullopt, create_.get());
+    EXPECT_EQ(update_->report().applied, 1) << update_->report().failure;
+    gate_->Release(fail);
+  }
+  std::shared_ptr<Store::PendingApply> create_, update_;
+};
+
+TEST_F(BatchAfterBatchTest, BothAreWrittenInOrder) {
+  StageBothAndRelease(/*fail=*/false);
+  absl::StatusOr<ApplyReport> created = hub_->FinishApply(*create_);
+  absl::StatusOr<ApplyReport> updated = hub_->FinishApply(*update_);
+  ASSERT_TRUE(created.ok()) << created.status();
+  ASSERT_TRUE(updated.ok()) << updated.status();
+  EXPECT_EQ(hub_->log().Head(), 3u);
+  EXPECT_EQ(hub_->GetExperience(experience_id_)->importance(), 0.25f);
+}
+
+TEST_F(BatchAfterBatchTest, WhenTheFirstWriteFailsTheSecondAppliesNothing) {
+  StageBothAndRelease(/*fail=*/true);
+  absl::StatusOr<ApplyReport> created = hub_->FinishApply(*create_);
+  absl::StatusOr<ApplyReport> updated = hub_->FinishApply(*update_);
+  EXPECT_FALSE(created.ok());
+  ASSERT_FALSE(updated.ok()) << "applied after a batch whose write failed";
+  EXPECT_EQ(updated.status().code(), created.status().code());
+  EXPECT_EQ(hub_->log().Head(), 1u);
+}
+
 // A batch larger than a group is committed in parts, each staged on the one before; the
 // caller still gets one report, and the first change that cannot apply stops the batch
 // whatever part it falls in.

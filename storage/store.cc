@@ -592,6 +592,22 @@ absl::Status Store::CheckEmbeddings(ChangeRefs changes) const {
 
 absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
     ChangeRefs changes, ApplyContext context, const std::optional<PullCursorUpdate>& pull_cursor) {
+  // The caller waits for the write anyway: the last part it writes itself, when it can.
+  std::shared_ptr<PendingApply> pending = StageRemote(changes, std::move(context), pull_cursor,
+                                                      /*after=*/nullptr, WriteBy::kLeader);
+  return FinishApply(*pending);
+}
+
+std::shared_ptr<Store::PendingApply> Store::StageRemoteChanges(
+    ChangeRefs changes, ApplyContext context, const std::optional<PullCursorUpdate>& pull_cursor,
+    const PendingApply* after) {
+  // The caller goes on (to stage its next batch): the writer thread writes every part.
+  return StageRemote(changes, std::move(context), pull_cursor, after, WriteBy::kWriterThread);
+}
+
+std::shared_ptr<Store::PendingApply> Store::StageRemote(
+    ChangeRefs changes, ApplyContext context, const std::optional<PullCursorUpdate>& pull_cursor,
+    const PendingApply* after, WriteBy last_part_by) {
   context.self_id = instance_id();
   context.authoritative_store = options_.authoritative;
   SyncApplyGuard guard;
@@ -619,7 +635,11 @@ absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
     for (int i = begin; i < end; ++i) encoded.emplace_back(changes[i]);
     const bool last = end == total;
     synced = last;
-    std::shared_ptr<Writer> previous = parts.empty() ? nullptr : parts.back();
+    // The part this one is staged on: the one before, or the last of the batch before.
+    std::shared_ptr<Writer> previous = !parts.empty() ? parts.back()
+                                       : after != nullptr && !after->parts_.empty()
+                                           ? after->parts_.back()
+                                           : nullptr;
     parts.push_back(Submit(
         [&, begin, end, last, previous](WriteTxn& txn) -> absl::Status {
           if (previous != nullptr) {
@@ -693,19 +713,26 @@ absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
           return absl::OkStatus();
         },
         /*durable=*/last, /*pipelined=*/true,
-        // The last part is awaited at once; the others are written while this thread
-        // stages the next.
-        last ? WriteBy::kLeader : WriteBy::kWriterThread));
+        // The others are written while this thread stages the next.
+        last ? last_part_by : WriteBy::kWriterThread));
     // Submit returns once the part is staged: `stopped` and `abandoned` are its outcome.
     if (stopped || abandoned) break;
   }
+  auto pending = std::make_shared<PendingApply>();
+  pending->parts_ = std::move(parts);
+  pending->report_ = std::move(report);
+  pending->synced_ = synced;
+  return pending;
+}
+
+absl::StatusOr<ApplyReport> Store::FinishApply(PendingApply& pending) {
   absl::Status status;
-  for (const std::shared_ptr<Writer>& part : parts) {
+  for (const std::shared_ptr<Writer>& part : pending.parts_) {
     absl::Status s = Await(*part);
     if (status.ok()) status = s;
   }
   if (!status.ok()) return status;
-  if (!synced && options_.sync_writes) {
+  if (!pending.synced_ && options_.sync_writes) {
     // Stopped before the last part: what was applied is acknowledged, so it is synced,
     // and only then published (a synced group of its own: it rewrites the head mark).
     absl::Status s = Commit(
@@ -716,7 +743,7 @@ absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
         /*durable=*/true, /*pipelined=*/true);
     if (!s.ok()) return s;
   }
-  return report;
+  return pending.report_;
 }
 
 absl::StatusOr<uint64_t> Store::OriginMark(absl::string_view origin) const {

@@ -186,6 +186,21 @@ class Store {
       ChangeRefs changes, ApplyContext context,
       const std::optional<PullCursorUpdate>& pull_cursor = std::nullopt);
 
+  // ApplyRemoteChanges in two steps, for a caller with batches to apply back to back
+  // (the hub's PushStream): StageRemoteChanges returns once every part of the batch is
+  // staged and queued to be written; its report() is then final, unless the write
+  // fails. FinishApply waits for the write and returns what ApplyRemoteChanges would.
+  // A batch staged `after` another (staged before it by the same caller, not necessarily
+  // written yet) is staged on top of that one: should that one's write fail, this one
+  // applies nothing and fails the same way, so a caller's batches are applied in order
+  // or not at all from the first failure on. Every staged batch must be finished.
+  class PendingApply;
+  std::shared_ptr<PendingApply> StageRemoteChanges(
+      ChangeRefs changes, ApplyContext context,
+      const std::optional<PullCursorUpdate>& pull_cursor = std::nullopt,
+      const PendingApply* after = nullptr);
+  absl::StatusOr<ApplyReport> FinishApply(PendingApply& pending);
+
   // Highest applied sequence of `origin` (0 when none).
   absl::StatusOr<uint64_t> OriginMark(absl::string_view origin) const;
   absl::StatusOr<std::vector<pulsedb::sync::v1::OriginWatermark>> ListOriginMarks() const;
@@ -326,6 +341,10 @@ class Store {
   std::shared_ptr<Writer> Submit(std::function<absl::Status(WriteTxn&)> stage, bool durable,
                                  bool pipelined, WriteBy write_by);
   absl::Status Await(Writer& writer);
+  // StageRemoteChanges, with the batch's last part written by `last_part_by`.
+  std::shared_ptr<PendingApply> StageRemote(ChangeRefs changes, ApplyContext context,
+                                            const std::optional<PullCursorUpdate>& pull_cursor,
+                                            const PendingApply* after, WriteBy last_part_by);
   // The error of `writer`'s group if its write has ended in one, else OK.
   absl::Status WriteFailure(Writer& writer);
   // With queue_mu_ held, by the front writer: stages a group and queues it; returns it
@@ -419,6 +438,20 @@ class Store {
   // Only the thread writing a group touches these (one at a time, see WriteGroup).
   bool resume_needed_ = false;
   absl::Time last_resume_attempt_ = absl::InfinitePast();
+};
+
+// A batch staged by Store::StageRemoteChanges, to be finished with FinishApply.
+class Store::PendingApply {
+ public:
+  // What staging decided: applied, duplicates, ..., and the first change that could not
+  // apply. Final unless the write fails (FinishApply's status).
+  const ApplyReport& report() const { return report_; }
+
+ private:
+  friend class Store;
+  std::vector<std::shared_ptr<Writer>> parts_;
+  ApplyReport report_;
+  bool synced_ = false;  // the last part submitted is fsynced
 };
 
 }  // namespace pulse::storage
