@@ -1,5 +1,7 @@
 #include "server/sync_service.h"
 
+#include "server/push_stream.h"
+
 #include <algorithm>
 #include <optional>
 #include <vector>
@@ -85,7 +87,7 @@ absl::Status SyncServiceImpl::DoHandshake(const pb::HandshakeRequest& request,
   response->set_oldest_sequence(hub_->store().log().OldestRetained());
   response->set_head_sequence(hub_->store().log().Head());
   response->set_conflict_resolution(options.conflict_resolution);
-  for (const char* c : {"push", "pull", "subscribe", "snapshot"}) response->add_capabilities(c);
+  for (const char* c : {"push", "push_stream", "pull", "subscribe", "snapshot"}) response->add_capabilities(c);
   if (request.protocol_version() != kProtocolVersion) {
     response->set_accepted(false);
     response->set_reason(
@@ -123,9 +125,32 @@ grpc::ServerUnaryReactor* SyncServiceImpl::Push(grpc::CallbackServerContext* con
   });
 }
 
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SyncServiceImpl::PushStream(
+    grpc::CallbackServerContext* context) {
+  server::PushStream::Steps steps;
+  steps.stage = [this, context](const pb::PushRequest& request,
+                                const storage::Store::PendingApply* after) {
+    return StagePush(*context, request, after);
+  };
+  steps.finish = [this](const std::string& peer, int changes, absl::Time start,
+                        storage::Store::PendingApply& staged, pb::PushResponse* response) {
+    return FinishPush(peer, changes, start, staged, response);
+  };
+  return server::PushStream::Start(hub_, context, std::move(steps));
+}
+
 absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
                                      const pb::PushRequest& request, pb::PushResponse* response) {
   const absl::Time start = absl::Now();
+  absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>> staged =
+      StagePush(context, request, /*after=*/nullptr);
+  if (!staged.ok()) return staged.status();
+  return FinishPush(request.source_instance(), request.changes_size(), start, **staged, response);
+}
+
+absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>> SyncServiceImpl::StagePush(
+    const grpc::ServerContextBase& context, const pb::PushRequest& request,
+    const storage::Store::PendingApply* after) {
   const std::string& peer = request.source_instance();
   absl::StatusOr<Grant> grant = CheckCaller(context, *hub_, peer, request.target_instance());
   absl::Status refused = grant.status();
@@ -143,8 +168,13 @@ absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
   apply.mode = storage::ApplyMode::kAuthority;
   apply.conflict_resolution = hub_->options().conflict_resolution;
   apply.changes_validated = true;  // by CheckPushBatch, above
-  absl::StatusOr<storage::ApplyReport> report =
-      hub_->store().ApplyRemoteChanges(request.changes(), apply);
+  return hub_->store().StageRemoteChanges(request.changes(), apply, std::nullopt, after);
+}
+
+absl::Status SyncServiceImpl::FinishPush(const std::string& peer, int changes, absl::Time start,
+                                         storage::Store::PendingApply& staged,
+                                         pb::PushResponse* response) {
+  absl::StatusOr<storage::ApplyReport> report = hub_->store().FinishApply(staged);
   if (!report.ok()) {
     Log(LogLevel::kError, "push_failed",
         {{"peer", IdToText(peer)}, {"error", report.status().ToString()}});
@@ -172,7 +202,7 @@ absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
   }
   Log(LogLevel::kInfo, "push",
       {{"peer", IdToText(peer)},
-       {"changes", absl::StrCat(request.changes_size())},
+       {"changes", absl::StrCat(changes)},
        {"applied", absl::StrCat(report->applied)},
        {"duplicates", absl::StrCat(report->duplicates)},
        {"skipped", absl::StrCat(report->skipped)},

@@ -1,6 +1,7 @@
 // SyncServiceImpl: the hub's pulsedb.sync.v1.SyncService over gRPC's callback API.
 // Handshake, Push and Pull are unary; their storage work runs on the hub's pool so gRPC's
-// threads never block on an fsync. Subscribe and Snapshot are server streams
+// threads never block on an fsync. PushStream applies a stream of pushes in order
+// (push_stream.h). Subscribe and Snapshot are server streams
 // (subscribe_stream.h, snapshot_stream.h). Pull and Subscribe are served as raw bytes:
 // their replies are the log entries as stored, framed as a PullResponse or SubscribeEvent,
 // never parsed or re-serialized by the hub (ChangeLog::ScanWire). Thread-safe; borrows the
@@ -17,10 +18,16 @@
 
 namespace pulse::server {
 
-class SyncServiceImpl final
-    : public pulsedb::sync::v1::SyncService::WithRawCallbackMethod_Subscribe<
-          pulsedb::sync::v1::SyncService::WithRawCallbackMethod_Pull<
-              pulsedb::sync::v1::SyncService::CallbackService>> {
+// The callback service, with the methods served as bytes taken raw.
+using SyncServiceBase = pulsedb::sync::v1::SyncService::WithCallbackMethod_Handshake<
+    pulsedb::sync::v1::SyncService::WithCallbackMethod_Push<
+        pulsedb::sync::v1::SyncService::WithRawCallbackMethod_PushStream<
+            pulsedb::sync::v1::SyncService::WithRawCallbackMethod_Pull<
+                pulsedb::sync::v1::SyncService::WithRawCallbackMethod_Subscribe<
+                    pulsedb::sync::v1::SyncService::WithCallbackMethod_Snapshot<
+                        pulsedb::sync::v1::SyncService::Service>>>>>>;
+
+class SyncServiceImpl final : public SyncServiceBase {
  public:
   // Push requests are parsed on a per-call arena (arena_message_allocator.h).
   explicit SyncServiceImpl(HubContext* hub) : hub_(hub) {
@@ -33,6 +40,9 @@ class SyncServiceImpl final
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
                                  const pulsedb::sync::v1::PushRequest* request,
                                  pulsedb::sync::v1::PushResponse* response) override;
+  // PushRequests in, a PushResponse for each out, as bytes (push_stream.h).
+  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PushStream(
+      grpc::CallbackServerContext* context) override;
   // A pulsedb.sync.v1.PullRequest in, a PullResponse out, as bytes.
   grpc::ServerUnaryReactor* Pull(grpc::CallbackServerContext* context,
                                  const grpc::ByteBuffer* request,
@@ -50,6 +60,15 @@ class SyncServiceImpl final
   absl::Status DoPush(const grpc::ServerContextBase& context,
                       const pulsedb::sync::v1::PushRequest& request,
                       pulsedb::sync::v1::PushResponse* response);
+  // DoPush in two steps (PushStream stages the next request while one is written):
+  // checks the request and stages its changes, on top of `after` when given (the
+  // stream's request before); then waits for the write and fills in the response.
+  absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>> StagePush(
+      const grpc::ServerContextBase& context, const pulsedb::sync::v1::PushRequest& request,
+      const storage::Store::PendingApply* after);
+  absl::Status FinishPush(const std::string& peer, int changes, absl::Time start,
+                          storage::Store::PendingApply& staged,
+                          pulsedb::sync::v1::PushResponse* response);
   // Pull{acknowledge_only}: records `applied` (the request's cursor, or its
   // applied_through) as the peer's applied position, returns no changes.
   absl::Status Acknowledge(const std::string& peer, const pulsedb::sync::v1::PullRequest& request,

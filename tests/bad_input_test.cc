@@ -252,13 +252,15 @@ grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::s
 }
 
 TEST_F(BadInputTest, MalformedPullAndSubscribeRequestsAreInvalidArgument) {
-  // Pull and Subscribe take their requests as bytes and parse them themselves: a message
-  // that does not parse is the caller's error, named, and the hub goes on serving.
+  // Pull, Subscribe and PushStream take their requests as bytes and parse them
+  // themselves: a message that does not parse is the caller's error, named, and the hub
+  // goes on serving.
   // Field 1 says 5 bytes follow; 2 do.
   const std::string truncated = std::string("\x0a\x05") + "ab";
   const std::string bad_tag("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11);
   for (const char* method :
-       {"/pulsedb.sync.v1.SyncService/Pull", "/pulsedb.sync.v1.SyncService/Subscribe"}) {
+       {"/pulsedb.sync.v1.SyncService/Pull", "/pulsedb.sync.v1.SyncService/Subscribe",
+        "/pulsedb.sync.v1.SyncService/PushStream"}) {
     for (const std::string& bytes : {truncated, bad_tag}) {
       grpc::Status status = RawCall(channel(), method, bytes);
       EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)

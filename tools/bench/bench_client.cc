@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "common/mutex.h"
 
@@ -95,6 +96,103 @@ absl::Status LoadHub(const std::string& address, const Workload& workload,
     done += n;
   }
   return absl::OkStatus();
+}
+
+namespace {
+
+// The client side of PushStreamed: writes while fewer than `window` requests are
+// unanswered, reads every response, half-closes after the last request.
+class StreamedPushes final : public grpc::ClientBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  StreamedPushes(const std::vector<grpc::ByteBuffer>& requests, int batch, int window)
+      : requests_(requests), batch_(batch), window_(window), context_(CallContext()) {}
+
+  absl::Status Run(const std::shared_ptr<grpc::Channel>& channel) {
+    grpc::TemplatedGenericStub<grpc::ByteBuffer, grpc::ByteBuffer> stub(channel);
+    stub.PrepareBidiStreamingCall(context_.get(), "/pulsedb.sync.v1.SyncService/PushStream",
+                                  grpc::StubOptions(), this);
+    {
+      absl::MutexLock lock(&mu_);
+      if (!requests_.empty()) StartRead(&response_);
+      MaybeWrite();
+    }
+    StartCall();
+    done_.WaitForNotification();
+    if (!failure_.ok()) return failure_;
+    if (!status_.ok()) return FromGrpc(status_, "push stream");
+    if (answered_ != requests_.size()) {
+      return absl::InternalError(absl::StrCat("push stream ended after ", answered_, " of ",
+                                              requests_.size(), " responses"));
+    }
+    return absl::OkStatus();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (ok) MaybeWrite();
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // the stream ended: OnDone has its status
+    absl::MutexLock lock(&mu_);
+    pulsedb::sync::v1::PushResponse response;
+    std::vector<grpc::Slice> slices;
+    std::string bytes;
+    if (response_.Dump(&slices).ok()) {
+      for (const grpc::Slice& slice : slices) {
+        bytes.append(reinterpret_cast<const char*>(slice.begin()), slice.size());
+      }
+    }
+    if (!response.ParseFromString(bytes) || response.rejected() != 0 ||
+        response.accepted() != static_cast<uint32_t>(batch_)) {
+      if (failure_.ok()) {
+        failure_ = absl::InternalError(
+            absl::StrCat("push not fully accepted: ", response.first_failure().reason()));
+      }
+    }
+    ++answered_;
+    MaybeWrite();
+    if (answered_ < requests_.size()) StartRead(&response_);
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    status_ = status;
+    done_.Notify();
+  }
+
+ private:
+  void MaybeWrite() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_) return;
+    if (sent_ < requests_.size() && sent_ - answered_ < static_cast<std::size_t>(window_)) {
+      writing_ = true;
+      StartWrite(&requests_[sent_++]);
+    } else if (sent_ == requests_.size() && !half_closed_) {
+      half_closed_ = true;
+      StartWritesDone();
+    }
+  }
+
+  const std::vector<grpc::ByteBuffer>& requests_;
+  const int batch_;
+  const int window_;
+  std::unique_ptr<grpc::ClientContext> context_;
+  absl::Mutex mu_;
+  grpc::ByteBuffer response_;
+  std::size_t sent_ ABSL_GUARDED_BY(mu_) = 0;
+  std::size_t answered_ = 0;  // written under mu_; read by Run after OnDone
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool half_closed_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status failure_;  // as answered_
+  grpc::Status status_;
+  absl::Notification done_;
+};
+
+}  // namespace
+
+absl::Status PushStreamed(const std::shared_ptr<grpc::Channel>& channel,
+                          const std::vector<grpc::ByteBuffer>& requests, int batch, int window) {
+  return StreamedPushes(requests, batch, window).Run(channel);
 }
 
 absl::Duration RunTogether(int threads, const std::function<void(int)>& body) {

@@ -9,6 +9,7 @@
 #include <memory>
 #include <string>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -74,6 +75,11 @@ class PendingCall {
   grpc::Status status_;
   absl::Notification done_;
 };
+
+// Sends `requests` (encoded PushRequests of `batch` changes each) on one PushStream call,
+// keeping up to `window` of them unanswered; OK once every one was accepted whole.
+absl::Status PushStreamed(const std::shared_ptr<grpc::Channel>& channel,
+                          const std::vector<grpc::ByteBuffer>& requests, int batch, int window);
 
 // Runs body(0) .. body(threads - 1), each on a thread of its own, all released at once
 // after every thread has started; returns the time from the release to the last return.

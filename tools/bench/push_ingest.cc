@@ -42,8 +42,8 @@ double DriverCpuSeconds() {
 }  // namespace
 
 absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
-                                                const std::string& hub_binary, int peers,
-                                                bool sync) {
+                                                const std::string& hub_binary, int peers, bool sync,
+                                                PushMode mode) {
   absl::StatusOr<std::unique_ptr<HubProcess>> hub =
       HubProcess::Start(hub_binary, {absl::StrCat("--sync=", sync ? "true" : "false"),
                                      "--peer_rps=0", "--metrics_listen=127.0.0.1:0"});
@@ -73,6 +73,7 @@ absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
     }
   }
   // Every peer connects and shakes hands, then all start together.
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
   std::vector<std::unique_ptr<PushStub>> stubs;
   for (int p = 0; p < peers; ++p) {
     std::shared_ptr<grpc::Channel> channel = NewChannel(address);
@@ -80,6 +81,7 @@ absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
         !s.ok()) {
       return s;
     }
+    channels.push_back(channel);
     stubs.push_back(std::make_unique<PushStub>(channel));
   }
   std::vector<absl::Status> results(peers);
@@ -90,6 +92,10 @@ absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
   absl::StatusOr<ProcessStats> before = (*hub)->Stats();
   const double driver_before = DriverCpuSeconds();
   const double seconds = absl::ToDoubleSeconds(RunTogether(peers, [&](int p) {
+    if (mode == PushMode::kStream) {
+      results[p] = PushStreamed(channels[p], requests[p], context.batch, kStreamWindow);
+      return;
+    }
     for (const grpc::ByteBuffer& request : requests[p]) {
       pb::PushResponse response;
       absl::Status s =
@@ -137,8 +143,8 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
   // One run first, not reported: whichever hub ran first in a run measured about a
   // quarter slower than the same build run second (hubs swapped between two
   // --baseline_hub runs), a cold start of the machine that is not the hub's.
-  if (absl::StatusOr<IngestFigures> warm_up =
-          MeasurePushIngest(context, context.hub_binary, /*peers=*/1, /*sync=*/true);
+  if (absl::StatusOr<IngestFigures> warm_up = MeasurePushIngest(
+          context, context.hub_binary, /*peers=*/1, /*sync=*/true, PushMode::kStream);
       !warm_up.ok()) {
     return warm_up.status();
   }
@@ -146,8 +152,11 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
     const std::string mode = sync ? "--sync=true" : "--sync=false";
     for (const int peers : {1, 4, 16}) {
       absl::StatusOr<IngestFigures> ingest =
-          MeasurePushIngest(context, context.hub_binary, peers, sync);
+          MeasurePushIngest(context, context.hub_binary, peers, sync, PushMode::kStream);
       if (!ingest.ok()) return ingest.status();
+      absl::StatusOr<IngestFigures> unary =
+          MeasurePushIngest(context, context.hub_binary, peers, sync, PushMode::kUnary);
+      if (!unary.ok()) return unary.status();
       // db_bench right after, same disk, same number of values of the same size.
       absl::StatusOr<FillseqFigures> fillseq =
           RunFillseq(context.db_bench, ingest->changes,
@@ -155,7 +164,7 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
                      /*compression_ratio=*/0.95);
       if (!fillseq.ok()) return fillseq.status();
       const std::string name = absl::StrCat("push ingest, ", peers, " peer", peers > 1 ? "s" : "",
-                                            ", batch ", context.batch, ", ", mode);
+                                            ", batch ", context.batch, ", ", mode, " (PushStream)");
       std::string busy;
       if (ingest->write_busy.has_value() && ingest->stage_busy.has_value()) {
         // How busy each step of the commit pipeline was (pulse_commit_*_seconds_total).
@@ -170,6 +179,12 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
                        FormatValue(ingest->hub_cpu_seconds), " s, peers' CPU ",
                        FormatValue(ingest->driver_cpu_seconds), " s", busy));
       report.Add(absl::StrCat("  same, bytes"), ingest->bytes_per_second / 1e6, "MB/s");
+      report.Add(
+          "  unary Push instead", unary->changes_per_second, "changes/s",
+          absl::StrCat("one batch per call; ",
+                       FormatValue(unary->bytes_per_second / fillseq->value_bytes_per_second),
+                       " of db_bench; commit writer busy ",
+                       static_cast<int>(unary->write_busy.value_or(0) * 100 + 0.5), " %"));
       // A count, not a timing: the bytes the hub's write(2) calls carried (RocksDB's WAL,
       // table files, push replies) per byte of change pushed.
       report.Add("  hub bytes written per byte pushed",
@@ -187,7 +202,7 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
       }
       if (!context.baseline_hub_binary.empty()) {
         absl::StatusOr<IngestFigures> before =
-            MeasurePushIngest(context, context.baseline_hub_binary, peers, sync);
+            MeasurePushIngest(context, context.baseline_hub_binary, peers, sync, PushMode::kStream);
         if (!before.ok()) return before.status();
         report.Add("  baseline hub / this hub",
                    before->changes_per_second / ingest->changes_per_second, "ratio",

@@ -1,6 +1,6 @@
 // Push ingest: how many changes per second a hub durably applies (acknowledged pushes)
 // from N concurrent peers, each pushing batches of the workload's experiences over its
-// own connection, against a fresh pulse_hub process. Reports, side by side, RocksDB's
+// own connection (a PushStream; unary Push beside it), against a fresh pulse_hub process. Reports, side by side, RocksDB's
 // own fillseq rate for the same value size, batch and sync setting.
 #ifndef PULSESYNC_TOOLS_BENCH_PUSH_INGEST_H_
 #define PULSESYNC_TOOLS_BENCH_PUSH_INGEST_H_
@@ -30,10 +30,16 @@ struct IngestFigures {
   std::optional<double> stage_busy;
 };
 
+// How the peers push: one PushStream call each, with up to kStreamWindow batches
+// unanswered (the hub stages one while it writes the one before), or unary Push calls,
+// one batch at a time.
+enum class PushMode { kStream, kUnary };
+inline constexpr int kStreamWindow = 2;
+
 // Against a fresh process of `hub_binary`.
 absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
                                                 const std::string& hub_binary, int peers,
-                                                bool sync);
+                                                bool sync, PushMode mode);
 
 // Every peer count (1, 4, 16) with --sync=true and --sync=false, and the db_bench ratio
 // (and the baseline hub's rate, when the context names one).
