@@ -181,7 +181,10 @@ absl::Status SyncServiceImpl::FinishPush(const std::string& peer, int changes, a
     return report.status();
   }
   hub_->metrics().RecordPushedChanges(*report);
-  absl::StatusOr<uint64_t> mark = hub_->store().OriginMark(peer);
+  // The peer's mark as this push left it (a later push of a stream may be written by now).
+  absl::StatusOr<uint64_t> mark = report->origin_mark.has_value()
+                                      ? absl::StatusOr<uint64_t>(*report->origin_mark)
+                                      : hub_->store().OriginMark(peer);
   if (!mark.ok()) return mark.status();
   response->set_accepted(static_cast<uint32_t>(report->applied + report->duplicates +
                                                report->skipped + report->conflicts));

@@ -693,6 +693,14 @@ std::shared_ptr<Store::PendingApply> Store::StageRemote(
             report.safe_through = change.sequence();
             last_log_sequence = change.log_sequence();
           }
+          if ((last || stopped) && total > 0) {
+            absl::StatusOr<uint64_t> mark = txn.OriginMark(changes[0].source_instance());
+            if (!mark.ok()) {
+              abandoned = true;
+              return mark.status();
+            }
+            report.origin_mark = *mark;
+          }
           if (pull_cursor.has_value() && (last || stopped)) {
             uint64_t through = pull_cursor->through;
             if (report.failed_index.has_value()) {

@@ -88,6 +88,10 @@ struct ApplyReport {
   std::optional<int> failed_index;
   uint64_t failed_sequence = 0;
   absl::Status failure;
+  // The exactly-once mark of the batch's origin (its first change's: a push carries one
+  // origin) as this batch left it: what the hub acknowledges for it. Read in the batch's
+  // own commit, so a batch of the same origin staged after it does not count.
+  std::optional<uint64_t> origin_mark;
 };
 
 // Where a follower's pull cursor goes, in the same batch as the changes it covers.
