@@ -127,6 +127,36 @@ absl::StatusOr<pb::PushResponse> GrpcSyncTransport::Push(const pb::PushRequest& 
   return response;
 }
 
+namespace {
+
+class GrpcPushStream final : public PushStreamCall {
+ public:
+  GrpcPushStream(std::unique_ptr<grpc::ClientContext> context, pb::SyncService::Stub& stub)
+      : context_(std::move(context)), stream_(stub.PushStream(context_.get())) {}
+
+  bool Write(const pb::PushRequest& request) override { return stream_->Write(request); }
+  bool Read(pb::PushResponse* response) override { return stream_->Read(response); }
+  absl::Status Finish() override {
+    stream_->WritesDone();
+    pb::PushResponse dropped;
+    while (stream_->Read(&dropped)) {
+    }
+    grpc::Status status = stream_->Finish();
+    if (!status.ok()) return FromGrpcStatus(status, context_.get());
+    return absl::OkStatus();
+  }
+
+ private:
+  std::unique_ptr<grpc::ClientContext> context_;
+  std::unique_ptr<grpc::ClientReaderWriter<pb::PushRequest, pb::PushResponse>> stream_;
+};
+
+}  // namespace
+
+std::unique_ptr<PushStreamCall> GrpcSyncTransport::OpenPushStream() {
+  return std::make_unique<GrpcPushStream>(NewContext(true), *stub_);
+}
+
 absl::StatusOr<pb::PullResponse> GrpcSyncTransport::Pull(const pb::PullRequest& request) {
   auto context = NewContext(true);
   pb::PullResponse response;

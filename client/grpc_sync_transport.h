@@ -44,6 +44,9 @@ class GrpcSyncTransport final : public SyncTransport {
       const pulsedb::sync::v1::HandshakeRequest& request) override;
   absl::StatusOr<pulsedb::sync::v1::PushResponse> Push(
       const pulsedb::sync::v1::PushRequest& request) override;
+  // The whole stream has one unary call's deadline (the SyncManager sends a bounded
+  // number of batches per stream).
+  std::unique_ptr<PushStreamCall> OpenPushStream() override;
   absl::StatusOr<pulsedb::sync::v1::PullResponse> Pull(
       const pulsedb::sync::v1::PullRequest& request) override;
   std::unique_ptr<EventStream<pulsedb::sync::v1::SubscribeEvent>> Subscribe(

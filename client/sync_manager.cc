@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <deque>
 #include <future>
 #include <utility>
 
@@ -228,6 +229,8 @@ absl::Status SyncManager::HandshakeNow() {
   status_.lag = PullEnabled() && hub_head_ > cursor ? hub_head_ - cursor : 0;
   hub_subscribes_ = std::find(response->capabilities().begin(), response->capabilities().end(),
                               "subscribe") != response->capabilities().end();
+  hub_push_streams_ = std::find(response->capabilities().begin(), response->capabilities().end(),
+                                "push_stream") != response->capabilities().end();
   Log(LogLevel::kInfo, "handshake",
       {{"hub", IdToText(hub_id_)}, {"head", absl::StrCat(hub_head_)}});
   return absl::OkStatus();
@@ -289,22 +292,89 @@ storage::ScanFilter SyncManager::Filter() const {
   return filter;
 }
 
+absl::StatusOr<SyncManager::PushBatch> SyncManager::NextPushBatch(const std::string& hub,
+                                                                  uint64_t after,
+                                                                  const PushLimits& limits) {
+  storage::ScanRequest scan;
+  scan.after = after;
+  scan.max_changes = limits.max_batch;
+  scan.max_bytes = limits.max_bytes - kEnvelopeBytes;
+  scan.filter = Filter();
+  scan.filter.only_origin = self_;
+  absl::StatusOr<storage::ScanResult> page = store_->log().Scan(scan);
+  if (!page.ok()) return page.status();
+  if (page->changes.empty() && page->oversized.has_value()) {
+    return WithSyncErrorKind(ChangeTooLargeError(page->oversized->origin_sequence,
+                                                 page->oversized->bytes, scan.max_bytes),
+                             SyncErrorKind::kChangeTooLarge);
+  }
+  PushBatch batch;
+  batch.scanned_through = std::max(page->scanned_through, after);
+  batch.has_more = page->has_more;
+  batch.request.set_source_instance(self_);
+  batch.request.set_target_instance(hub);
+  if (!page->changes.empty()) batch.last_sequence = page->changes.back().sequence();
+  for (pb::SyncChange& change : page->changes) {
+    absl::StatusOr<bool> moot = IsMoot(change);
+    if (!moot.ok()) return moot.status();
+    if (!*moot) *batch.request.add_changes() = std::move(change);
+  }
+  return batch;
+}
+
+absl::Status SyncManager::RecordPushResponse(const std::string& hub, uint64_t cursor,
+                                             const PushBatch& batch,
+                                             const pb::PushResponse& response) {
+  if (!response.responder_instance().empty() && response.responder_instance() != hub) {
+    return PeerChangedError(response.responder_instance(), hub);
+  }
+  uint64_t acknowledged;
+  if (response.rejected() == 0) {
+    // Everything examined was pushed and acknowledged, or filtered out.
+    acknowledged = std::max(batch.scanned_through, batch.last_sequence);
+  } else {
+    acknowledged = response.has_safe_through() ? response.safe_through() : cursor;
+  }
+  absl::StatusOr<uint64_t> moved = store_->AdvanceCursor(hub, CursorKind::kPush, acknowledged);
+  if (!moved.ok()) return moved.status();
+  {
+    MutexLock lock(&mu_);
+    status_.pushed += response.accepted() - response.duplicates();
+  }
+  if (response.rejected() > 0) {
+    // IsPushRejection recognizes this error.
+    return MakeSyncError(SyncErrorKind::kTransport, absl::StatusCode::kAborted,
+                         absl::StrCat("hub rejected change ", response.first_failure().sequence(),
+                                      " (and ", response.rejected() - 1, " after it): ",
+                                      response.first_failure().reason(), "; will retry"));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SyncManager::StoppingError() const {
+  MutexLock lock(&mu_);
+  if (stop_epoch_ != cycle_epoch_) {
+    return MakeSyncError(SyncErrorKind::kShutdown, absl::StatusCode::kCancelled, "stopping");
+  }
+  return absl::OkStatus();
+}
+
 absl::Status SyncManager::PushAll() {
   for (;;) {
+    if (absl::Status stopping = StoppingError(); !stopping.ok()) return stopping;
     std::string hub;
-    uint64_t max_bytes, max_batch;
+    PushLimits limits;
+    bool streams;
     {
       MutexLock lock(&mu_);
-      if (stop_epoch_ != cycle_epoch_) {
-        return MakeSyncError(SyncErrorKind::kShutdown, absl::StatusCode::kCancelled, "stopping");
-      }
       hub = hub_id_;
       push_pending_ = false;
-      max_bytes =
+      limits.max_bytes =
           std::min<uint64_t>(config_.max_message_bytes,
                              hub_max_bytes_ == 0 ? config_.max_message_bytes : hub_max_bytes_);
-      max_batch = std::min<uint64_t>(config_.batch_size,
-                                     hub_max_batch_ == 0 ? config_.batch_size : hub_max_batch_);
+      limits.max_batch = std::min<uint64_t>(
+          config_.batch_size, hub_max_batch_ == 0 ? config_.batch_size : hub_max_batch_);
+      streams = hub_push_streams_;
     }
     absl::StatusOr<std::optional<uint64_t>> stored = store_->GetCursor(hub, CursorKind::kPush);
     if (!stored.ok()) return stored.status();
@@ -317,72 +387,85 @@ absl::Status SyncManager::PushAll() {
                                    " were compacted locally and cannot be sent to this hub")}});
       cursor = oldest - 1;
     }
-    storage::ScanRequest scan;
-    scan.after = cursor;
-    scan.max_changes = max_batch;
-    scan.max_bytes = max_bytes - kEnvelopeBytes;
-    scan.filter = Filter();
-    scan.filter.only_origin = self_;
-    absl::StatusOr<storage::ScanResult> page = store_->log().Scan(scan);
-    if (!page.ok()) return page.status();
-    if (page->changes.empty()) {
-      if (page->oversized.has_value()) {
-        return WithSyncErrorKind(ChangeTooLargeError(page->oversized->origin_sequence,
-                                                     page->oversized->bytes, scan.max_bytes),
-                                 SyncErrorKind::kChangeTooLarge);
-      }
-      if (page->scanned_through > cursor) {
+    absl::StatusOr<PushBatch> batch = NextPushBatch(hub, cursor, limits);
+    if (!batch.ok()) return batch.status();
+    if (batch->request.changes().empty()) {
+      // Everything scanned was filtered out or moot.
+      if (batch->scanned_through > cursor) {
         absl::StatusOr<uint64_t> moved =
-            store_->AdvanceCursor(hub, CursorKind::kPush, page->scanned_through);
+            store_->AdvanceCursor(hub, CursorKind::kPush, batch->scanned_through);
         if (!moved.ok()) return moved.status();
       }
-      if (page->has_more) continue;
+      if (batch->has_more) continue;
       return absl::OkStatus();
     }
-    pb::PushRequest request;
-    request.set_source_instance(self_);
-    request.set_target_instance(hub);
-    const uint64_t last_sequence = page->changes.back().sequence();
-    for (pb::SyncChange& change : page->changes) {
-      absl::StatusOr<bool> moot = IsMoot(change);
-      if (!moot.ok()) return moot.status();
-      if (!*moot) *request.add_changes() = std::move(change);
+    if (batch->has_more && streams) {
+      // More than one batch to send: one PushStream carries them, the hub staging each
+      // while it writes the one before.
+      std::unique_ptr<PushStreamCall> stream = transport_->OpenPushStream();
+      if (stream != nullptr) {
+        if (absl::Status s = PushStreamed(*stream, hub, cursor, *std::move(batch), limits);
+            !s.ok()) {
+          return s;
+        }
+        continue;  // from the cursor the stream left
+      }
     }
-    if (request.changes().empty()) {
-      absl::StatusOr<uint64_t> moved =
-          store_->AdvanceCursor(hub, CursorKind::kPush, page->scanned_through);
-      if (!moved.ok()) return moved.status();
-      if (page->has_more) continue;
-      return absl::OkStatus();
-    }
-    absl::StatusOr<pb::PushResponse> response = transport_->Push(request);
+    absl::StatusOr<pb::PushResponse> response = transport_->Push(batch->request);
     if (!response.ok()) return response.status();
-    if (!response->responder_instance().empty() && response->responder_instance() != hub) {
-      return PeerChangedError(response->responder_instance(), hub);
-    }
-    uint64_t acknowledged;
-    if (response->rejected() == 0) {
-      // Everything examined was pushed and acknowledged, or filtered out.
-      acknowledged = std::max(page->scanned_through, last_sequence);
-    } else {
-      acknowledged = response->has_safe_through() ? response->safe_through() : cursor;
-    }
-    absl::StatusOr<uint64_t> moved = store_->AdvanceCursor(hub, CursorKind::kPush, acknowledged);
-    if (!moved.ok()) return moved.status();
-    {
-      MutexLock lock(&mu_);
-      status_.pushed += response->accepted() - response->duplicates();
-    }
-    if (response->rejected() > 0) {
-      // IsPushRejection recognizes this error.
-      return MakeSyncError(
-          SyncErrorKind::kTransport, absl::StatusCode::kAborted,
-          absl::StrCat("hub rejected change ", response->first_failure().sequence(), " (and ",
-                       response->rejected() - 1, " after it): ", response->first_failure().reason(),
-                       "; will retry"));
-    }
-    if (!page->has_more) return absl::OkStatus();
+    if (absl::Status s = RecordPushResponse(hub, cursor, *batch, *response); !s.ok()) return s;
+    if (!batch->has_more) return absl::OkStatus();
   }
+}
+
+absl::Status SyncManager::PushStreamed(PushStreamCall& stream, const std::string& hub,
+                                       uint64_t cursor, PushBatch first, const PushLimits& limits) {
+  // Batches sent and not yet answered, oldest first; each answer moves the push cursor.
+  std::deque<PushBatch> unanswered;
+  uint64_t position = first.scanned_through;  // where the next batch's scan starts
+  bool more = first.has_more;
+  int sent = 1;
+  bool open = stream.Write(first.request);
+  unanswered.push_back(std::move(first));
+  absl::Status failure;
+  while (open && failure.ok()) {
+    while (unanswered.size() < kPushStreamWindow && more && sent < kBatchesPerPushStream) {
+      if (failure = StoppingError(); !failure.ok()) break;
+      absl::StatusOr<PushBatch> next = NextPushBatch(hub, position, limits);
+      if (!next.ok()) {
+        failure = next.status();
+        break;
+      }
+      position = next->scanned_through;
+      more = next->has_more;
+      if (next->request.changes().empty()) {
+        // Nothing to send: the batch before covers it once it is accepted whole.
+        unanswered.back().scanned_through = next->scanned_through;
+        continue;
+      }
+      ++sent;
+      open = stream.Write(next->request);
+      unanswered.push_back(*std::move(next));
+      if (!open) break;
+    }
+    if (!failure.ok() || unanswered.empty()) break;
+    pb::PushResponse response;
+    if (!stream.Read(&response)) break;  // ended early: Finish says why
+    const PushBatch answered = std::move(unanswered.front());
+    unanswered.pop_front();
+    failure = RecordPushResponse(hub, cursor, answered, response);
+    cursor = std::max(answered.scanned_through, answered.last_sequence);
+    if (!more && unanswered.empty()) break;
+  }
+  // What was answered is recorded; a batch not answered is sent again next time.
+  absl::Status ended = stream.Finish();
+  if (!failure.ok()) return failure;
+  if (!ended.ok()) return ended;
+  if (!unanswered.empty()) {
+    return MakeSyncError(SyncErrorKind::kConnectionLost, absl::StatusCode::kUnavailable,
+                         "push stream ended before every batch was answered");
+  }
+  return absl::OkStatus();
 }
 
 bool SyncManager::IsPushRejection(const absl::Status& status) {
@@ -507,10 +590,10 @@ absl::Status SyncManager::PullAll(const SyncProgressCallback* progress, bool ini
     if (response->has_more() && through > cursor) {
       ahead.hub = hub;
       ahead.cursor = through;
-      ahead.reply = std::async(std::launch::async,
-                               [this, request = PageRequest(hub, through, cursor)] {
-                                 return transport_->Pull(request);
-                               });
+      ahead.reply =
+          std::async(std::launch::async, [this, request = PageRequest(hub, through, cursor)] {
+            return transport_->Pull(request);
+          });
     }
     if (absl::Status s = ApplyBatch(response->changes(), through, response->head_sequence());
         !s.ok()) {

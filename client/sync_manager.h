@@ -103,6 +103,32 @@ class SyncManager {
   // A push + (optionally) pull cycle with at most one rebind.
   absl::Status RunCycle(bool pull);
   absl::Status PushAll();
+  // A batch of own changes to push, from the log after some position: the request
+  // (empty when everything scanned was filtered out or moot) and where the scan ended.
+  struct PushBatch {
+    pulsedb::sync::v1::PushRequest request;
+    uint64_t scanned_through = 0;
+    uint64_t last_sequence = 0;  // of the last change scanned into it, 0 when none
+    bool has_more = false;
+  };
+  struct PushLimits {
+    uint64_t max_batch = 0;
+    uint64_t max_bytes = 0;
+  };
+  absl::StatusOr<PushBatch> NextPushBatch(const std::string& hub, uint64_t after,
+                                          const PushLimits& limits);
+  // Moves the push cursor by the hub's answer to `batch` (sent when the cursor was at
+  // `cursor`); the rejection error (IsPushRejection) when it was not accepted whole.
+  absl::Status RecordPushResponse(const std::string& hub, uint64_t cursor, const PushBatch& batch,
+                                  const pulsedb::sync::v1::PushResponse& response);
+  // Sends `first` and the batches after it on one PushStream, keeping kPushStreamWindow
+  // unanswered, at most kBatchesPerPushStream in all (the stream has one call's deadline).
+  absl::Status PushStreamed(PushStreamCall& stream, const std::string& hub, uint64_t cursor,
+                            PushBatch first, const PushLimits& limits);
+  static constexpr std::size_t kPushStreamWindow = 2;
+  static constexpr int kBatchesPerPushStream = 64;
+  // The shutdown error once Stop was called in this cycle, else OK.
+  absl::Status StoppingError() const;
   // An own change about an experience deleted here since it was made: everyone deletes
   // it, so it is not sent. (The hub may already have dropped the tombstone, and would
   // then refuse the change forever as aimed at an unknown experience.)
@@ -153,6 +179,7 @@ class SyncManager {
   std::string hub_id_ ABSL_GUARDED_BY(mu_);
   bool handshaken_ ABSL_GUARDED_BY(mu_) = false;
   bool hub_subscribes_ ABSL_GUARDED_BY(mu_) = false;
+  bool hub_push_streams_ ABSL_GUARDED_BY(mu_) = false;  // it offers PushStream
   uint32_t hub_max_batch_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t hub_max_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t hub_head_ ABSL_GUARDED_BY(mu_) = 0;

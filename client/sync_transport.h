@@ -28,6 +28,19 @@ class EventStream {
   virtual absl::Status Finish() = 0;
 };
 
+// A PushStream call (docs/protocol.md): requests written in order, a response read for
+// each, in the same order. Used by one thread at a time.
+class PushStreamCall {
+ public:
+  virtual ~PushStreamCall() = default;
+  // Sends the next request; false once the stream has ended (Finish says how).
+  virtual bool Write(const pulsedb::sync::v1::PushRequest& request) = 0;
+  // Blocks for the next response; false once the stream has ended.
+  virtual bool Read(pulsedb::sync::v1::PushResponse* response) = 0;
+  // Half-closes, drops responses not read, and returns how the stream ended.
+  virtual absl::Status Finish() = 0;
+};
+
 class SyncTransport {
  public:
   virtual ~SyncTransport() = default;
@@ -36,6 +49,9 @@ class SyncTransport {
       const pulsedb::sync::v1::HandshakeRequest& request) = 0;
   virtual absl::StatusOr<pulsedb::sync::v1::PushResponse> Push(
       const pulsedb::sync::v1::PushRequest& request) = 0;
+  // Opens a PushStream call; null when this transport has none (the peer then pushes
+  // with Push, one batch at a time).
+  virtual std::unique_ptr<PushStreamCall> OpenPushStream() { return nullptr; }
   virtual absl::StatusOr<pulsedb::sync::v1::PullResponse> Pull(
       const pulsedb::sync::v1::PullRequest& request) = 0;
   virtual std::unique_ptr<EventStream<pulsedb::sync::v1::SubscribeEvent>> Subscribe(

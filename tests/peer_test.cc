@@ -352,6 +352,68 @@ TEST_F(PeerTest, FullSyncThroughRunningManagers) {
   }));
 }
 
+// Counts how a manager pushes: unary calls and PushStream calls.
+class CountingTransport : public client::SyncTransport {
+ public:
+  explicit CountingTransport(std::shared_ptr<client::SyncTransport> inner)
+      : inner_(std::move(inner)) {}
+  absl::StatusOr<pb::HandshakeResponse> Handshake(const pb::HandshakeRequest& r) override {
+    return inner_->Handshake(r);
+  }
+  absl::StatusOr<pb::PushResponse> Push(const pb::PushRequest& r) override {
+    ++pushes;
+    return inner_->Push(r);
+  }
+  std::unique_ptr<client::PushStreamCall> OpenPushStream() override {
+    ++streams;
+    return inner_->OpenPushStream();
+  }
+  absl::StatusOr<pb::PullResponse> Pull(const pb::PullRequest& r) override {
+    return inner_->Pull(r);
+  }
+  std::unique_ptr<client::EventStream<pb::SubscribeEvent>> Subscribe(
+      const pb::SubscribeRequest& r) override {
+    return inner_->Subscribe(r);
+  }
+  std::unique_ptr<client::EventStream<pb::SnapshotChunk>> Snapshot(
+      const pb::SnapshotRequest& r) override {
+    return inner_->Snapshot(r);
+  }
+  absl::Status HealthCheck() override { return inner_->HealthCheck(); }
+
+  std::atomic<int> pushes{0};
+  std::atomic<int> streams{0};
+
+ private:
+  std::shared_ptr<client::SyncTransport> inner_;
+};
+
+// A backlog of several batches goes over one PushStream (the hub stages each batch while
+// it writes the one before); a single batch stays a unary Push.
+TEST_F(PeerTest, ABacklogOfSeveralBatchesGoesOverOnePushStream) {
+  SyncConfig config = Fast();
+  config.batch_size = 3;
+  Peer a = MakePeer("a", config), b = MakePeer("b");
+  auto counting = std::make_shared<CountingTransport>(a.transport);
+  a.manager = std::make_unique<SyncManager>(a.store.get(), counting, config);
+  const std::string c = a.store->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
+  ASSERT_TRUE(a.manager->SyncOnce().ok());
+  EXPECT_EQ(counting->streams.load(), 1);
+  EXPECT_EQ(counting->pushes.load(), 0);
+  EXPECT_EQ(a.manager->status().pushed, 21u);
+  EXPECT_EQ(*hub().context().store().OriginMark(a.store->instance_id()), 21u);
+  EXPECT_EQ(*a.store->GetCursor(hub().instance_id(), storage::CursorKind::kPush), 21u);
+  ASSERT_TRUE(b.manager->SyncOnce().ok());
+  EXPECT_EQ(b.store->ListExperiences(c)->size(), 20u);
+  // One more change: one batch, one unary Push.
+  ASSERT_TRUE(a.store->CreateExperience(MakeExperience(c)).ok());
+  ASSERT_TRUE(a.manager->SyncOnce().ok());
+  EXPECT_EQ(counting->streams.load(), 1);
+  EXPECT_EQ(counting->pushes.load(), 1);
+  EXPECT_EQ(*hub().context().store().OriginMark(a.store->instance_id()), 22u);
+}
+
 TEST_F(PeerTest, UnreachableHubIsAConnectionError) {
   auto store = NewPeerStore("lonely");
   client::GrpcTransportOptions options;
