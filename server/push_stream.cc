@@ -91,8 +91,8 @@ void PushStream::Stage(int slot, uint64_t index,
                        std::shared_ptr<storage::Store::PendingApply> after) {
   // The slot is this Stage's alone until it is handed back below.
   Slot& s = slots_[slot];
-  auto* request = google::protobuf::Arena::CreateMessage<pb::PushRequest>(&s.arena);
-  absl::Status status = ParseRequest(s.bytes, request, "PushRequest");
+  absl::Status status = s.parsed.Parse(s.bytes);
+  const pb::PushRequest* request = status.ok() ? &s.parsed.request() : nullptr;
   if (status.ok()) {
     MutexLock lock(&mu_);
     if (source_.empty()) {
@@ -105,13 +105,13 @@ void PushStream::Stage(int slot, uint64_t index,
     }
   }
   absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>> staged =
-      status.ok() ? steps_.stage(*request, after.get()) : status;
+      status.ok() ? steps_.stage(*request, s.parsed.change_bytes(), after.get()) : status;
   after.reset();
-  std::string peer = request->source_instance();
-  const int changes = request->changes_size();
+  std::string peer = request != nullptr ? request->source_instance() : std::string();
+  const int changes = request != nullptr ? request->changes_size() : 0;
   const absl::Time start = s.read_at;
   s.bytes.Clear();
-  s.arena.Reset();  // `request` is gone from here on
+  s.parsed.Clear();  // `request` is gone from here on
 
   {
     MutexLock lock(&mu_);

@@ -35,11 +35,12 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "common/mutex.h"
-#include "google/protobuf/arena.h"
 #include "grpcpp/grpcpp.h"
 #include "pulsedb/sync/v1/sync.pb.h"
 #include "server/hub_context.h"
+#include "server/received_push.h"
 #include "storage/store.h"
 
 namespace pulse::server {
@@ -51,7 +52,8 @@ class PushStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   // Push's two steps (SyncServiceImpl::StagePush and FinishPush); run on the hub's pool.
   struct Steps {
     std::function<absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>>(
-        const pulsedb::sync::v1::PushRequest&, const storage::Store::PendingApply* after)>
+        const pulsedb::sync::v1::PushRequest&, absl::Span<const absl::string_view> wire,
+        const storage::Store::PendingApply* after)>
         stage;
     std::function<absl::Status(const std::string& peer, int changes, absl::Time start,
                                storage::Store::PendingApply&, pulsedb::sync::v1::PushResponse*)>
@@ -73,10 +75,10 @@ class PushStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   void Close(const absl::Status& status) override;
 
  private:
-  // A request as read, parsed onto the slot's arena when staged; both are cleared then.
+  // A request as read, parsed when staged; both are cleared then.
   struct Slot {
     grpc::ByteBuffer bytes;
-    google::protobuf::Arena arena;
+    ReceivedPush parsed;
     absl::Time read_at;  // when its read completed (the call's start, in metrics)
   };
   // How request n ended: its response, or the error that ends the stream.

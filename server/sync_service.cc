@@ -1,7 +1,5 @@
 #include "server/sync_service.h"
 
-#include "server/push_stream.h"
-
 #include <algorithm>
 #include <optional>
 #include <vector>
@@ -12,6 +10,8 @@
 #include "common/log.h"
 #include "common/status_payloads.h"
 #include "server/compaction.h"
+#include "server/push_stream.h"
+#include "server/received_push.h"
 #include "server/request_checks.h"
 #include "server/snapshot_stream.h"
 #include "server/status_mapping.h"
@@ -87,7 +87,8 @@ absl::Status SyncServiceImpl::DoHandshake(const pb::HandshakeRequest& request,
   response->set_oldest_sequence(hub_->store().log().OldestRetained());
   response->set_head_sequence(hub_->store().log().Head());
   response->set_conflict_resolution(options.conflict_resolution);
-  for (const char* c : {"push", "push_stream", "pull", "subscribe", "snapshot"}) response->add_capabilities(c);
+  for (const char* c : {"push", "push_stream", "pull", "subscribe", "snapshot"})
+    response->add_capabilities(c);
   if (request.protocol_version() != kProtocolVersion) {
     response->set_accepted(false);
     response->set_reason(
@@ -118,10 +119,18 @@ absl::Status SyncServiceImpl::DoHandshake(const pb::HandshakeRequest& request,
 // ---------------------------------------------------------------------------
 
 grpc::ServerUnaryReactor* SyncServiceImpl::Push(grpc::CallbackServerContext* context,
-                                                const pb::PushRequest* request,
-                                                pb::PushResponse* response) {
+                                                const grpc::ByteBuffer* request,
+                                                grpc::ByteBuffer* response) {
   return RunOnPool(hub_, context, RpcMethod::kPush, [this, context, request, response] {
-    return DoPush(*context, *request, response);
+    ReceivedPush received;
+    if (absl::Status s = received.Parse(*request); !s.ok()) return s;
+    pb::PushResponse reply;
+    absl::Status status = DoPush(*context, received.request(), received.change_bytes(), &reply);
+    if (status.ok()) {
+      grpc::Slice slice(reply.SerializeAsString());
+      *response = grpc::ByteBuffer(&slice, 1);
+    }
+    return status;
   });
 }
 
@@ -129,8 +138,9 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SyncServiceImpl::Pu
     grpc::CallbackServerContext* context) {
   server::PushStream::Steps steps;
   steps.stage = [this, context](const pb::PushRequest& request,
+                                absl::Span<const absl::string_view> wire,
                                 const storage::Store::PendingApply* after) {
-    return StagePush(*context, request, after);
+    return StagePush(*context, request, wire, after);
   };
   steps.finish = [this](const std::string& peer, int changes, absl::Time start,
                         storage::Store::PendingApply& staged, pb::PushResponse* response) {
@@ -140,17 +150,19 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SyncServiceImpl::Pu
 }
 
 absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
-                                     const pb::PushRequest& request, pb::PushResponse* response) {
+                                     const pb::PushRequest& request,
+                                     absl::Span<const absl::string_view> wire,
+                                     pb::PushResponse* response) {
   const absl::Time start = absl::Now();
   absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>> staged =
-      StagePush(context, request, /*after=*/nullptr);
+      StagePush(context, request, wire, /*after=*/nullptr);
   if (!staged.ok()) return staged.status();
   return FinishPush(request.source_instance(), request.changes_size(), start, **staged, response);
 }
 
 absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>> SyncServiceImpl::StagePush(
     const grpc::ServerContextBase& context, const pb::PushRequest& request,
-    const storage::Store::PendingApply* after) {
+    absl::Span<const absl::string_view> wire, const storage::Store::PendingApply* after) {
   const std::string& peer = request.source_instance();
   absl::StatusOr<Grant> grant = CheckCaller(context, *hub_, peer, request.target_instance());
   absl::Status refused = grant.status();
@@ -168,7 +180,7 @@ absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>> SyncServiceImpl::S
   apply.mode = storage::ApplyMode::kAuthority;
   apply.conflict_resolution = hub_->options().conflict_resolution;
   apply.changes_validated = true;  // by CheckPushBatch, above
-  return hub_->store().StageRemoteChanges(request.changes(), apply, std::nullopt, after);
+  return hub_->store().StageRemoteChanges(request.changes(), apply, std::nullopt, after, wire);
 }
 
 absl::Status SyncServiceImpl::FinishPush(const std::string& peer, int changes, absl::Time start,

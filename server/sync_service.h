@@ -13,14 +13,13 @@
 #include <string>
 
 #include "pulsedb/sync/v1/sync.grpc.pb.h"
-#include "server/arena_message_allocator.h"
 #include "server/hub_context.h"
 
 namespace pulse::server {
 
 // The callback service, with the methods served as bytes taken raw.
 using SyncServiceBase = pulsedb::sync::v1::SyncService::WithCallbackMethod_Handshake<
-    pulsedb::sync::v1::SyncService::WithCallbackMethod_Push<
+    pulsedb::sync::v1::SyncService::WithRawCallbackMethod_Push<
         pulsedb::sync::v1::SyncService::WithRawCallbackMethod_PushStream<
             pulsedb::sync::v1::SyncService::WithRawCallbackMethod_Pull<
                 pulsedb::sync::v1::SyncService::WithRawCallbackMethod_Subscribe<
@@ -29,17 +28,16 @@ using SyncServiceBase = pulsedb::sync::v1::SyncService::WithCallbackMethod_Hands
 
 class SyncServiceImpl final : public SyncServiceBase {
  public:
-  // Push requests are parsed on a per-call arena (arena_message_allocator.h).
-  explicit SyncServiceImpl(HubContext* hub) : hub_(hub) {
-    SetMessageAllocatorFor_Push(&push_allocator_);
-  }
+  explicit SyncServiceImpl(HubContext* hub) : hub_(hub) {}
 
   grpc::ServerUnaryReactor* Handshake(grpc::CallbackServerContext* context,
                                       const pulsedb::sync::v1::HandshakeRequest* request,
                                       pulsedb::sync::v1::HandshakeResponse* response) override;
+  // A PushRequest in, a PushResponse out, as bytes: the hub parses the request itself
+  // (onto an arena) and logs each change's bytes as they came (received_push.h).
   grpc::ServerUnaryReactor* Push(grpc::CallbackServerContext* context,
-                                 const pulsedb::sync::v1::PushRequest* request,
-                                 pulsedb::sync::v1::PushResponse* response) override;
+                                 const grpc::ByteBuffer* request,
+                                 grpc::ByteBuffer* response) override;
   // PushRequests in, a PushResponse for each out, as bytes (push_stream.h).
   grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PushStream(
       grpc::CallbackServerContext* context) override;
@@ -57,15 +55,17 @@ class SyncServiceImpl final : public SyncServiceBase {
  private:
   absl::Status DoHandshake(const pulsedb::sync::v1::HandshakeRequest& request,
                            pulsedb::sync::v1::HandshakeResponse* response);
+  // `wire`: the bytes of each change as received (ReceivedPush::change_bytes), or empty.
   absl::Status DoPush(const grpc::ServerContextBase& context,
                       const pulsedb::sync::v1::PushRequest& request,
+                      absl::Span<const absl::string_view> wire,
                       pulsedb::sync::v1::PushResponse* response);
   // DoPush in two steps (PushStream stages the next request while one is written):
   // checks the request and stages its changes, on top of `after` when given (the
   // stream's request before); then waits for the write and fills in the response.
   absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>> StagePush(
       const grpc::ServerContextBase& context, const pulsedb::sync::v1::PushRequest& request,
-      const storage::Store::PendingApply* after);
+      absl::Span<const absl::string_view> wire, const storage::Store::PendingApply* after);
   absl::Status FinishPush(const std::string& peer, int changes, absl::Time start,
                           storage::Store::PendingApply& staged,
                           pulsedb::sync::v1::PushResponse* response);
@@ -82,8 +82,6 @@ class SyncServiceImpl final : public SyncServiceBase {
                       std::unique_ptr<std::string>* changes);
 
   HubContext* const hub_;
-  ArenaMessageAllocator<pulsedb::sync::v1::PushRequest, pulsedb::sync::v1::PushResponse>
-      push_allocator_;
 };
 
 // SyncAdminImpl: pulsedb.sync.v1.SyncAdmin (status, compaction) for operators' tools.

@@ -29,17 +29,30 @@ class PreEncodedChange {
   // Empty (ready() false) for a change with unknown fields (they are serialized after
   // base_version): such a change is encoded at commit time instead.
   explicit PreEncodedChange(const pulsedb::sync::v1::SyncChange& change);
+  // `received` are the bytes `change` was parsed from (a pushed change as it came off
+  // the wire). They are used as they are, without serializing or copying (they must
+  // outlive this object), when they are what serializing `change` would give in size,
+  // with no unknown fields and log_sequence and base_version where a serializer puts
+  // them (last); otherwise `change` is serialized as above. A sender's serializer may
+  // order the other fields differently: the entry then parses to the same change but is
+  // not byte-identical to SerializeWithLogSequence's.
+  PreEncodedChange(const pulsedb::sync::v1::SyncChange& change, absl::string_view received);
 
   bool ready() const { return ready_; }
   // The entry with `log_sequence`: bytes before the field, the field, bytes after it.
   // `field` is scratch space for the middle piece; the pieces point into it and into
-  // this object.
+  // this object (or the received bytes).
   std::array<absl::string_view, 3> Splice(uint64_t log_sequence, std::string* field) const;
 
  private:
+  absl::string_view bytes() const { return aliased_ ? received_ : owned_; }
+
   bool ready_ = false;
-  std::string bytes_;     // serialized without log_sequence
-  std::size_t tail_ = 0;  // bytes of base_version, the field after log_sequence
+  bool aliased_ = false;        // the pieces are in received_, not owned_
+  std::string owned_;           // serialized without log_sequence
+  absl::string_view received_;  // the change's bytes as received, log_sequence included
+  std::size_t head_ = 0;        // bytes before where log_sequence goes
+  std::size_t tail_ = 0;        // bytes of base_version, the field after log_sequence
 };
 
 }  // namespace pulse::storage

@@ -235,17 +235,19 @@ absl::StatusOr<LocalWrite> Store::CommitLocal(pb::SyncChange change, const Local
   if (change.timestamp() == 0) change.set_timestamp(NowMillis());
   LocalWrite result;
   result.id = PayloadEntityId(change.payload());
-  absl::Status s = Commit([&](WriteTxn& txn) -> absl::Status {
-    change.set_sequence(txn.next_sequence());
-    if (prepare) {
-      if (absl::Status p = prepare(txn, change); !p.ok()) return p;
-    }
-    if (absl::Status v = ValidateChange(change); !v.ok()) return v;
-    absl::StatusOr<StageResult> staged = StageChange(txn, change, context);
-    if (!staged.ok()) return staged.status();
-    result.sequence = staged->log_sequence;
-    return absl::OkStatus();
-  }, /*durable=*/true, /*pipelined=*/true);
+  absl::Status s = Commit(
+      [&](WriteTxn& txn) -> absl::Status {
+        change.set_sequence(txn.next_sequence());
+        if (prepare) {
+          if (absl::Status p = prepare(txn, change); !p.ok()) return p;
+        }
+        if (absl::Status v = ValidateChange(change); !v.ok()) return v;
+        absl::StatusOr<StageResult> staged = StageChange(txn, change, context);
+        if (!staged.ok()) return staged.status();
+        result.sequence = staged->log_sequence;
+        return absl::OkStatus();
+      },
+      /*durable=*/true, /*pipelined=*/true);
   if (!s.ok()) return s;
   return result;
 }
@@ -600,14 +602,14 @@ absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
 
 std::shared_ptr<Store::PendingApply> Store::StageRemoteChanges(
     ChangeRefs changes, ApplyContext context, const std::optional<PullCursorUpdate>& pull_cursor,
-    const PendingApply* after) {
+    const PendingApply* after, absl::Span<const absl::string_view> wire) {
   // The caller goes on (to stage its next batch): the writer thread writes every part.
-  return StageRemote(changes, std::move(context), pull_cursor, after, WriteBy::kWriterThread);
+  return StageRemote(changes, std::move(context), pull_cursor, after, WriteBy::kWriterThread, wire);
 }
 
 std::shared_ptr<Store::PendingApply> Store::StageRemote(
     ChangeRefs changes, ApplyContext context, const std::optional<PullCursorUpdate>& pull_cursor,
-    const PendingApply* after, WriteBy last_part_by) {
+    const PendingApply* after, WriteBy last_part_by, absl::Span<const absl::string_view> wire) {
   context.self_id = instance_id();
   context.authoritative_store = options_.authoritative;
   SyncApplyGuard guard;
@@ -617,7 +619,7 @@ std::shared_ptr<Store::PendingApply> Store::StageRemote(
   const int per_group =
       std::max(1, options_.changes_per_group > 0 ? options_.changes_per_group : total);
   uint64_t last_log_sequence = 0;
-  bool stopped = false;  // a change could not apply: it and the rest are rejected
+  bool stopped = false;    // a change could not apply: it and the rest are rejected
   bool abandoned = false;  // the write of an earlier part failed: nothing more is staged
   // A large batch is committed in parts of `per_group` changes, each submitted once the
   // one before is staged, so that a part is staged while the one before is written. Only
@@ -632,7 +634,13 @@ std::shared_ptr<Store::PendingApply> Store::StageRemote(
   for (int begin = 0; begin == 0 || begin < total; begin += per_group) {
     const int end = std::min(total, begin + per_group);
     encoded.clear();
-    for (int i = begin; i < end; ++i) encoded.emplace_back(changes[i]);
+    for (int i = begin; i < end; ++i) {
+      if (wire.size() == changes.size()) {
+        encoded.emplace_back(changes[i], wire[i]);
+      } else {
+        encoded.emplace_back(changes[i]);
+      }
+    }
     const bool last = end == total;
     synced = last;
     // The part this one is staged on: the one before, or the last of the batch before.
@@ -656,10 +664,9 @@ std::shared_ptr<Store::PendingApply> Store::StageRemote(
             txn.SetSavePoint();
             absl::Status outcome =
                 context.changes_validated ? absl::OkStatus() : ValidateChange(change);
-            absl::StatusOr<StageResult> staged = outcome.ok()
-                                                     ? StageChange(txn, change, context,
-                                                                   &encoded[i - begin])
-                                                     : absl::StatusOr<StageResult>(outcome);
+            absl::StatusOr<StageResult> staged =
+                outcome.ok() ? StageChange(txn, change, context, &encoded[i - begin])
+                             : absl::StatusOr<StageResult>(outcome);
             if (!staged.ok()) {
               txn.RollbackToSavePoint();
               report.failed_index = i;
@@ -686,8 +693,7 @@ std::shared_ptr<Store::PendingApply> Store::StageRemote(
             }
             if (change.timestamp() > future_limit ||
                 (change.payload().has_experience_updated() &&
-                 change.payload().experience_updated().update().last_reinforced() >
-                     future_limit)) {
+                 change.payload().experience_updated().update().last_reinforced() > future_limit)) {
               ++report.future_timestamps;
             }
             report.safe_through = change.sequence();

@@ -198,11 +198,14 @@ class Store {
   // written yet) is staged on top of that one: should that one's write fail, this one
   // applies nothing and fails the same way, so a caller's batches are applied in order
   // or not at all from the first failure on. Every staged batch must be finished.
+  // `wire`, when given, holds the bytes each change was parsed from (a push received
+  // as bytes): the log stores them as they are when they are in serialized form
+  // (PreEncodedChange), saving a serialization per change. They must outlive the call.
   class PendingApply;
   std::shared_ptr<PendingApply> StageRemoteChanges(
       ChangeRefs changes, ApplyContext context,
       const std::optional<PullCursorUpdate>& pull_cursor = std::nullopt,
-      const PendingApply* after = nullptr);
+      const PendingApply* after = nullptr, absl::Span<const absl::string_view> wire = {});
   absl::StatusOr<ApplyReport> FinishApply(PendingApply& pending);
 
   // Highest applied sequence of `origin` (0 when none).
@@ -348,7 +351,8 @@ class Store {
   // StageRemoteChanges, with the batch's last part written by `last_part_by`.
   std::shared_ptr<PendingApply> StageRemote(ChangeRefs changes, ApplyContext context,
                                             const std::optional<PullCursorUpdate>& pull_cursor,
-                                            const PendingApply* after, WriteBy last_part_by);
+                                            const PendingApply* after, WriteBy last_part_by,
+                                            absl::Span<const absl::string_view> wire = {});
   // The error of `writer`'s group if its write has ended in one, else OK.
   absl::Status WriteFailure(Writer& writer);
   // With queue_mu_ held, by the front writer: stages a group and queues it; returns it

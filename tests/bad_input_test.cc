@@ -252,7 +252,7 @@ grpc::Status RawCall(const std::shared_ptr<grpc::Channel>& channel, const std::s
 }
 
 TEST_F(BadInputTest, MalformedPullAndSubscribeRequestsAreInvalidArgument) {
-  // Pull, Subscribe and PushStream take their requests as bytes and parse them
+  // Pull, Subscribe, Push and PushStream take their requests as bytes and parse them
   // themselves: a message that does not parse is the caller's error, named, and the hub
   // goes on serving.
   // Field 1 says 5 bytes follow; 2 do.
@@ -260,7 +260,7 @@ TEST_F(BadInputTest, MalformedPullAndSubscribeRequestsAreInvalidArgument) {
   const std::string bad_tag("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11);
   for (const char* method :
        {"/pulsedb.sync.v1.SyncService/Pull", "/pulsedb.sync.v1.SyncService/Subscribe",
-        "/pulsedb.sync.v1.SyncService/PushStream"}) {
+        "/pulsedb.sync.v1.SyncService/Push", "/pulsedb.sync.v1.SyncService/PushStream"}) {
     for (const std::string& bytes : {truncated, bad_tag}) {
       grpc::Status status = RawCall(channel(), method, bytes);
       EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)

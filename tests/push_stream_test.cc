@@ -6,7 +6,9 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "google/protobuf/io/coded_stream.h"
 #include "gtest/gtest.h"
+#include "storage/change_encoding.h"
 #include "storage/ids.h"
 #include "tests/support/entities.h"
 #include "tests/support/hub_fixture.h"
@@ -90,6 +92,41 @@ TEST_F(PushStreamTest, BatchesApplyInOrderEachWithItsResponse) {
   for (std::size_t i = 0; i < log->changes.size(); ++i) {
     EXPECT_EQ(log->changes[i].sequence(), i + 1);
   }
+}
+
+// The hub logs a pushed change's bytes as they came, with its log sequence spliced in:
+// each entry is byte for byte what serializing the change with that sequence gives,
+// whether it came by Push or by PushStream.
+TEST_F(PushStreamTest, EachLoggedEntryIsTheChangeSerializedWithItsLogSequence) {
+  const std::string c = peer_->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(peer_->CreateExperience(MakeExperience(c)).ok());
+  const std::vector<pb::PushRequest> batches = Batches({2, 2, 2});
+  pb::PushResponse unary;
+  ASSERT_TRUE(stub().Push(Deadline().get(), batches[0], &unary).ok());
+  std::vector<pb::PushResponse> responses;
+  grpc::Status status = Stream({batches[1], batches[2]}, &responses);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  storage::ScanRequest scan;
+  scan.max_changes = 100;
+  std::string wire;  // the entries as stored, each framed as PullResponse.changes
+  ASSERT_TRUE(hub().context().store().log().ScanWire(scan, &wire).ok());
+  google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(wire.data()),
+                                            static_cast<int>(wire.size()));
+  uint64_t entries = 0;
+  for (uint32_t tag = in.ReadTag(); tag != 0; tag = in.ReadTag()) {
+    ASSERT_EQ(tag, 0x0au);
+    uint32_t length = 0;
+    ASSERT_TRUE(in.ReadVarint32(&length));
+    std::string entry;
+    ASSERT_TRUE(in.ReadString(&entry, static_cast<int>(length)));
+    pb::SyncChange parsed;
+    ASSERT_TRUE(parsed.ParseFromString(entry));
+    ++entries;
+    EXPECT_EQ(parsed.log_sequence(), entries);
+    EXPECT_EQ(entry, storage::SerializeWithLogSequence(parsed, entries)) << "entry " << entries;
+  }
+  EXPECT_EQ(entries, 6u);
 }
 
 TEST_F(PushStreamTest, ABatchNotAcceptedWholeIsTheLastOneApplied) {

@@ -99,9 +99,9 @@ void BM_DecodeChangeOnArena(benchmark::State& state) {
 }
 BENCHMARK(BM_DecodeChangeOnArena);
 
-// What gRPC does with a pushed batch of 500 changes before and after the hub's handler:
+// What the hub does with a pushed batch of 500 changes before and after its handler:
 // parse it into a PushRequest and free it; on the heap, or on one arena per call as the
-// hub's Push does (server/arena_message_allocator.h).
+// hub's Push does (server/received_push.h).
 void BM_ParsePushRequest(benchmark::State& state) {
   const bool on_arena = state.range(0) != 0;
   const std::string wire =
