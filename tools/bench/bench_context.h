@@ -16,6 +16,9 @@ struct BenchContext {
   std::string hub_binary;   // bazel-bin/server/pulse_hub (built with -c opt)
   std::string self_binary;  // this driver: it also serves the raw gRPC stream baseline
   std::string db_bench;     // RocksDB's db_bench (Debian package rocksdb-tools)
+  // A shared library with the hub's hardware CRC32C (storage/fast_crc32c.h), preloaded
+  // into a second db_bench run beside the stock one; empty = no such run.
+  std::string crc32c_preload;
   // Another pulse_hub (an older build) measured beside hub_binary, for before/after
   // figures of a change; empty = none.
   std::string baseline_hub_binary;

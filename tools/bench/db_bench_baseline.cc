@@ -1,5 +1,6 @@
 #include "tools/bench/db_bench_baseline.h"
 
+#include <cstdlib>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -13,7 +14,8 @@
 namespace pulse::bench {
 
 absl::StatusOr<FillseqFigures> RunFillseq(const std::string& db_bench, uint64_t num, int value_size,
-                                          int batch, bool sync, double compression_ratio) {
+                                          int batch, bool sync, double compression_ratio,
+                                          const std::string& preload) {
   const std::string dir = MakeTempDir("pulse-bench-dbbench");
   std::vector<std::string> args = {db_bench,
                                    "--benchmarks=fillseq",
@@ -27,10 +29,16 @@ absl::StatusOr<FillseqFigures> RunFillseq(const std::string& db_bench, uint64_t 
                                    "--threads=1"};
   FillseqFigures figures;
   figures.command = absl::StrJoin(args, " ");
+  if (!preload.empty()) figures.command = "LD_PRELOAD=" + preload + " " + figures.command;
   // Its progress lines go to stderr: keep them off the report. A process's I/O counters
   // include those of the children it reaped, so the shell prints db_bench's afterwards.
-  const std::vector<std::string> argv = {"/bin/sh", "-c",
-                                         "\"$0\" \"$@\" 2>/dev/null; cat /proc/$$/io"};
+  // The preload travels in the environment the shell passes on.
+  const std::string script = preload.empty()
+                                 ? "\"$0\" \"$@\" 2>/dev/null; cat /proc/$$/io"
+                                 : "LD_PRELOAD=\"$PULSE_PRELOAD\" \"$0\" \"$@\" 2>/dev/null; "
+                                   "cat /proc/$$/io";
+  if (!preload.empty()) setenv("PULSE_PRELOAD", preload.c_str(), 1);
+  const std::vector<std::string> argv = {"/bin/sh", "-c", script};
   std::vector<std::string> full = argv;
   full.insert(full.end(), args.begin(), args.end());
   std::optional<std::string> line;

@@ -21,9 +21,11 @@ struct FillseqFigures {
 };
 
 // `num` values of `value_size` bytes, `batch` per WriteBatch, fsync each batch when
-// `sync`; values as compressible as `compression_ratio` (db_bench's meaning).
+// `sync`; values as compressible as `compression_ratio` (db_bench's meaning). `preload`,
+// when given, is a shared library put in db_bench's LD_PRELOAD.
 absl::StatusOr<FillseqFigures> RunFillseq(const std::string& db_bench, uint64_t num, int value_size,
-                                          int batch, bool sync, double compression_ratio);
+                                          int batch, bool sync, double compression_ratio,
+                                          const std::string& preload = "");
 
 }  // namespace pulse::bench
 

@@ -29,6 +29,8 @@ ABSL_FLAG(std::string, baseline_hub, "",
           "another pulse_hub build to measure beside --hub_binary (before/after ratios)");
 ABSL_FLAG(int, rounds, 3, "repetitions of each side-by-side comparison (medians reported)");
 ABSL_FLAG(std::string, db_bench, "/usr/bin/db_bench", "RocksDB's db_bench (rocksdb-tools)");
+ABSL_FLAG(std::string, crc32c_preload, "",
+          "libfast_crc32c_preload.so: also run db_bench with the hub's hardware CRC32C");
 ABSL_FLAG(std::string, scenarios, "ingest,delivery,propagation,initial_sync,idle",
           "comma-separated scenarios to run");
 ABSL_FLAG(int, batch, 500, "push and pull batch size");
@@ -50,6 +52,7 @@ int main(int argc, char** argv) {
   }
   context.hub_binary = absl::GetFlag(FLAGS_hub_binary);
   context.db_bench = absl::GetFlag(FLAGS_db_bench);
+  context.crc32c_preload = absl::GetFlag(FLAGS_crc32c_preload);
   context.baseline_hub_binary = absl::GetFlag(FLAGS_baseline_hub);
   context.rounds = std::max(1, absl::GetFlag(FLAGS_rounds));
   context.self_binary = "/proc/self/exe";
