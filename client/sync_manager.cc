@@ -439,7 +439,10 @@ absl::Status SyncManager::PushStreamed(PushStreamCall& stream, const std::string
       position = next->scanned_through;
       more = next->has_more;
       if (next->request.changes().empty()) {
-        // Nothing to send: the batch before covers it once it is accepted whole.
+        // Nothing to send: the batch before covers it once it is accepted whole. (There
+        // is one: this loop runs after the first Write, or after a Read that left the
+        // other batch of a full window in flight; a window left short by the end of the
+        // log or the per-stream limit is not refilled.)
         unanswered.back().scanned_through = next->scanned_through;
         continue;
       }

@@ -25,11 +25,6 @@ class RefusedPushStream : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc:
   void OnDone() override { delete this; }
 };
 
-grpc::ByteBuffer Serialized(const pb::PushResponse& response) {
-  grpc::Slice slice(response.SerializeAsString());
-  return grpc::ByteBuffer(&slice, 1);
-}
-
 }  // namespace
 
 grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* PushStream::Start(
@@ -150,7 +145,7 @@ void PushStream::FinishRequest(uint64_t index, std::shared_ptr<storage::Store::P
   staged.reset();
   hub_->metrics().RecordCall(RpcMethod::kPush, outcome.status, absl::Now() - start);
   if (outcome.status.ok()) {
-    outcome.response = Serialized(response);
+    outcome.response = SerializedReply(response);
     outcome.rejected = response.rejected();
     outcome.first_rejected = response.first_failure().sequence();
   }

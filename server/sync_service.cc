@@ -126,10 +126,7 @@ grpc::ServerUnaryReactor* SyncServiceImpl::Push(grpc::CallbackServerContext* con
     if (absl::Status s = received.Parse(*request); !s.ok()) return s;
     pb::PushResponse reply;
     absl::Status status = DoPush(*context, received.request(), received.change_bytes(), &reply);
-    if (status.ok()) {
-      grpc::Slice slice(reply.SerializeAsString());
-      *response = grpc::ByteBuffer(&slice, 1);
-    }
+    if (status.ok()) *response = SerializedReply(reply);
     return status;
   });
 }
@@ -140,7 +137,7 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* SyncServiceImpl::Pu
   steps.stage = [this, context](const pb::PushRequest& request,
                                 absl::Span<const absl::string_view> wire,
                                 const storage::Store::PendingApply* after) {
-    return StagePush(*context, request, wire, after);
+    return StagePush(*context, request, wire, after, /*write_here=*/false);
   };
   steps.finish = [this](const std::string& peer, int changes, absl::Time start,
                         storage::Store::PendingApply& staged, pb::PushResponse* response) {
@@ -155,14 +152,15 @@ absl::Status SyncServiceImpl::DoPush(const grpc::ServerContextBase& context,
                                      pb::PushResponse* response) {
   const absl::Time start = absl::Now();
   absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>> staged =
-      StagePush(context, request, wire, /*after=*/nullptr);
+      StagePush(context, request, wire, /*after=*/nullptr, /*write_here=*/true);
   if (!staged.ok()) return staged.status();
   return FinishPush(request.source_instance(), request.changes_size(), start, **staged, response);
 }
 
 absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>> SyncServiceImpl::StagePush(
     const grpc::ServerContextBase& context, const pb::PushRequest& request,
-    absl::Span<const absl::string_view> wire, const storage::Store::PendingApply* after) {
+    absl::Span<const absl::string_view> wire, const storage::Store::PendingApply* after,
+    bool write_here) {
   const std::string& peer = request.source_instance();
   absl::StatusOr<Grant> grant = CheckCaller(context, *hub_, peer, request.target_instance());
   absl::Status refused = grant.status();
@@ -180,7 +178,8 @@ absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>> SyncServiceImpl::S
   apply.mode = storage::ApplyMode::kAuthority;
   apply.conflict_resolution = hub_->options().conflict_resolution;
   apply.changes_validated = true;  // by CheckPushBatch, above
-  return hub_->store().StageRemoteChanges(request.changes(), apply, std::nullopt, after, wire);
+  return hub_->store().StageRemoteChanges(request.changes(), apply, std::nullopt, after, wire,
+                                          write_here);
 }
 
 absl::Status SyncServiceImpl::FinishPush(const std::string& peer, int changes, absl::Time start,

@@ -63,9 +63,11 @@ class SyncServiceImpl final : public SyncServiceBase {
   // DoPush in two steps (PushStream stages the next request while one is written):
   // checks the request and stages its changes, on top of `after` when given (the
   // stream's request before); then waits for the write and fills in the response.
+  // `write_here`: the caller waits for the write next (Store::StageRemoteChanges).
   absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>> StagePush(
       const grpc::ServerContextBase& context, const pulsedb::sync::v1::PushRequest& request,
-      absl::Span<const absl::string_view> wire, const storage::Store::PendingApply* after);
+      absl::Span<const absl::string_view> wire, const storage::Store::PendingApply* after,
+      bool write_here);
   absl::Status FinishPush(const std::string& peer, int changes, absl::Time start,
                           storage::Store::PendingApply& staged,
                           pulsedb::sync::v1::PushResponse* response);

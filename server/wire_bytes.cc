@@ -34,6 +34,11 @@ grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> head,
   return grpc::ByteBuffer(slices, 2);
 }
 
+grpc::ByteBuffer SerializedReply(const google::protobuf::MessageLite& message) {
+  grpc::Slice slice(message.SerializeAsString());
+  return grpc::ByteBuffer(&slice, 1);
+}
+
 absl::Status ParseRequest(const grpc::ByteBuffer& request, google::protobuf::MessageLite* message,
                           const char* what) {
   grpc::ByteBuffer copy(request);  // shares the slices

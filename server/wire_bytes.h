@@ -24,6 +24,9 @@ grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> bytes);
 grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> head,
                                   std::unique_ptr<std::string> body);
 
+// `message` serialized into a ByteBuffer (a small reply answered as bytes: Push's).
+grpc::ByteBuffer SerializedReply(const google::protobuf::MessageLite& message);
+
 // Parses `request` into `message`. INVALID_ARGUMENT naming `what` when malformed.
 absl::Status ParseRequest(const grpc::ByteBuffer& request, google::protobuf::MessageLite* message,
                           const char* what);

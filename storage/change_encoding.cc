@@ -25,19 +25,14 @@ std::string Varint(uint64_t value) {
 
 std::string SerializeWithLogSequence(const pulsedb::sync::v1::SyncChange& change,
                                      uint64_t log_sequence) {
-  const PreEncodedChange encoded(change);
+  PreEncodedChange encoded(change);
   if (!encoded.ready()) {
     // Unknown fields are written last, after base_version: take the plain way.
     pulsedb::sync::v1::SyncChange copy = change;
     copy.set_log_sequence(log_sequence);
     return copy.SerializeAsString();
   }
-  std::string field;
-  std::string out;
-  for (absl::string_view piece : encoded.Splice(log_sequence, &field)) {
-    out.append(piece.data(), piece.size());
-  }
-  return out;
+  return std::move(encoded).TakeEntry(log_sequence);
 }
 
 PreEncodedChange::PreEncodedChange(const pulsedb::sync::v1::SyncChange& change) {
@@ -75,6 +70,18 @@ PreEncodedChange::PreEncodedChange(const pulsedb::sync::v1::SyncChange& change,
   head_ = received.size() - tail.size() - old.size();
   tail_ = tail.size();
   ready_ = true;
+}
+
+std::string PreEncodedChange::TakeEntry(uint64_t log_sequence) && {
+  if (!aliased_) {
+    if (log_sequence != 0) owned_.insert(head_, kLogSequenceTag + Varint(log_sequence));
+    return std::move(owned_);
+  }
+  std::string field;
+  std::string out;
+  for (absl::string_view piece : Splice(log_sequence, &field))
+    out.append(piece.data(), piece.size());
+  return out;
 }
 
 std::array<absl::string_view, 3> PreEncodedChange::Splice(uint64_t log_sequence,

@@ -43,6 +43,9 @@ class PreEncodedChange {
   // `field` is scratch space for the middle piece; the pieces point into it and into
   // this object (or the received bytes).
   std::array<absl::string_view, 3> Splice(uint64_t log_sequence, std::string* field) const;
+  // The whole entry with `log_sequence`, as one string (built in place in the owned
+  // bytes when there are any; this object is spent).
+  std::string TakeEntry(uint64_t log_sequence) &&;
 
  private:
   absl::string_view bytes() const { return aliased_ ? received_ : owned_; }

@@ -98,6 +98,7 @@ TEST(ChangeEncodingTest, ReceivedBytesInSerializedFormAreUsedAsTheyAre) {
       for (uint64_t log : {0ull, 1ull, 1ull << 50}) {
         EXPECT_EQ(Spliced(encoded, log), Expected(change, log))
             << "old " << old_log << " base " << base << " log " << log;
+        EXPECT_EQ(PreEncodedChange(change, received).TakeEntry(log), Expected(change, log));
       }
     }
   }

@@ -594,22 +594,15 @@ absl::Status Store::CheckEmbeddings(ChangeRefs changes) const {
 
 absl::StatusOr<ApplyReport> Store::ApplyRemoteChanges(
     ChangeRefs changes, ApplyContext context, const std::optional<PullCursorUpdate>& pull_cursor) {
-  // The caller waits for the write anyway: the last part it writes itself, when it can.
-  std::shared_ptr<PendingApply> pending = StageRemote(changes, std::move(context), pull_cursor,
-                                                      /*after=*/nullptr, WriteBy::kLeader);
+  std::shared_ptr<PendingApply> pending =
+      StageRemoteChanges(changes, std::move(context), pull_cursor, /*after=*/nullptr,
+                         /*wire=*/{}, /*write_here=*/true);
   return FinishApply(*pending);
 }
 
 std::shared_ptr<Store::PendingApply> Store::StageRemoteChanges(
     ChangeRefs changes, ApplyContext context, const std::optional<PullCursorUpdate>& pull_cursor,
-    const PendingApply* after, absl::Span<const absl::string_view> wire) {
-  // The caller goes on (to stage its next batch): the writer thread writes every part.
-  return StageRemote(changes, std::move(context), pull_cursor, after, WriteBy::kWriterThread, wire);
-}
-
-std::shared_ptr<Store::PendingApply> Store::StageRemote(
-    ChangeRefs changes, ApplyContext context, const std::optional<PullCursorUpdate>& pull_cursor,
-    const PendingApply* after, WriteBy last_part_by, absl::Span<const absl::string_view> wire) {
+    const PendingApply* after, absl::Span<const absl::string_view> wire, bool write_here) {
   context.self_id = instance_id();
   context.authoritative_store = options_.authoritative;
   SyncApplyGuard guard;
@@ -728,7 +721,7 @@ std::shared_ptr<Store::PendingApply> Store::StageRemote(
         },
         /*durable=*/last, /*pipelined=*/true,
         // The others are written while this thread stages the next.
-        last ? last_part_by : WriteBy::kWriterThread));
+        last&& write_here ? WriteBy::kLeader : WriteBy::kWriterThread));
     // Submit returns once the part is staged: `stopped` and `abandoned` are its outcome.
     if (stopped || abandoned) break;
   }

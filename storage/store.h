@@ -201,11 +201,16 @@ class Store {
   // `wire`, when given, holds the bytes each change was parsed from (a push received
   // as bytes): the log stores them as they are when they are in serialized form
   // (PreEncodedChange), saving a serialization per change. They must outlive the call.
+  // `write_here`: the caller is about to wait for this batch, so its last part is
+  // written on the caller's thread when nothing is queued before it (no hand-off to the
+  // writer thread and back); otherwise every part goes to the writer thread and the
+  // caller can go on to stage its next batch at once.
   class PendingApply;
   std::shared_ptr<PendingApply> StageRemoteChanges(
       ChangeRefs changes, ApplyContext context,
       const std::optional<PullCursorUpdate>& pull_cursor = std::nullopt,
-      const PendingApply* after = nullptr, absl::Span<const absl::string_view> wire = {});
+      const PendingApply* after = nullptr, absl::Span<const absl::string_view> wire = {},
+      bool write_here = false);
   absl::StatusOr<ApplyReport> FinishApply(PendingApply& pending);
 
   // Highest applied sequence of `origin` (0 when none).
@@ -348,11 +353,6 @@ class Store {
   std::shared_ptr<Writer> Submit(std::function<absl::Status(WriteTxn&)> stage, bool durable,
                                  bool pipelined, WriteBy write_by);
   absl::Status Await(Writer& writer);
-  // StageRemoteChanges, with the batch's last part written by `last_part_by`.
-  std::shared_ptr<PendingApply> StageRemote(ChangeRefs changes, ApplyContext context,
-                                            const std::optional<PullCursorUpdate>& pull_cursor,
-                                            const PendingApply* after, WriteBy last_part_by,
-                                            absl::Span<const absl::string_view> wire = {});
   // The error of `writer`'s group if its write has ended in one, else OK.
   absl::Status WriteFailure(Writer& writer);
   // With queue_mu_ held, by the front writer: stages a group and queues it; returns it

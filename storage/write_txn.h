@@ -38,8 +38,8 @@ namespace pulse::storage {
 class WriteTxn {
  public:
   // `head` is the last committed log sequence; appended changes get head+1, head+2, ...
-  // Stages into `batch` (borrowed, cleared first): a commit leader hands the same batch
-  // to every group, so that its buffer, grown to the size of a group, is written again
+  // Stages into `batch` (borrowed, cleared first): the store hands groups batches kept
+  // from earlier ones, so that a buffer grown to the size of a group is written again
   // rather than grown by reallocation and faulted in afresh (a 500-change push is 0.9 MB).
   // `bases`, when given, are the staged and not yet written groups before this one, the
   // oldest first, and `head` the last one's head.
