@@ -19,6 +19,7 @@
 #include "server/peer_limiter.h"
 #include "server/peer_registry.h"
 #include "server/pull_read_ahead.h"
+#include "server/work_gate.h"
 #include "server/work_pool.h"
 #include "storage/store.h"
 
@@ -47,6 +48,8 @@ class HubContext {
   const Authorizer& authorizer() const { return *authorizer_; }
   PeerLimiter& limiter() { return limiter_; }
   WorkPool& pool() { return *pool_; }
+  // Every push's parse and staging passes through it (options().push_concurrency slots).
+  WorkGate& push_gate() { return push_gate_; }
   const std::string& hub_id() const { return hub_id_; }
   // Observability: event counters, which peers are expired, when entries were committed.
   HubMetrics& metrics() { return *metrics_; }
@@ -89,6 +92,7 @@ class HubContext {
   std::unique_ptr<PeerRegistry> peers_;
   std::unique_ptr<Authorizer> authorizer_;
   PeerLimiter limiter_;
+  WorkGate push_gate_;
   const std::string hub_id_;
   uint64_t log_listener_ = 0;
 

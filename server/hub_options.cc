@@ -25,6 +25,9 @@ absl::Status HubOptions::Validate() const {
   if (worker_threads < 1 || worker_threads > 256) {
     return absl::InvalidArgumentError("worker threads must be in [1, 256]");
   }
+  if (push_concurrency < 0 || push_concurrency > 256) {
+    return absl::InvalidArgumentError("push concurrency must be in [0, 256] (0 = one per core)");
+  }
   if (tls_cert_file.empty() != tls_key_file.empty()) {
     return absl::InvalidArgumentError("TLS needs both a certificate and a key file");
   }

@@ -34,6 +34,8 @@ ABSL_FLAG(uint64_t, retain_min_entries, 10000,
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
           "idle Subscribe streams get an empty event this often");
 ABSL_FLAG(int, worker_threads, 8, "threads for storage work (pushes, pulls, stream reads)");
+ABSL_FLAG(int, push_concurrency, 0,
+          "pushes parsed and staged at once, however many are in flight (0 = one per core)");
 ABSL_FLAG(uint64_t, pull_read_ahead_mb, 64,
           "memory for Pull pages scanned ahead while peers page through the log (0 = off)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
@@ -80,6 +82,7 @@ absl::StatusOr<pulse::server::HubOptions> OptionsFromFlags() {
   options.retain_min_entries = absl::GetFlag(FLAGS_retain_min_entries);
   options.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
   options.worker_threads = absl::GetFlag(FLAGS_worker_threads);
+  options.push_concurrency = absl::GetFlag(FLAGS_push_concurrency);
   options.pull_read_ahead_bytes = absl::GetFlag(FLAGS_pull_read_ahead_mb) << 20;
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.auth_token_file = absl::GetFlag(FLAGS_auth_tokens);

@@ -1,5 +1,6 @@
 #include "server/push_stream.h"
 
+#include <optional>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -8,6 +9,7 @@
 #include "server/metrics.h"
 #include "server/status_mapping.h"
 #include "server/wire_bytes.h"
+#include "server/work_gate.h"
 #include "storage/ids.h"
 
 namespace pulse::server {
@@ -86,6 +88,10 @@ void PushStream::Stage(int slot, uint64_t index,
                        std::shared_ptr<storage::Store::PendingApply> after) {
   // The slot is this Stage's alone until it is handed back below.
   Slot& s = slots_[slot];
+  // The CPU-heavy part, bounded hub-wide (work_gate.h). It may wait here for the
+  // writer to take a group (at most three unwritten), never for its own batch's write:
+  // a stream's parts all go to the writer thread.
+  std::optional<WorkGate::Pass> pass(std::in_place, hub_->push_gate());
   absl::Status status = s.parsed.Parse(s.bytes);
   const pb::PushRequest* request = status.ok() ? &s.parsed.request() : nullptr;
   if (status.ok()) {
@@ -107,6 +113,7 @@ void PushStream::Stage(int slot, uint64_t index,
   const absl::Time start = s.read_at;
   s.bytes.Clear();
   s.parsed.Clear();  // `request` is gone from here on
+  pass.reset();
 
   {
     MutexLock lock(&mu_);

@@ -18,6 +18,7 @@
 #include "server/subscribe_stream.h"
 #include "server/wire_buffer_pool.h"
 #include "server/wire_bytes.h"
+#include "server/work_gate.h"
 #include "storage/ids.h"
 #include "storage/keys.h"
 
@@ -123,7 +124,12 @@ grpc::ServerUnaryReactor* SyncServiceImpl::Push(grpc::CallbackServerContext* con
                                                 grpc::ByteBuffer* response) {
   return RunOnPool(hub_, context, RpcMethod::kPush, [this, context, request, response] {
     ReceivedPush received;
-    if (absl::Status s = received.Parse(*request); !s.ok()) return s;
+    {
+      // Parsing is the CPU-heavy part bounded hub-wide; the staging below may write and
+      // fsync on this thread (write_here), which must not hold a slot.
+      WorkGate::Pass pass(hub_->push_gate());
+      if (absl::Status s = received.Parse(*request); !s.ok()) return s;
+    }
     pb::PushResponse reply;
     absl::Status status = DoPush(*context, received.request(), received.change_bytes(), &reply);
     if (status.ok()) *response = SerializedReply(reply);

@@ -25,9 +25,10 @@ struct BenchContext {
   bool quick = false;
   Workload workload;
 
-  int batch = 500;                     // push and pull batch size
-  int rounds = 3;                      // repetitions of each side-by-side comparison
-  uint64_t ingest_changes = 100000;    // per push-ingest run
+  int batch = 500;                   // push and pull batch size
+  int rounds = 3;                    // repetitions of each side-by-side comparison
+  uint64_t ingest_changes = 100000;  // per push-ingest run
+  std::vector<int> ingest_peers = {1, 4, 16};
   uint64_t delivery_changes = 100000;  // log each delivery peer reads in full
   int single_peer_passes = 3;          // times a lone delivery peer reads it
   int propagation_samples = 2000;      // per mode

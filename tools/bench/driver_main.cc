@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "common/command_line.h"
 #include "common/log.h"
@@ -34,6 +35,8 @@ ABSL_FLAG(std::string, crc32c_preload, "",
 ABSL_FLAG(std::string, scenarios, "ingest,delivery,propagation,initial_sync,idle",
           "comma-separated scenarios to run");
 ABSL_FLAG(int, batch, 500, "push and pull batch size");
+ABSL_FLAG(std::vector<std::string>, ingest_peers, std::vector<std::string>({"1", "4", "16"}),
+          "peer counts the ingest scenario runs");
 ABSL_FLAG(bool, serve_raw_stream, false,
           "internal: serve the raw gRPC stream baseline instead of measuring");
 
@@ -60,6 +63,15 @@ int main(int argc, char** argv) {
   const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n > 0) context.self_binary.assign(self, n);
   context.quick = absl::GetFlag(FLAGS_quick);
+  context.ingest_peers.clear();
+  for (const std::string& peers : absl::GetFlag(FLAGS_ingest_peers)) {
+    int n = 0;
+    if (!absl::SimpleAtoi(peers, &n) || n < 1) {
+      std::fprintf(stderr, "bench_driver: --ingest_peers: %s is not a peer count\n", peers.c_str());
+      return 2;
+    }
+    context.ingest_peers.push_back(n);
+  }
   if (context.quick) {
     context.ingest_changes = 20000;
     context.delivery_changes = 20000;

@@ -2,6 +2,7 @@
 
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -29,6 +30,14 @@ absl::StatusOr<grpc::ByteBuffer> Encode(const pb::PushRequest& request) {
       grpc::SerializationTraits<pb::PushRequest>::Serialize(request, &buffer, &own_buffer);
   if (!s.ok()) return FromGrpc(s, "encode push");
   return buffer;
+}
+
+// The run with the median `key` of `runs` (not empty).
+template <typename Figures, typename Key>
+Figures Median(std::vector<Figures> runs, Key key) {
+  std::sort(runs.begin(), runs.end(),
+            [&](const Figures& a, const Figures& b) { return key(a) < key(b); });
+  return runs[runs.size() / 2];
 }
 
 // CPU time of this process (the driver: every peer's client) so far.
@@ -150,19 +159,52 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
   }
   for (const bool sync : {true, false}) {
     const std::string mode = sync ? "--sync=true" : "--sync=false";
-    for (const int peers : {1, 4, 16}) {
-      absl::StatusOr<IngestFigures> ingest =
-          MeasurePushIngest(context, context.hub_binary, peers, sync, PushMode::kStream);
-      if (!ingest.ok()) return ingest.status();
-      absl::StatusOr<IngestFigures> unary =
-          MeasurePushIngest(context, context.hub_binary, peers, sync, PushMode::kUnary);
-      if (!unary.ok()) return unary.status();
-      // db_bench right after, same disk, same number of values of the same size.
-      absl::StatusOr<FillseqFigures> fillseq =
-          RunFillseq(context.db_bench, ingest->changes,
-                     static_cast<int>(ingest->mean_change_bytes + 0.5), context.batch, sync,
-                     /*compression_ratio=*/0.95);
-      if (!fillseq.ok()) return fillseq.status();
+    for (const int peers : context.ingest_peers) {
+      // Each run is short (a second or less) and this machine's rates swing between runs
+      // minutes apart: every figure is the median of `rounds` runs, taken in turn (hub,
+      // unary, db_bench, ...) so that a burst of load from elsewhere hits them alike.
+      std::vector<IngestFigures> streamed_runs, unary_runs, baseline_runs;
+      std::vector<FillseqFigures> fillseq_runs, same_crc_runs;
+      for (int round = 0; round < context.rounds; ++round) {
+        absl::StatusOr<IngestFigures> streamed =
+            MeasurePushIngest(context, context.hub_binary, peers, sync, PushMode::kStream);
+        if (!streamed.ok()) return streamed.status();
+        streamed_runs.push_back(*streamed);
+        absl::StatusOr<IngestFigures> unary =
+            MeasurePushIngest(context, context.hub_binary, peers, sync, PushMode::kUnary);
+        if (!unary.ok()) return unary.status();
+        unary_runs.push_back(*unary);
+        // db_bench right after, same disk, same number of values of the same size.
+        const int value_size = static_cast<int>(streamed->mean_change_bytes + 0.5);
+        absl::StatusOr<FillseqFigures> fillseq =
+            RunFillseq(context.db_bench, streamed->changes, value_size, context.batch, sync,
+                       /*compression_ratio=*/0.95);
+        if (!fillseq.ok()) return fillseq.status();
+        fillseq_runs.push_back(*fillseq);
+        if (!context.crc32c_preload.empty()) {
+          // Like for like: db_bench with the same hardware CRC32C as the hub's WAL.
+          absl::StatusOr<FillseqFigures> same_crc =
+              RunFillseq(context.db_bench, streamed->changes, value_size, context.batch, sync,
+                         /*compression_ratio=*/0.95, context.crc32c_preload);
+          if (!same_crc.ok()) return same_crc.status();
+          same_crc_runs.push_back(*same_crc);
+        }
+        if (!context.baseline_hub_binary.empty()) {
+          absl::StatusOr<IngestFigures> before = MeasurePushIngest(
+              context, context.baseline_hub_binary, peers, sync, PushMode::kStream);
+          if (!before.ok()) return before.status();
+          baseline_runs.push_back(*before);
+        }
+      }
+      auto by_rate = [](const IngestFigures& f) { return f.changes_per_second; };
+      auto by_bytes = [](const FillseqFigures& f) { return f.value_bytes_per_second; };
+      const IngestFigures median_streamed = Median(streamed_runs, by_rate);
+      const IngestFigures median_unary = Median(unary_runs, by_rate);
+      const FillseqFigures median_fillseq = Median(fillseq_runs, by_bytes);
+      const IngestFigures* ingest = &median_streamed;
+      const IngestFigures* unary = &median_unary;
+      const FillseqFigures* fillseq = &median_fillseq;
+      const std::string rounds = absl::StrCat("median of ", context.rounds, " runs");
       const std::string name = absl::StrCat("push ingest, ", peers, " peer", peers > 1 ? "s" : "",
                                             ", batch ", context.batch, ", ", mode, " (PushStream)");
       std::string busy;
@@ -172,12 +214,12 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
             absl::StrCat("; commit writer busy ", static_cast<int>(*ingest->write_busy * 100 + 0.5),
                          " %, staging ", static_cast<int>(*ingest->stage_busy * 100 + 0.5), " %");
       }
-      report.Add(
-          name, ingest->changes_per_second, "changes/s",
-          absl::StrCat(ingest->changes, " changes of ", static_cast<int>(ingest->mean_change_bytes),
-                       " B in ", FormatValue(ingest->seconds), " s; hub CPU ",
-                       FormatValue(ingest->hub_cpu_seconds), " s, peers' CPU ",
-                       FormatValue(ingest->driver_cpu_seconds), " s", busy));
+      report.Add(name, ingest->changes_per_second, "changes/s",
+                 absl::StrCat(rounds, "; ", ingest->changes, " changes of ",
+                              static_cast<int>(ingest->mean_change_bytes), " B in ",
+                              FormatValue(ingest->seconds), " s; hub CPU ",
+                              FormatValue(ingest->hub_cpu_seconds), " s, peers' CPU ",
+                              FormatValue(ingest->driver_cpu_seconds), " s", busy));
       report.Add(absl::StrCat("  same, bytes"), ingest->bytes_per_second / 1e6, "MB/s");
       report.Add(
           "  unary Push instead", unary->changes_per_second, "changes/s",
@@ -194,19 +236,15 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
                  "once into the log's WAL and once when flushed; the entity row refers to it");
       report.Add(absl::StrCat("  db_bench fillseq, ", mode), fillseq->value_bytes_per_second / 1e6,
                  "MB/s", fillseq->command);
-      if (!context.crc32c_preload.empty()) {
-        // Like for like: db_bench with the same hardware CRC32C as the hub's WAL.
-        absl::StatusOr<FillseqFigures> same_crc =
-            RunFillseq(context.db_bench, ingest->changes,
-                       static_cast<int>(ingest->mean_change_bytes + 0.5), context.batch, sync,
-                       /*compression_ratio=*/0.95, context.crc32c_preload);
-        if (!same_crc.ok()) return same_crc.status();
-        report.Add(absl::StrCat("  db_bench fillseq, ", mode, ", hardware CRC32C"),
-                   same_crc->value_bytes_per_second / 1e6, "MB/s",
-                   absl::StrCat("push ingest / this: ",
-                                FormatValue(ingest->bytes_per_second /
-                                            same_crc->value_bytes_per_second),
-                                " (the hub's WAL checksum, storage/fast_crc32c.h, preloaded)"));
+      if (!same_crc_runs.empty()) {
+        const FillseqFigures median_same_crc = Median(same_crc_runs, by_bytes);
+        const FillseqFigures* same_crc = &median_same_crc;
+        report.Add(
+            absl::StrCat("  db_bench fillseq, ", mode, ", hardware CRC32C"),
+            same_crc->value_bytes_per_second / 1e6, "MB/s",
+            absl::StrCat("push ingest / this: ",
+                         FormatValue(ingest->bytes_per_second / same_crc->value_bytes_per_second),
+                         " (the hub's WAL checksum, storage/fast_crc32c.h, preloaded)"));
       }
       if (fillseq->written_bytes != 0) {
         report.Add("  db_bench bytes written per value byte",
@@ -214,10 +252,9 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
                        (static_cast<double>(ingest->changes) * (ingest->mean_change_bytes + 0.5)),
                    "ratio", "each value once in its WAL, once more when flushed");
       }
-      if (!context.baseline_hub_binary.empty()) {
-        absl::StatusOr<IngestFigures> before =
-            MeasurePushIngest(context, context.baseline_hub_binary, peers, sync, PushMode::kStream);
-        if (!before.ok()) return before.status();
+      if (!baseline_runs.empty()) {
+        const IngestFigures median_before = Median(baseline_runs, by_rate);
+        const IngestFigures* before = &median_before;
         report.Add("  baseline hub / this hub",
                    before->changes_per_second / ingest->changes_per_second, "ratio",
                    absl::StrCat(context.baseline_hub_binary, ": ",
@@ -225,7 +262,7 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
       }
       const double ratio = ingest->bytes_per_second / fillseq->value_bytes_per_second;
       report.AddRatio(absl::StrCat("push ingest / db_bench fillseq, ", peers, " peer(s), ", mode),
-                      ratio, 0.5);
+                      ratio, 0.5, true, rounds);
     }
   }
   return absl::OkStatus();

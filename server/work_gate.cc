@@ -1,0 +1,37 @@
+#include "server/work_gate.h"
+
+#include <algorithm>
+
+namespace pulse::server {
+
+WorkGate::WorkGate(int slots) : slots_(std::max(1, slots)) {}
+
+WorkGate::Pass::Pass(WorkGate& gate) : gate_(gate) {
+  MutexLock lock(&gate_.mu_);
+  if (gate_.held_ >= gate_.slots_) {
+    ++gate_.waiting_;
+    while (gate_.held_ >= gate_.slots_) gate_.freed_.Wait(&gate_.mu_);
+    --gate_.waiting_;
+  }
+  ++gate_.held_;
+}
+
+WorkGate::Pass::~Pass() {
+  {
+    MutexLock lock(&gate_.mu_);
+    --gate_.held_;
+  }
+  gate_.freed_.Signal();
+}
+
+int WorkGate::held() const {
+  MutexLock lock(&mu_);
+  return held_;
+}
+
+int WorkGate::waiting() const {
+  MutexLock lock(&mu_);
+  return waiting_;
+}
+
+}  // namespace pulse::server

@@ -1,0 +1,64 @@
+#include "server/work_gate.h"
+
+#include <atomic>
+#include <memory>
+#include <thread>
+
+#include "gtest/gtest.h"
+#include "tests/support/eventually.h"
+
+namespace pulse::server {
+namespace {
+
+TEST(WorkGateTest, AThirdPassWaitsUntilOneOfTwoSlotsIsFreed) {
+  WorkGate gate(2);
+  auto first = std::make_unique<WorkGate::Pass>(gate);
+  WorkGate::Pass second(gate);
+  EXPECT_EQ(gate.held(), 2);
+
+  std::atomic<bool> entered{false};
+  std::thread third([&] {
+    WorkGate::Pass pass(gate);
+    entered = true;
+  });
+  ASSERT_TRUE(testing::Eventually([&] { return gate.waiting() == 1; }));
+  EXPECT_FALSE(entered.load());
+  EXPECT_EQ(gate.held(), 2);
+
+  first.reset();
+  third.join();  // it got the freed slot
+  EXPECT_TRUE(entered.load());
+  EXPECT_EQ(gate.waiting(), 0);
+  EXPECT_EQ(gate.held(), 1);  // `second` only
+}
+
+TEST(WorkGateTest, NeverMoreHoldersThanSlots) {
+  WorkGate gate(3);
+  std::atomic<int> inside{0};
+  std::atomic<int> most{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        WorkGate::Pass pass(gate);
+        const int now = ++inside;
+        int seen = most.load();
+        while (now > seen && !most.compare_exchange_weak(seen, now)) {
+        }
+        --inside;
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_LE(most.load(), 3);
+  EXPECT_GE(most.load(), 1);
+  EXPECT_EQ(gate.held(), 0);
+}
+
+TEST(WorkGateTest, FewerThanOneSlotMeansOne) {
+  WorkGate gate(0);
+  EXPECT_EQ(gate.slots(), 1);
+}
+
+}  // namespace
+}  // namespace pulse::server
