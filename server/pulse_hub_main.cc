@@ -10,6 +10,7 @@
 #include "absl/time/time.h"
 #include "common/command_line.h"
 #include "common/log.h"
+#include "server/allocator_tuning.h"
 #include "server/hub.h"
 #include "storage/ids.h"
 
@@ -34,6 +35,9 @@ ABSL_FLAG(uint64_t, retain_min_entries, 10000,
 ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(5),
           "idle Subscribe streams get an empty event this often");
 ABSL_FLAG(int, worker_threads, 8, "threads for storage work (pushes, pulls, stream reads)");
+ABSL_FLAG(uint64_t, malloc_keep_free_mb, 256,
+          "freed memory malloc keeps for reuse rather than handing back to the kernel "
+          "(0 = glibc's defaults; see server/allocator_tuning.h)");
 ABSL_FLAG(int, push_concurrency, 0,
           "pushes parsed and staged at once, however many are in flight (0 = one per core)");
 ABSL_FLAG(uint64_t, pull_read_ahead_mb, 64,
@@ -114,6 +118,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   pulse::SetLogLevel(level);
+  // Before any other thread allocates.
+  if (absl::Status s =
+          pulse::server::KeepFreedMemory(absl::GetFlag(FLAGS_malloc_keep_free_mb) << 20);
+      !s.ok()) {
+    pulse::Log(pulse::LogLevel::kWarning, "malloc_tuning_ignored",
+               {{"reason", std::string(s.message())}});
+  }
   absl::StatusOr<pulse::server::HubOptions> options = OptionsFromFlags();
   if (!options.ok()) {
     std::fprintf(stderr, "pulse_hub: %s\n", std::string(options.status().message()).c_str());

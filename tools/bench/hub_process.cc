@@ -38,6 +38,7 @@ absl::StatusOr<ProcessStats> ReadProcessStats(pid_t pid) {
         absl::StrSplit(text.substr(close + 2), ' ', absl::SkipEmpty());
     // fields[0] is field 3 (state); utime and stime are fields 14 and 15.
     uint64_t utime = 0, stime = 0;
+    if (fields.size() > 7) absl::SimpleAtoi(fields[7], &stats.minor_faults);  // field 10
     if (fields.size() > 12 && absl::SimpleAtoi(fields[11], &utime) &&
         absl::SimpleAtoi(fields[12], &stime)) {
       stats.cpu_seconds = static_cast<double>(utime + stime) / sysconf(_SC_CLK_TCK);

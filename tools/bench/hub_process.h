@@ -24,6 +24,7 @@ struct ProcessStats {
   double cpu_seconds = 0;  // user + system time so far
   // Bytes handed to write(2) and friends so far (/proc/PID/io wchar): files and sockets.
   uint64_t written_bytes = 0;
+  uint64_t minor_faults = 0;  // page faults served without I/O so far (first touches)
 };
 absl::StatusOr<ProcessStats> ReadProcessStats(pid_t pid);
 

@@ -144,6 +144,7 @@ absl::StatusOr<IngestFigures> MeasurePushIngest(const BenchContext& context,
   if (before.ok() && after.ok()) {
     figures.hub_cpu_seconds = after->cpu_seconds - before->cpu_seconds;
     figures.hub_written_bytes = after->written_bytes - before->written_bytes;
+    figures.hub_page_faults = after->minor_faults - before->minor_faults;
   }
   return figures;
 }
@@ -218,7 +219,10 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
                  absl::StrCat(rounds, "; ", ingest->changes, " changes of ",
                               static_cast<int>(ingest->mean_change_bytes), " B in ",
                               FormatValue(ingest->seconds), " s; hub CPU ",
-                              FormatValue(ingest->hub_cpu_seconds), " s, peers' CPU ",
+                              FormatValue(ingest->hub_cpu_seconds), " s (",
+                              FormatValue(static_cast<double>(ingest->hub_page_faults) /
+                                          static_cast<double>(ingest->changes)),
+                              " page faults per change), peers' CPU ",
                               FormatValue(ingest->driver_cpu_seconds), " s", busy));
       report.Add(absl::StrCat("  same, bytes"), ingest->bytes_per_second / 1e6, "MB/s");
       report.Add(
@@ -255,10 +259,14 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
       if (!baseline_runs.empty()) {
         const IngestFigures median_before = Median(baseline_runs, by_rate);
         const IngestFigures* before = &median_before;
-        report.Add("  baseline hub / this hub",
-                   before->changes_per_second / ingest->changes_per_second, "ratio",
-                   absl::StrCat(context.baseline_hub_binary, ": ",
-                                FormatValue(before->changes_per_second), " changes/s"));
+        report.Add(
+            "  baseline hub / this hub", before->changes_per_second / ingest->changes_per_second,
+            "ratio",
+            absl::StrCat(context.baseline_hub_binary, ": ", FormatValue(before->changes_per_second),
+                         " changes/s, hub CPU ", FormatValue(before->hub_cpu_seconds), " s (",
+                         FormatValue(static_cast<double>(before->hub_page_faults) /
+                                     static_cast<double>(before->changes)),
+                         " page faults per change)"));
       }
       const double ratio = ingest->bytes_per_second / fillseq->value_bytes_per_second;
       report.AddRatio(absl::StrCat("push ingest / db_bench fillseq, ", peers, " peer(s), ", mode),
