@@ -51,6 +51,40 @@ TEST(ReceivedPushTest, EachChangesBytesAreItsSerializedForm) {
   }
 }
 
+// Parsed where the bytes lie: a change within one slice is a view into that slice, and
+// only a change cut by a slice boundary is copied.
+TEST(ReceivedPushTest, OnlyChangesCutBySliceBoundariesAreCopied) {
+  const pb::PushRequest sent = Sample(20);
+  const std::string bytes = sent.SerializeAsString();
+  const grpc::ByteBuffer buffer = InSlices(bytes, 1000);
+  std::vector<grpc::Slice> slices;
+  ASSERT_TRUE(buffer.Dump(&slices).ok());
+  auto in_a_slice = [&](absl::string_view view) {
+    for (const grpc::Slice& slice : slices) {
+      const char* begin = reinterpret_cast<const char*>(slice.begin());
+      if (view.data() >= begin && view.data() + view.size() <= begin + slice.size()) return true;
+    }
+    return false;
+  };
+  ReceivedPush received;
+  ASSERT_TRUE(received.Parse(buffer).ok());
+  ASSERT_EQ(received.change_bytes().size(), 20u);
+  int views = 0;
+  int copies = 0;
+  std::size_t at = 0;  // where each change's bytes start in the message
+  for (int i = 0; i < 20; ++i) {
+    const std::string expected = sent.changes(i).SerializeAsString();
+    at = bytes.find(expected, at);
+    ASSERT_NE(at, std::string::npos);
+    const bool cut = at / 1000 != (at + expected.size() - 1) / 1000;
+    EXPECT_EQ(received.change_bytes()[i], expected);
+    EXPECT_EQ(in_a_slice(received.change_bytes()[i]), !cut) << "change " << i;
+    (cut ? copies : views)++;
+  }
+  EXPECT_GT(views, 0);
+  EXPECT_GT(copies, 0);
+}
+
 TEST(ReceivedPushTest, ItCanBeReusedForTheNextRequest) {
   ReceivedPush received;
   ASSERT_TRUE(received.Parse(InSlices(Sample(3).SerializeAsString(), 10)).ok());
@@ -58,6 +92,11 @@ TEST(ReceivedPushTest, ItCanBeReusedForTheNextRequest) {
   ASSERT_TRUE(received.Parse(InSlices(next.SerializeAsString(), 1 << 20)).ok());
   ASSERT_EQ(received.request().changes_size(), 2);
   EXPECT_EQ(received.change_bytes()[1], next.changes(1).SerializeAsString());
+  // Larger than its arena's first block so far: it gets a larger one.
+  const pb::PushRequest large = Sample(300);
+  ASSERT_TRUE(received.Parse(InSlices(large.SerializeAsString(), 16384)).ok());
+  EXPECT_EQ(received.request().SerializeAsString(), large.SerializeAsString());
+  EXPECT_EQ(received.change_bytes()[299], large.changes(299).SerializeAsString());
 }
 
 TEST(ReceivedPushTest, BytesThatAreNotAPushRequestAreInvalidArgument) {
