@@ -26,6 +26,9 @@ HubContext::HubContext(HubOptions options, std::unique_ptr<storage::Store> store
       lease_(std::make_unique<PeerLease>(options_.peer_lease, absl::Now())),
       commit_times_(std::make_unique<CommitTimes>(&store_->log())),
       pool_(std::make_unique<WorkPool>(options_.worker_threads)) {
+  for (int i = 0; i < push_gate_.slots(); ++i) {
+    push_parsers_.push_back(std::make_unique<ReceivedPush>());
+  }
   read_ahead_ =
       std::make_unique<PullReadAhead>(&store_->log(), pool_.get(), options_.pull_read_ahead_bytes);
   // One listener for all streams: a commit wakes each (cheaply: they schedule work).

@@ -19,6 +19,7 @@
 #include "server/peer_limiter.h"
 #include "server/peer_registry.h"
 #include "server/pull_read_ahead.h"
+#include "server/received_push.h"
 #include "server/work_gate.h"
 #include "server/work_pool.h"
 #include "storage/store.h"
@@ -50,6 +51,10 @@ class HubContext {
   WorkPool& pool() { return *pool_; }
   // Every push's parse and staging passes through it (options().push_concurrency slots).
   WorkGate& push_gate() { return push_gate_; }
+  // A parser per slot of push_gate(), for a holder of that slot: a PushStream parses and
+  // stages each request within one pass, so a few parsers, their arena blocks warm,
+  // serve every stream.
+  ReceivedPush& push_parser(const WorkGate::Pass& pass) { return *push_parsers_[pass.slot()]; }
   const std::string& hub_id() const { return hub_id_; }
   // Observability: event counters, which peers are expired, when entries were committed.
   HubMetrics& metrics() { return *metrics_; }
@@ -93,6 +98,7 @@ class HubContext {
   std::unique_ptr<Authorizer> authorizer_;
   PeerLimiter limiter_;
   WorkGate push_gate_;
+  std::vector<std::unique_ptr<ReceivedPush>> push_parsers_;  // one per push_gate_ slot
   const std::string hub_id_;
   uint64_t log_listener_ = 0;
 

@@ -7,6 +7,7 @@
 #include "absl/time/clock.h"
 #include "common/log.h"
 #include "server/metrics.h"
+#include "server/received_push.h"
 #include "server/status_mapping.h"
 #include "server/wire_bytes.h"
 #include "server/work_gate.h"
@@ -92,8 +93,9 @@ void PushStream::Stage(int slot, uint64_t index,
   // writer to take a group (at most three unwritten), never for its own batch's write:
   // a stream's parts all go to the writer thread.
   std::optional<WorkGate::Pass> pass(std::in_place, hub_->push_gate());
-  absl::Status status = s.parsed.Parse(s.bytes);
-  const pb::PushRequest* request = status.ok() ? &s.parsed.request() : nullptr;
+  ReceivedPush& parsed = hub_->push_parser(*pass);  // this pass's alone
+  absl::Status status = parsed.Parse(s.bytes);
+  const pb::PushRequest* request = status.ok() ? &parsed.request() : nullptr;
   if (status.ok()) {
     MutexLock lock(&mu_);
     if (source_.empty()) {
@@ -106,13 +108,13 @@ void PushStream::Stage(int slot, uint64_t index,
     }
   }
   absl::StatusOr<std::shared_ptr<storage::Store::PendingApply>> staged =
-      status.ok() ? steps_.stage(*request, s.parsed.change_bytes(), after.get()) : status;
+      status.ok() ? steps_.stage(*request, parsed.change_bytes(), after.get()) : status;
   after.reset();
   std::string peer = request != nullptr ? request->source_instance() : std::string();
   const int changes = request != nullptr ? request->changes_size() : 0;
   const absl::Time start = s.read_at;
+  parsed.Clear();  // `request` is gone from here on
   s.bytes.Clear();
-  s.parsed.Clear();  // `request` is gone from here on
   pass.reset();
 
   {

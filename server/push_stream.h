@@ -40,7 +40,6 @@
 #include "grpcpp/grpcpp.h"
 #include "pulsedb/sync/v1/sync.pb.h"
 #include "server/hub_context.h"
-#include "server/received_push.h"
 #include "storage/store.h"
 
 namespace pulse::server {
@@ -75,10 +74,10 @@ class PushStream final : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
   void Close(const absl::Status& status) override;
 
  private:
-  // A request as read, parsed when staged; both are cleared then.
+  // A request as read, parsed when staged (by one of the hub's push parsers); cleared
+  // then.
   struct Slot {
     grpc::ByteBuffer bytes;
-    ReceivedPush parsed;
     absl::Time read_at;  // when its read completed (the call's start, in metrics)
   };
   // How request n ended: its response, or the error that ends the stream.

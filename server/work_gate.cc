@@ -4,7 +4,9 @@
 
 namespace pulse::server {
 
-WorkGate::WorkGate(int slots) : slots_(std::max(1, slots)) {}
+WorkGate::WorkGate(int slots) : slots_(std::max(1, slots)) {
+  for (int slot = slots_ - 1; slot >= 0; --slot) free_.push_back(slot);
+}
 
 WorkGate::Pass::Pass(WorkGate& gate) : gate_(gate) {
   MutexLock lock(&gate_.mu_);
@@ -14,12 +16,15 @@ WorkGate::Pass::Pass(WorkGate& gate) : gate_(gate) {
     --gate_.waiting_;
   }
   ++gate_.held_;
+  slot_ = gate_.free_.back();
+  gate_.free_.pop_back();
 }
 
 WorkGate::Pass::~Pass() {
   {
     MutexLock lock(&gate_.mu_);
     --gate_.held_;
+    gate_.free_.push_back(slot_);
   }
   gate_.freed_.Signal();
 }

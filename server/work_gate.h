@@ -13,6 +13,8 @@
 #ifndef PULSESYNC_SERVER_WORK_GATE_H_
 #define PULSESYNC_SERVER_WORK_GATE_H_
 
+#include <vector>
+
 #include "common/mutex.h"
 
 namespace pulse::server {
@@ -32,8 +34,13 @@ class WorkGate {
     Pass(const Pass&) = delete;
     Pass& operator=(const Pass&) = delete;
 
+    // Which slot, in [0, slots()): no other pass holds it meanwhile, so state kept per
+    // slot (the hub's push parsers) is this holder's alone.
+    int slot() const { return slot_; }
+
    private:
     WorkGate& gate_;
+    int slot_;
   };
 
   int slots() const { return slots_; }
@@ -47,6 +54,7 @@ class WorkGate {
   CondVar freed_;
   int held_ ABSL_GUARDED_BY(mu_) = 0;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<int> free_ ABSL_GUARDED_BY(mu_);  // slots not held
 };
 
 }  // namespace pulse::server

@@ -55,6 +55,26 @@ TEST(WorkGateTest, NeverMoreHoldersThanSlots) {
   EXPECT_EQ(gate.held(), 0);
 }
 
+TEST(WorkGateTest, EachHolderHasASlotOfItsOwn) {
+  WorkGate gate(3);
+  std::vector<std::atomic<int>> holders(3);
+  std::atomic<bool> shared{false};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 6; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 2000; ++i) {
+        WorkGate::Pass pass(gate);
+        ASSERT_GE(pass.slot(), 0);
+        ASSERT_LT(pass.slot(), 3);
+        if (++holders[pass.slot()] != 1) shared = true;
+        --holders[pass.slot()];
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  EXPECT_FALSE(shared.load()) << "two passes held one slot at once";
+}
+
 TEST(WorkGateTest, FewerThanOneSlotMeansOne) {
   WorkGate gate(0);
   EXPECT_EQ(gate.slots(), 1);
