@@ -29,14 +29,21 @@ absl::StatusOr<FillseqFigures> RunFillseq(const std::string& db_bench, uint64_t 
                                    "--threads=1"};
   FillseqFigures figures;
   figures.command = absl::StrJoin(args, " ");
-  if (!preload.empty()) figures.command = "LD_PRELOAD=" + preload + " " + figures.command;
+  // With a preload, db_bench also gets the hub's malloc settings (pulse_hub's default
+  // --malloc_keep_free_mb=256, server/allocator_tuning.h), as glibc tunables.
+  constexpr char kHubMalloc[] =
+      "GLIBC_TUNABLES=glibc.malloc.mmap_threshold=33554432:glibc.malloc.trim_threshold=268435456";
+  if (!preload.empty()) {
+    figures.command = absl::StrCat(kHubMalloc, " LD_PRELOAD=", preload, " ", figures.command);
+  }
   // Its progress lines go to stderr: keep them off the report. A process's I/O counters
   // include those of the children it reaped, so the shell prints db_bench's afterwards.
   // The preload travels in the environment the shell passes on.
-  const std::string script = preload.empty()
-                                 ? "\"$0\" \"$@\" 2>/dev/null; cat /proc/$$/io"
-                                 : "LD_PRELOAD=\"$PULSE_PRELOAD\" \"$0\" \"$@\" 2>/dev/null; "
-                                   "cat /proc/$$/io";
+  const std::string script =
+      preload.empty() ? "\"$0\" \"$@\" 2>/dev/null; cat /proc/$$/io"
+                      : absl::StrCat(kHubMalloc,
+                                     " LD_PRELOAD=\"$PULSE_PRELOAD\" \"$0\" \"$@\" 2>/dev/null; "
+                                     "cat /proc/$$/io");
   if (!preload.empty()) setenv("PULSE_PRELOAD", preload.c_str(), 1);
   const std::vector<std::string> argv = {"/bin/sh", "-c", script};
   std::vector<std::string> full = argv;

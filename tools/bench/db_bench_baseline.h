@@ -22,7 +22,8 @@ struct FillseqFigures {
 
 // `num` values of `value_size` bytes, `batch` per WriteBatch, fsync each batch when
 // `sync`; values as compressible as `compression_ratio` (db_bench's meaning). `preload`,
-// when given, is a shared library put in db_bench's LD_PRELOAD.
+// when given, is a shared library put in db_bench's LD_PRELOAD; db_bench then also runs
+// with the hub's malloc settings (server/allocator_tuning.h), as glibc tunables.
 absl::StatusOr<FillseqFigures> RunFillseq(const std::string& db_bench, uint64_t num, int value_size,
                                           int batch, bool sync, double compression_ratio,
                                           const std::string& preload = "");

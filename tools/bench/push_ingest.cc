@@ -244,11 +244,12 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
         const FillseqFigures median_same_crc = Median(same_crc_runs, by_bytes);
         const FillseqFigures* same_crc = &median_same_crc;
         report.Add(
-            absl::StrCat("  db_bench fillseq, ", mode, ", hardware CRC32C"),
+            absl::StrCat("  db_bench fillseq, ", mode, ", the hub's CRC32C and malloc settings"),
             same_crc->value_bytes_per_second / 1e6, "MB/s",
             absl::StrCat("push ingest / this: ",
                          FormatValue(ingest->bytes_per_second / same_crc->value_bytes_per_second),
-                         " (the hub's WAL checksum, storage/fast_crc32c.h, preloaded)"));
+                         " (the hub's WAL checksum, storage/fast_crc32c.h, preloaded, and its "
+                         "malloc settings)"));
       }
       if (fillseq->written_bytes != 0) {
         report.Add("  db_bench bytes written per value byte",
