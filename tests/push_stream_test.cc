@@ -3,9 +3,11 @@
 // not accepted whole, and nothing after it is applied.
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/io/coded_stream.h"
 #include "gtest/gtest.h"
 #include "storage/change_encoding.h"
@@ -210,6 +212,64 @@ TEST_F(PushStreamTest, ShutdownEndsAnOpenStream) {
   EXPECT_FALSE(stream->Read(&response));
   grpc::Status status = stream->Finish();
   EXPECT_EQ(status.error_code(), grpc::StatusCode::UNAVAILABLE) << status.error_message();
+}
+
+// Every push passes the hub's push gate (server/work_gate.h); with one slot, the least a
+// hub can have, streams and unary pushes from several peers at once all get through it
+// (none waits forever on another) and each is applied whole.
+TEST_F(PushStreamTest, PeersPushingAtOnceThroughAOneSlotGateAreAllApplied) {
+  StopHub();
+  hub_options().push_concurrency = 1;
+  StartHub();
+  ASSERT_EQ(hub().context().push_gate().slots(), 1);
+  constexpr int kPeers = 6;
+  std::vector<std::unique_ptr<storage::Store>> peers;
+  std::vector<std::vector<pb::PushRequest>> batches(kPeers);
+  for (int p = 0; p < kPeers; ++p) {
+    peers.push_back(NewPeerStore(absl::StrCat("gated", p)));
+    ASSERT_TRUE(Handshake(*peers[p]).ok());
+    const std::string c = peers[p]->CreateCollective(MakeCollective())->id;
+    for (int i = 0; i < 8; ++i) ASSERT_TRUE(peers[p]->CreateExperience(MakeExperience(c)).ok());
+    const pb::PushRequest all = OwnChangesRequest(*peers[p], 0);
+    ASSERT_EQ(all.changes_size(), 9);
+    if (p % 2 == 0) {  // one unary Push of all nine
+      batches[p].push_back(all);
+      continue;
+    }
+    for (int b = 0; b < 3; ++b) {  // a stream of three batches of three
+      pb::PushRequest batch;
+      batch.set_source_instance(all.source_instance());
+      batch.set_target_instance(all.target_instance());
+      for (int i = 0; i < 3; ++i) *batch.add_changes() = all.changes(3 * b + i);
+      batches[p].push_back(std::move(batch));
+    }
+  }
+  std::vector<grpc::Status> results(kPeers);
+  std::vector<std::size_t> answered(kPeers, 0);
+  std::vector<std::thread> threads;
+  for (int p = 0; p < kPeers; ++p) {
+    threads.emplace_back([&, p] {
+      std::vector<pb::PushResponse> responses;
+      if (batches[p].size() == 1) {
+        pb::PushResponse response;
+        results[p] = stub().Push(Deadline().get(), batches[p][0], &response);
+        if (results[p].ok()) responses.push_back(response);
+      } else {
+        results[p] = Stream(batches[p], &responses);
+      }
+      for (const pb::PushResponse& r : responses) {
+        if (r.rejected() == 0) ++answered[p];
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  for (int p = 0; p < kPeers; ++p) {
+    SCOPED_TRACE(p);
+    EXPECT_TRUE(results[p].ok()) << results[p].error_message();
+    EXPECT_EQ(answered[p], batches[p].size());
+    EXPECT_EQ(*hub().context().store().OriginMark(peers[p]->instance_id()), 9u);
+  }
+  EXPECT_EQ(hub().context().push_gate().held(), 0);
 }
 
 }  // namespace
