@@ -1,6 +1,5 @@
 #include "server/hub_context.h"
 
-#include <thread>
 #include <utility>
 
 #include "absl/time/clock.h"
@@ -18,9 +17,8 @@ HubContext::HubContext(HubOptions options, std::unique_ptr<storage::Store> store
       authorizer_(std::move(authorizer)),
       limiter_(options_.peer_requests_per_second, options_.peer_request_burst,
                options_.peer_max_streams),
-      push_gate_(options_.push_concurrency > 0
-                     ? options_.push_concurrency
-                     : static_cast<int>(std::thread::hardware_concurrency())),
+      push_gate_(options_.push_concurrency > 0 ? options_.push_concurrency
+                                               : WorkGate::UsableCores()),
       hub_id_(store_->instance_id()),
       metrics_(std::make_unique<HubMetrics>()),
       lease_(std::make_unique<PeerLease>(options_.peer_lease, absl::Now())),

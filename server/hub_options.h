@@ -45,7 +45,7 @@ struct HubOptions {
   // Threads for storage work (pushes, pulls, stream fills); gRPC's own threads never block.
   int worker_threads = 8;
   // Pushes parsed and staged at once, however many are in flight (work_gate.h): the
-  // CPU-heavy part of a push; 0 = one per core.
+  // CPU-heavy part of a push; 0 = one per core the process may run on.
   int push_concurrency = 0;
   // Memory for Pull pages scanned ahead while peers page through the log
   // (pull_read_ahead.h); 0 = no read-ahead.

@@ -1,8 +1,20 @@
 #include "server/work_gate.h"
 
+#include <sched.h>
+
 #include <algorithm>
+#include <thread>
 
 namespace pulse::server {
+
+int WorkGate::UsableCores() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+    return CPU_COUNT(&set);
+  }
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()));
+}
 
 WorkGate::WorkGate(int slots) : slots_(std::max(1, slots)) {
   for (int slot = slots_ - 1; slot >= 0; --slot) free_.push_back(slot);

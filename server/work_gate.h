@@ -21,8 +21,12 @@ namespace pulse::server {
 
 class WorkGate {
  public:
-  // `slots` >= 1.
+  // `slots` >= 1 (fewer means 1).
   explicit WorkGate(int slots);
+
+  // The cores this process may run on (its CPU affinity, which a container's cpuset
+  // narrows), at least 1: the default number of slots.
+  static int UsableCores();
   WorkGate(const WorkGate&) = delete;
   WorkGate& operator=(const WorkGate&) = delete;
 

@@ -1,5 +1,7 @@
 #include "server/work_gate.h"
 
+#include <sched.h>
+
 #include <atomic>
 #include <memory>
 #include <thread>
@@ -73,6 +75,26 @@ TEST(WorkGateTest, EachHolderHasASlotOfItsOwn) {
   }
   for (std::thread& t : threads) t.join();
   EXPECT_FALSE(shared.load()) << "two passes held one slot at once";
+}
+
+TEST(WorkGateTest, UsableCoresFollowsTheAffinity) {
+  cpu_set_t saved;
+  ASSERT_EQ(sched_getaffinity(0, sizeof saved, &saved), 0);
+  EXPECT_EQ(WorkGate::UsableCores(), CPU_COUNT(&saved));
+  // Pinned to one core (as a container's cpuset would), the default is one slot.
+  std::thread pinned([&] {
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (CPU_ISSET(cpu, &saved)) {
+        CPU_SET(cpu, &one);
+        break;
+      }
+    }
+    ASSERT_EQ(sched_setaffinity(0, sizeof one, &one), 0);
+    EXPECT_EQ(WorkGate::UsableCores(), 1);
+  });
+  pinned.join();
 }
 
 TEST(WorkGateTest, FewerThanOneSlotMeansOne) {
