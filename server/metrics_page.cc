@@ -85,6 +85,13 @@ absl::StatusOr<std::string> RenderMetricsPage(HubContext& hub) {
   out.Counter("pulse_commit_write_seconds_total",
               "Time spent writing commit groups (RocksDB write and fsync; one group at a time).",
               absl::ToDoubleSeconds(hub.store().CommitWriteTime()));
+  out.Gauge("pulse_push_gate_slots",
+            "Pushes the hub parses and stages at once (--push_concurrency; one per core).",
+            static_cast<double>(hub.push_gate().slots()));
+  out.Counter("pulse_push_gate_wait_seconds_total",
+              "Time pushes waited for a slot to parse and stage in: growing about as fast as "
+              "the clock means pushes queue for the hub's CPU.",
+              absl::ToDoubleSeconds(hub.push_gate().waited()));
   out.Gauge("pulse_rocksdb_live_data_size_bytes",
             "RocksDB's estimate of the live data in the hub's store "
             "(rocksdb.estimate-live-data-size).",

@@ -39,7 +39,7 @@ ABSL_FLAG(uint64_t, malloc_keep_free_mb, 256,
           "freed memory malloc keeps for reuse rather than handing back to the kernel "
           "(0 = glibc's defaults; see server/allocator_tuning.h)");
 ABSL_FLAG(int, push_concurrency, 0,
-          "pushes parsed and staged at once, however many are in flight (0 = one per core)");
+          "pushes parsed and staged at once, however many are in flight (0 = one per core the hub may run on)");
 ABSL_FLAG(uint64_t, pull_read_ahead_mb, 64,
           "memory for Pull pages scanned ahead while peers page through the log (0 = off)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),

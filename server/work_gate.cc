@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <thread>
 
+#include "absl/time/clock.h"
+
 namespace pulse::server {
 
 int WorkGate::UsableCores() {
@@ -23,9 +25,11 @@ WorkGate::WorkGate(int slots) : slots_(std::max(1, slots)) {
 WorkGate::Pass::Pass(WorkGate& gate) : gate_(gate) {
   MutexLock lock(&gate_.mu_);
   if (gate_.held_ >= gate_.slots_) {
+    const absl::Time start = absl::Now();
     ++gate_.waiting_;
     while (gate_.held_ >= gate_.slots_) gate_.freed_.Wait(&gate_.mu_);
     --gate_.waiting_;
+    gate_.waited_ += absl::Now() - start;
   }
   ++gate_.held_;
   slot_ = gate_.free_.back();
@@ -44,6 +48,11 @@ WorkGate::Pass::~Pass() {
 int WorkGate::held() const {
   MutexLock lock(&mu_);
   return held_;
+}
+
+absl::Duration WorkGate::waited() const {
+  MutexLock lock(&mu_);
+  return waited_;
 }
 
 int WorkGate::waiting() const {

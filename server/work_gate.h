@@ -15,6 +15,7 @@
 
 #include <vector>
 
+#include "absl/time/time.h"
 #include "common/mutex.h"
 
 namespace pulse::server {
@@ -51,6 +52,9 @@ class WorkGate {
   // Holders now, and passes blocked waiting for a slot.
   int held() const;
   int waiting() const;
+  // Time passes have spent waiting for a slot, in all (pulse_push_gate_wait_seconds_total:
+  // when it grows about as fast as the clock, pushes queue for the CPU).
+  absl::Duration waited() const;
 
  private:
   const int slots_;
@@ -59,6 +63,7 @@ class WorkGate {
   int held_ ABSL_GUARDED_BY(mu_) = 0;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
   std::vector<int> free_ ABSL_GUARDED_BY(mu_);  // slots not held
+  absl::Duration waited_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace pulse::server

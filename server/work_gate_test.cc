@@ -27,9 +27,11 @@ TEST(WorkGateTest, AThirdPassWaitsUntilOneOfTwoSlotsIsFreed) {
   EXPECT_FALSE(entered.load());
   EXPECT_EQ(gate.held(), 2);
 
+  EXPECT_EQ(gate.waited(), absl::ZeroDuration());  // still waiting: not counted yet
   first.reset();
   third.join();  // it got the freed slot
   EXPECT_TRUE(entered.load());
+  EXPECT_GT(gate.waited(), absl::ZeroDuration());
   EXPECT_EQ(gate.waiting(), 0);
   EXPECT_EQ(gate.held(), 1);  // `second` only
 }

@@ -174,6 +174,8 @@ TEST_F(MetricsTest, AfterKnownPushesAndPullsTheScrapeShowsExactlyThoseNumbers) {
   EXPECT_LE(s["pulse_commit_groups_pipelined_total"], s["pulse_commit_groups_total"]);
   EXPECT_GT(s["pulse_commit_stage_seconds_total"], 0);
   EXPECT_GT(s["pulse_commit_write_seconds_total"], 0);  // with fsyncs: not a rounding
+  EXPECT_EQ(s["pulse_push_gate_slots"], hub().context().push_gate().slots());
+  EXPECT_GE(s["pulse_push_gate_wait_seconds_total"], 0);  // two pushes, one after the other
   EXPECT_GE(s["pulse_rocksdb_live_data_size_bytes"], 0);
   EXPECT_GE(s["pulse_rocksdb_pending_compaction_bytes"], 0);
   EXPECT_GT(s["pulse_process_resident_memory_bytes"], 1 << 20);
@@ -292,7 +294,7 @@ TEST_F(MetricsTest, EveryExportedMetricIsDocumentedInOperationsMdAndNothingMore)
     const absl::string_view name = line.substr(3, line.find_first_of("`{", 3) - 3);
     EXPECT_TRUE(exported.count(std::string(name))) << name << " is documented but not exported";
   }
-  EXPECT_EQ(exported.size(), 30u);
+  EXPECT_EQ(exported.size(), 32u);
 }
 
 TEST(MetricsOptions, AMetricsAddressInUseFailsTheStartAndEmptyTurnsItOff) {
