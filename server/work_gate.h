@@ -4,10 +4,11 @@
 // (HubOptions::push_concurrency): a PushStream's parse, checks, staging and the freeing
 // of the parsed request; a unary Push's parse (its staging may write and fsync on its
 // own thread). However many pushes are in flight, no more of them run at once than the
-// machine has cores: ungated, 16 streams on the 8 pool threads cost the hub 1.2 s of CPU
+// process may run on: ungated, 16 streams on the 8 pool threads cost the hub 1.2 s of CPU
 // for 96,000 changes against 0.88 s for one peer's 100,000 (more threads runnable than
 // cores, each parsing a request received long before); gated, 0.9-1.0 s, and push
-// ingest with 16 peers 1.17x (docs/benchmarks.md). Holders should not wait on I/O.
+// ingest with 16 peers 1.17x (docs/benchmarks.md). A holder makes no I/O of its own: a
+// stream may wait for the commit writer to take a group, never for its own fsync.
 //
 // Thread-safe. A Pass must not outlive its gate.
 #ifndef PULSESYNC_SERVER_WORK_GATE_H_
@@ -24,12 +25,12 @@ class WorkGate {
  public:
   // `slots` >= 1 (fewer means 1).
   explicit WorkGate(int slots);
+  WorkGate(const WorkGate&) = delete;
+  WorkGate& operator=(const WorkGate&) = delete;
 
   // The cores this process may run on (its CPU affinity, which a container's cpuset
   // narrows), at least 1: the default number of slots.
   static int UsableCores();
-  WorkGate(const WorkGate&) = delete;
-  WorkGate& operator=(const WorkGate&) = delete;
 
   // Holds a slot from construction (blocking until one is free) to destruction.
   class Pass {
