@@ -3,8 +3,8 @@
 // The hub passes the CPU-heavy part of every push through one gate with a slot per core
 // (HubOptions::push_concurrency): a PushStream's parse, checks, staging and the freeing
 // of the parsed request; a unary Push's parse (its staging may write and fsync on its
-// own thread). However many pushes are in flight, no more of them run at once than the
-// process may run on: ungated, 16 streams on the 8 pool threads cost the hub 1.2 s of CPU
+// own thread). However many pushes are in flight, no more of them run at once than there
+// are cores to run them: ungated, 16 streams on the 8 pool threads cost the hub 1.2 s of CPU
 // for 96,000 changes against 0.88 s for one peer's 100,000 (more threads runnable than
 // cores, each parsing a request received long before); gated, 0.9-1.0 s, and push
 // ingest with 16 peers 1.17x (docs/benchmarks.md). A holder makes no I/O of its own: a
