@@ -54,6 +54,7 @@ absl::StatusOr<std::unique_ptr<Hub>> Hub::Start(HubOptions options) {
   store_options.sync_writes = options.sync_writes;
   store_options.authoritative = true;
   store_options.file_system = options.file_system;
+  store_options.direct_io_for_flush = options.direct_io_flush;
   absl::StatusOr<std::unique_ptr<storage::Store>> store =
       storage::Store::Open(options.data_dir, store_options);
   if (!store.ok()) return store.status();

@@ -47,6 +47,9 @@ struct HubOptions {
   // Pushes parsed and staged at once, however many are in flight (work_gate.h): the
   // CPU-heavy part of a push; 0 = one per core the process may run on.
   int push_concurrency = 0;
+  // Memtable flushes and compactions bypass the page cache (storage::StoreOptions::
+  // direct_io_for_flush): less CPU under sustained ingest, recent log pages read from disk.
+  bool direct_io_flush = false;
   // Memory for Pull pages scanned ahead while peers page through the log
   // (pull_read_ahead.h); 0 = no read-ahead.
   std::size_t pull_read_ahead_bytes = 64ull << 20;

@@ -1,6 +1,12 @@
 #include "storage/store.h"
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
 #include <limits>
 #include <map>
 #include <utility>
@@ -29,6 +35,26 @@ namespace pb = pulsedb::sync::v1;
 namespace {
 
 constexpr int64_t kFutureSkewMillis = 5 * 60 * 1000;
+
+// Whether files in `directory` (created if missing) can be opened with O_DIRECT.
+absl::Status CheckDirectIo(const std::string& directory) {
+  std::error_code error;
+  std::filesystem::create_directories(directory, error);
+  if (error) {
+    return absl::UnavailableError(absl::StrCat("cannot create ", directory, ": ", error.message()));
+  }
+  const std::string probe = directory + "/.direct_io_probe";
+  const int fd = open(probe.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_DIRECT | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    const int open_errno = errno;
+    return absl::FailedPreconditionError(absl::StrCat(
+        "direct I/O for flushes asked for, but ", directory, " cannot open files with O_DIRECT (",
+        std::strerror(open_errno), "): run without it (--direct_io_flush=false)"));
+  }
+  close(fd);
+  unlink(probe.c_str());
+  return absl::OkStatus();
+}
 
 const std::vector<std::string>& FamilyNames() {
   static const auto* names = new std::vector<std::string>{rocksdb::kDefaultColumnFamilyName,
@@ -91,6 +117,10 @@ absl::Status Store::OpenDb() {
   if (options_.file_system != nullptr) {
     env_ = rocksdb::NewCompositeEnv(options_.file_system);
     db_options.env = env_.get();
+  }
+  if (options_.direct_io_for_flush) {
+    if (absl::Status s = CheckDirectIo(directory_); !s.ok()) return s;
+    db_options.use_direct_io_for_flush_and_compaction = true;
   }
 
   std::vector<std::string> existing;

@@ -65,6 +65,12 @@ struct StoreOptions {
   // The file system RocksDB writes through; nullptr = the default one. Tests inject faults
   // (a full disk) here.
   std::shared_ptr<rocksdb::FileSystem> file_system;
+  // Memtable flushes and compactions write table files with O_DIRECT, not through the
+  // page cache: under sustained ingest the kernel's copy of every flushed byte into the
+  // page cache was a fifth of the hub's CPU (docs/benchmarks.md). Reads of what was just
+  // flushed then come from the disk rather than memory. Open fails with
+  // FAILED_PRECONDITION when the directory's file system cannot open files with O_DIRECT.
+  bool direct_io_for_flush = false;
 };
 
 // One local write's result: the entity id (assigned when the caller left it empty) and
@@ -290,6 +296,9 @@ class Store {
   };
   // INTERNAL when RocksDB does not report a property.
   absl::StatusOr<DiskUsage> GetDiskUsage() const;
+  // Writes every family's memtable to table files now and waits for it (RocksDB does so
+  // by itself as memtables fill; tests and tools make it happen at a known point).
+  absl::Status FlushMemtables();
 
   // ----- Peers that completed a handshake with this store acting as hub.
   // Inserts or replaces the record of peer.instance_id().

@@ -159,6 +159,14 @@ absl::Status Store::CopyBodiesOutThrough(uint64_t through) {
   return absl::OkStatus();
 }
 
+absl::Status Store::FlushMemtables() {
+  rocksdb::FlushOptions options;
+  options.wait = true;
+  rocksdb::Status s = db_->Flush(options, handles_);
+  if (!s.ok()) return FromRocks(s, "memtable flush");
+  return absl::OkStatus();
+}
+
 absl::StatusOr<Store::DiskUsage> Store::GetDiskUsage() const {
   DiskUsage usage;
   const std::pair<const char*, uint64_t*> properties[] = {

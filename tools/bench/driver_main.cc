@@ -35,6 +35,8 @@ ABSL_FLAG(std::string, crc32c_preload, "",
 ABSL_FLAG(std::string, scenarios, "ingest,delivery,propagation,initial_sync,idle",
           "comma-separated scenarios to run");
 ABSL_FLAG(int, batch, 500, "push and pull batch size");
+ABSL_FLAG(uint64_t, ingest_changes, 0,
+          "changes pushed per ingest run (0 = 100,000, or 20,000 with --quick)");
 ABSL_FLAG(std::vector<std::string>, ingest_peers, std::vector<std::string>({"1", "4", "16"}),
           "peer counts the ingest scenario runs");
 ABSL_FLAG(bool, serve_raw_stream, false,
@@ -63,6 +65,9 @@ int main(int argc, char** argv) {
   const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n > 0) context.self_binary.assign(self, n);
   context.quick = absl::GetFlag(FLAGS_quick);
+  if (absl::GetFlag(FLAGS_ingest_changes) > 0) {
+    context.ingest_changes = absl::GetFlag(FLAGS_ingest_changes);
+  }
   context.ingest_peers.clear();
   for (const std::string& peers : absl::GetFlag(FLAGS_ingest_peers)) {
     int n = 0;
