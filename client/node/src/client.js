@@ -64,6 +64,7 @@ class HubClient {
     if (!response.accepted) throw new HandshakeRefused(response.reason || 'handshake not accepted');
     this.hubId = response.instance_id;
     this.limits = response.limits;
+    this._hubCapabilities = new Set(response.capabilities);
     if (this._askHubForSequence) {
       this.nextSequence = Math.max(this.nextSequence, (await this.acknowledgedSequence()) + 1);
       this._askHubForSequence = false;
@@ -82,7 +83,9 @@ class HubClient {
   // Changes without a sequence get the next ones (in place, with source_instance set); a
   // change that has one (a retry) keeps it. Resolves to {accepted, duplicates, conflicts,
   // acknowledged}; rejects with PushRejected when the hub stops at a change it cannot
-  // apply (everything before it is durable; it and the rest lose their numbers).
+  // apply (everything before it is durable; it and the rest lose their numbers). More
+  // than one batch goes on one PushStream call when the hub offers it (the hub applies a
+  // batch while it reads the next), else one Push call per batch.
   async push(changes) {
     const list = Array.from(changes);
     this._number(list);
@@ -90,13 +93,26 @@ class HubClient {
     if (list.length === 0) return result;
     await this._ensureHandshake();
     const batch = (this.limits && this.limits.max_batch_size) || DEFAULT_BATCH;
+    const requests = [];
     for (let start = 0; start < list.length; start += batch) {
-      const slice = list.slice(start, start + batch);
-      const response = await this._unary(this._sync, 'Push', {
-        changes: slice,
+      requests.push({
+        changes: list.slice(start, start + batch),
         source_instance: this.instanceId,
         target_instance: this.hubId,
       });
+    }
+    const streamed = requests.length > 1 && this._hubCapabilities &&
+      this._hubCapabilities.has('push_stream');
+    const streamedResponses = streamed ? await this._pushStream(requests) : null;
+    for (let i = 0; i < requests.length; i++) {
+      const start = i * batch;
+      const slice = requests[i].changes;
+      if (streamed && i >= streamedResponses.length) {
+        throw new PulseSyncError(`push stream ended after ${streamedResponses.length} of ` +
+          `${requests.length} batches were answered`);
+      }
+      const response = streamed ? streamedResponses[i]
+        : await this._unary(this._sync, 'Push', requests[i]);
       result.accepted += response.accepted;
       result.duplicates += response.duplicates;
       result.conflicts += response.conflicts;
@@ -193,6 +209,26 @@ class HubClient {
     if (!(position > this.cursor)) return false;
     this.cursor = position;
     return true;
+  }
+
+  // Sends `requests` on one PushStream call; resolves to the responses, in order. A
+  // batch not accepted whole ends the stream (ABORTED, after its response): the
+  // responses up to it are then what it resolves to.
+  _pushStream(requests) {
+    return new Promise((resolve, reject) => {
+      const responses = [];
+      const call = this._sync.PushStream(this._metadata,
+        { deadline: Date.now() + this._timeoutMs });
+      call.on('data', (response) => responses.push(response));
+      call.on('error', (error) => {
+        const last = responses[responses.length - 1];
+        if (error.code === grpc.status.ABORTED && last && last.rejected) resolve(responses);
+        else reject(error);
+      });
+      call.on('end', () => resolve(responses));
+      for (const request of requests) call.write(request);
+      call.end();
+    });
   }
 
   _unary(stub, method, request) {

@@ -110,7 +110,8 @@ test('a reused identity continues after what the hub acknowledged', async () => 
   await restarted.handshake();
   assert.equal(restarted.nextSequence, 3);
   await restarted.push([experienceChange(collective, 'after restart')]);
-  const contents = (await collect(bob.pull())).map(createdExperience).filter(Boolean).map((e) => e.content);
+  const contents = (await collect(bob.pull())).map(createdExperience).filter(Boolean)
+    .map((e) => e.content);
   assert.deepEqual(contents, ['before restart', 'after restart']);
 });
 
@@ -134,6 +135,46 @@ test('a rejected change is renumbered when pushed again', async () => {
 test('an embedding of the wrong length is refused before sending', () => {
   const collective = createdCollective(collectiveChange('team', 4));
   assert.throws(() => experienceChange(collective, 'short', { embedding: [1, 2] }), RangeError);
+});
+
+// Five changes in batches of two make three batches: they go on one PushStream.
+function forbidUnaryPush(c) {
+  c._sync.Push = () => {
+    throw new Error('a push of several batches went out as unary Push calls');
+  };
+}
+
+test('several batches go on one push stream, in order', async () => {
+  await freshHub(['--max_batch_size=2']);
+  const alice = client();
+  const bob = client();
+  const group = await team(alice); // one batch: a unary Push
+  forbidUnaryPush(alice);
+  const notes = [0, 1, 2, 3, 4].map((i) => experienceChange(group, `note ${i}`));
+  const result = await alice.push(notes);
+  assert.deepEqual([result.accepted, result.acknowledged], [5, 6]);
+  const contents = (await collect(bob.pull())).map(createdExperience).filter(Boolean)
+    .map((e) => e.content);
+  assert.deepEqual(contents, ['note 0', 'note 1', 'note 2', 'note 3', 'note 4']);
+});
+
+test('a rejection in a streamed batch stops there', async () => {
+  await freshHub(['--max_batch_size=2']);
+  const alice = client();
+  const bob = client();
+  const group = await team(alice);
+  forbidUnaryPush(alice);
+  const pending = collectiveChange('later', 4);
+  const orphan = experienceChange(createdCollective(pending), 'needs its collective');
+  const changes = [experienceChange(group, 'first'), experienceChange(group, 'second'),
+    experienceChange(group, 'third'), orphan, experienceChange(group, 'after')];
+  // Batches (2, 3), (4, 5), (6): the orphan is 5.
+  await assert.rejects(alice.push(changes), (error) => error instanceof PushRejected &&
+    error.sequence === 5 && error.acknowledged === 4);
+  assert.deepEqual(changes.map((c) => c.sequence), [2, 3, 4, 0, 0]);
+  const contents = (await collect(bob.pull())).map(createdExperience).filter(Boolean)
+    .map((e) => e.content);
+  assert.deepEqual(contents, ['first', 'second', 'third']);
 });
 
 test('a subscriber receives a change pushed after it subscribed, its origin never does', async () => {

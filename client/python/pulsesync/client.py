@@ -65,6 +65,7 @@ class HubClient:
         self.cursor = cursor
         self.hub_id: Optional[bytes] = None
         self.limits: Optional[sync_pb2.Limits] = None
+        self._hub_capabilities: frozenset = frozenset()
         self._timeout = timeout
         self._metadata = (("authorization", f"Bearer {token}"),) if token else ()
         self._channel = grpc.insecure_channel(
@@ -98,6 +99,7 @@ class HubClient:
             raise HandshakeRefused(response.reason or "handshake not accepted")
         self.hub_id = response.instance_id
         self.limits = response.limits
+        self._hub_capabilities = frozenset(response.capabilities)
         if self._ask_hub_for_sequence:
             self.next_sequence = max(self.next_sequence, self.acknowledged_sequence() + 1)
             self._ask_hub_for_sequence = False
@@ -124,7 +126,9 @@ class HubClient:
         strictly ascending. Raises PushRejected when the hub stops at a change it cannot
         apply: everything before it is durable; it and the changes after it lose their
         numbers, so pushing them again numbers them anew (their old numbers would be
-        taken for replays once anything newer landed).
+        taken for replays once anything newer landed). More than one batch goes on one
+        PushStream call when the hub offers it (the hub applies a batch while it reads
+        the next), else one Push call per batch.
         """
         changes = list(changes)
         self._number(changes)
@@ -133,21 +137,37 @@ class HubClient:
             return result
         self._ensure_handshake()
         batch = (self.limits.max_batch_size if self.limits else 0) or _DEFAULT_BATCH
-        for start in range(0, len(changes), batch):
-            response = self._sync.Push(
-                sync_pb2.PushRequest(
-                    changes=changes[start : start + batch],
-                    source_instance=self.instance_id,
-                    target_instance=self.hub_id,
-                ),
-                timeout=self._timeout,
-                metadata=self._metadata,
+        requests = [
+            sync_pb2.PushRequest(
+                changes=changes[start : start + batch],
+                source_instance=self.instance_id,
+                target_instance=self.hub_id,
             )
+            for start in range(0, len(changes), batch)
+        ]
+        if len(requests) > 1 and "push_stream" in self._hub_capabilities:
+            # Several batches go on one PushStream: the hub applies each while it reads
+            # the next, and answers them in order.
+            call = self._sync.PushStream(
+                iter(requests), timeout=self._timeout, metadata=self._metadata
+            )
+            responses = iter(call)
+        else:
+            call = None
+            responses = (
+                self._sync.Push(request, timeout=self._timeout, metadata=self._metadata)
+                for request in requests
+            )
+        answered = 0
+        for start, response in zip(range(0, len(changes), batch), responses):
+            answered += 1
             result.accepted += response.accepted
             result.duplicates += response.duplicates
             result.conflicts += response.conflicts
             result.acknowledged = response.new_cursor.last_sequence
             if response.rejected:
+                if call is not None:
+                    call.cancel()  # the hub applied nothing after this batch either
                 failed = start + len(changes[start : start + batch]) - response.rejected
                 for change in changes[failed:]:
                     change.sequence = 0
@@ -157,6 +177,10 @@ class HubClient:
                     response.first_failure.reason,
                     response.new_cursor.last_sequence,
                 )
+        if answered != len(requests):
+            raise RuntimeError(
+                f"push stream ended after {answered} of {len(requests)} batches were answered"
+            )
         return result
 
     def _number(self, changes: Sequence[sync_pb2.SyncChange]) -> None:

@@ -127,6 +127,45 @@ class RelayTest(HubTestCase):
             experience_change(team, "short", embedding=[1.0, 2.0])
 
 
+class StreamedPushTest(HubTestCase):
+    hub_flags = ("--max_batch_size=2",)  # five changes make three batches
+
+    def unary_push_forbidden(self, client):
+        def refuse(*args, **kwargs):
+            raise AssertionError("a push of several batches went out as unary Push calls")
+
+        client._sync.Push = refuse
+
+    def test_several_batches_go_on_one_push_stream_in_order(self):
+        alice, bob = self.client(), self.client()
+        team = self.team(alice)  # one batch: a unary Push
+        self.unary_push_forbidden(alice)
+        result = alice.push([experience_change(team, f"note {i}") for i in range(5)])
+        self.assertEqual((result.accepted, result.acknowledged), (5, 6))
+        contents = [created_experience(c).content for c in bob.pull() if created_experience(c)]
+        self.assertEqual(contents, [f"note {i}" for i in range(5)])
+
+    def test_a_rejection_in_a_streamed_batch_stops_there(self):
+        alice, bob = self.client(), self.client()
+        team = self.team(alice)
+        self.unary_push_forbidden(alice)
+        pending = collective_change("later", 4)
+        orphan = experience_change(created_collective(pending), "needs its collective")
+        changes = [
+            experience_change(team, "first"),
+            experience_change(team, "second"),
+            experience_change(team, "third"),
+            orphan,
+            experience_change(team, "after"),
+        ]
+        with self.assertRaises(PushRejected) as raised:
+            alice.push(changes)  # batches (2, 3), (4, 5), (6): the orphan is 5
+        self.assertEqual((raised.exception.sequence, raised.exception.acknowledged), (5, 4))
+        self.assertEqual([c.sequence for c in changes], [2, 3, 4, 0, 0])
+        contents = [created_experience(c).content for c in bob.pull() if created_experience(c)]
+        self.assertEqual(contents, ["first", "second", "third"])
+
+
 class SubscribeTest(HubTestCase):
     def test_a_subscriber_receives_a_change_pushed_after_it_subscribed(self):
         alice, bob = self.client(), self.client()
