@@ -6,8 +6,9 @@
 #include <utility>
 
 #include "google/protobuf/io/coded_stream.h"
-#include "google/protobuf/io/zero_copy_stream.h"
 #include "google/protobuf/wire_format_lite.h"
+#include "grpcpp/support/proto_buffer_reader.h"
+#include "server/wire_bytes.h"
 
 namespace pulse::server {
 
@@ -16,54 +17,6 @@ namespace pb = pulsedb::sync::v1;
 namespace {
 
 using google::protobuf::internal::WireFormatLite;
-
-// The slices of a message, read in order without copying.
-class SliceStream final : public google::protobuf::io::ZeroCopyInputStream {
- public:
-  explicit SliceStream(const std::vector<grpc::Slice>& slices) : slices_(slices) {}
-
-  bool Next(const void** data, int* size) override {
-    if (backed_up_ > 0) {
-      const grpc::Slice& slice = slices_[next_ - 1];
-      *data = slice.begin() + slice.size() - backed_up_;
-      *size = backed_up_;
-      read_ += backed_up_;
-      backed_up_ = 0;
-      return true;
-    }
-    while (next_ < slices_.size() && slices_[next_].size() == 0) ++next_;
-    if (next_ == slices_.size()) return false;
-    const grpc::Slice& slice = slices_[next_++];
-    *data = slice.begin();
-    *size = static_cast<int>(slice.size());
-    read_ += *size;
-    return true;
-  }
-  void BackUp(int count) override {
-    backed_up_ = count;
-    read_ -= count;
-  }
-  bool Skip(int count) override {
-    const void* data;
-    int size;
-    while (count > 0) {
-      if (!Next(&data, &size)) return false;
-      if (size > count) {
-        BackUp(size - count);
-        return true;
-      }
-      count -= size;
-    }
-    return true;
-  }
-  int64_t ByteCount() const override { return read_; }
-
- private:
-  const std::vector<grpc::Slice>& slices_;
-  std::size_t next_ = 0;
-  int backed_up_ = 0;
-  int64_t read_ = 0;
-};
 
 // The spans (offset, length) of every `changes` field (1, length-delimited) of a
 // serialized PushRequest read from `in`, in order; false when the top level does not
@@ -90,11 +43,16 @@ bool ScanChanges(google::protobuf::io::CodedInputStream& in, std::size_t total,
 
 google::protobuf::Arena& ReceivedPush::ArenaFor(std::size_t bytes) {
   // Parsed, a change takes a little more than its wire size (message objects, the
-  // embedding's floats; string contents live outside the arena).
-  const std::size_t wanted = bytes + bytes / 2 + 4096;
+  // embedding's floats; string contents live outside the arena). A first block is kept
+  // for requests of up to a few megabytes (a full batch of experiences); a larger one,
+  // rare, grows the arena in further blocks instead, so that one big request does not
+  // pin its size in memory for good.
+  constexpr std::size_t kMinBlock = 64 << 10;
+  constexpr std::size_t kMaxBlock = 4 << 20;
+  const std::size_t wanted = std::clamp(bytes + bytes / 2 + 4096, kMinBlock, kMaxBlock);
   if (!arena_.has_value() || block_size_ < wanted) {
     arena_.reset();
-    block_size_ = std::max<std::size_t>(wanted, 64 << 10);
+    block_size_ = wanted;
     block_.reset(new char[block_size_]);
     google::protobuf::ArenaOptions options;
     options.initial_block = block_.get();
@@ -105,12 +63,13 @@ google::protobuf::Arena& ReceivedPush::ArenaFor(std::size_t bytes) {
   return *arena_;
 }
 
-bool ReceivedPush::FindChanges(std::size_t total) {
+bool ReceivedPush::FindChanges(const grpc::ByteBuffer& bytes, std::size_t total) {
   std::vector<std::pair<std::size_t, std::size_t>> spans;
   {
-    SliceStream stream(slices_);
-    google::protobuf::io::CodedInputStream in(&stream);
-    if (!ScanChanges(in, total, &spans)) return false;
+    grpc::ByteBuffer shared(bytes);  // shares the slices
+    grpc::ProtoBufferReader reader(&shared);
+    google::protobuf::io::CodedInputStream in(&reader);
+    if (!reader.status().ok() || !ScanChanges(in, total, &spans)) return false;
   }
   // Where each slice starts in the message.
   std::vector<std::size_t> starts;
@@ -163,18 +122,11 @@ absl::Status ReceivedPush::Parse(const grpc::ByteBuffer& bytes) {
     return absl::InvalidArgumentError("malformed PushRequest");
   }
   request_ = google::protobuf::Arena::CreateMessage<pb::PushRequest>(&ArenaFor(total));
-  bool parsed;
-  if (slices_.size() == 1) {
-    parsed = request_->ParseFromArray(slices_[0].begin(), static_cast<int>(total));
-  } else {
-    SliceStream stream(slices_);
-    parsed = request_->ParseFromZeroCopyStream(&stream);
-  }
-  if (!parsed) {
+  if (absl::Status s = ParseRequest(bytes, request_, "PushRequest"); !s.ok()) {
     request_ = nullptr;
-    return absl::InvalidArgumentError("malformed PushRequest");
+    return s;
   }
-  if (!FindChanges(total) ||
+  if (!FindChanges(bytes, total) ||
       change_bytes_.size() != static_cast<std::size_t>(request_->changes_size())) {
     change_bytes_.clear();
   }

@@ -6,8 +6,8 @@
 // The request is parsed from gRPC's slices where they lie (a megabyte request comes in
 // dozens of them), and each change's bytes are a view into its slice; only a change cut
 // by a slice boundary is copied, into a buffer of its own. The arena's first block is
-// sized to the request and kept between requests, so a parse allocates no arena blocks
-// (protobuf's default grows blocks to 8 KiB: ~140 mallocs per request).
+// sized to the request (up to 4 MiB) and kept between requests, so a parse allocates no
+// arena blocks (protobuf's default grows blocks to 8 KiB: ~140 mallocs per request).
 //
 // Not thread-safe; reusable (Clear) so that its arena block and buffers are kept.
 #ifndef PULSESYNC_SERVER_RECEIVED_PUSH_H_
@@ -48,8 +48,9 @@ class ReceivedPush {
  private:
   // An arena whose first block holds at least `bytes`.
   google::protobuf::Arena& ArenaFor(std::size_t bytes);
-  // Finds each change's span in the slices (views, or copies into `cut_changes_`).
-  bool FindChanges(std::size_t total);
+  // Finds each change's span in `bytes` (`total` of them, held as slices_): views into
+  // the slices, or copies into `cut_changes_`.
+  bool FindChanges(const grpc::ByteBuffer& bytes, std::size_t total);
 
   std::unique_ptr<char[]> block_;  // the arena's first block, of block_size_ bytes
   std::size_t block_size_ = 0;

@@ -3,6 +3,7 @@
 #include <thread>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "client/pull_reply_head.h"
@@ -528,8 +529,8 @@ TEST_F(HubTest, PagesBuiltInReusedBuffersHoldOnlyTheirOwnChanges) {
     ASSERT_TRUE(Pull(*b_, 0, 40, &big).ok());
     ASSERT_EQ(big.changes_size(), 40);
     // The big page's buffer goes back to the pool once gRPC has sent it.
-    ASSERT_TRUE(testing::Eventually(
-        [] { return server::WireBufferPool::Shared().held_buffers() > 0; }));
+    ASSERT_TRUE(
+        testing::Eventually([] { return server::WireBufferPool::Shared().held_buffers() > 0; }));
     pb::PullResponse small;
     ASSERT_TRUE(Pull(*b_, 40 + round, 3, &small).ok());
     ASSERT_EQ(small.changes_size(), 3) << "round " << round;
@@ -706,6 +707,20 @@ TEST_F(HubTest, ASecondHubOnTheSameAddressIsRefused) {
   second.metrics_listen_address = "";
   absl::StatusOr<std::unique_ptr<server::Hub>> refused = server::Hub::Start(second);
   EXPECT_EQ(refused.status().code(), absl::StatusCode::kUnavailable) << refused.status();
+}
+
+TEST_F(HubTest, APushConcurrencyOutOfRangeIsRefusedAtStart) {
+  for (const int concurrency : {-1, 257}) {
+    server::HubOptions options = hub_options();
+    options.listen_address = "127.0.0.1:0";
+    options.data_dir = dir_.Sub(absl::StrCat("concurrency", concurrency));
+    options.metrics_listen_address = "";
+    options.push_concurrency = concurrency;
+    absl::StatusOr<std::unique_ptr<server::Hub>> refused = server::Hub::Start(options);
+    EXPECT_EQ(refused.status().code(), absl::StatusCode::kInvalidArgument) << refused.status();
+    EXPECT_TRUE(absl::StrContains(refused.status().message(), "push concurrency"))
+        << refused.status();
+  }
 }
 
 TEST_F(HubTest, HealthServiceReportsServing) {

@@ -40,6 +40,14 @@ Figures Median(std::vector<Figures> runs, Key key) {
   return runs[runs.size() / 2];
 }
 
+// "hub CPU 0.9 s (0.4 page faults per change)".
+std::string HubCost(const IngestFigures& figures) {
+  return absl::StrCat("hub CPU ", FormatValue(figures.hub_cpu_seconds), " s (",
+                      FormatValue(static_cast<double>(figures.hub_page_faults) /
+                                  static_cast<double>(figures.changes)),
+                      " page faults per change)");
+}
+
 // CPU time of this process (the driver: every peer's client) so far.
 double DriverCpuSeconds() {
   rusage usage{};
@@ -199,77 +207,64 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
       }
       auto by_rate = [](const IngestFigures& f) { return f.changes_per_second; };
       auto by_bytes = [](const FillseqFigures& f) { return f.value_bytes_per_second; };
-      const IngestFigures median_streamed = Median(streamed_runs, by_rate);
-      const IngestFigures median_unary = Median(unary_runs, by_rate);
-      const FillseqFigures median_fillseq = Median(fillseq_runs, by_bytes);
-      const IngestFigures* ingest = &median_streamed;
-      const IngestFigures* unary = &median_unary;
-      const FillseqFigures* fillseq = &median_fillseq;
+      const IngestFigures ingest = Median(streamed_runs, by_rate);
+      const IngestFigures unary = Median(unary_runs, by_rate);
+      const FillseqFigures fillseq = Median(fillseq_runs, by_bytes);
       const std::string rounds = absl::StrCat("median of ", context.rounds, " runs");
       const std::string name = absl::StrCat("push ingest, ", peers, " peer", peers > 1 ? "s" : "",
                                             ", batch ", context.batch, ", ", mode, " (PushStream)");
       std::string busy;
-      if (ingest->write_busy.has_value() && ingest->stage_busy.has_value()) {
+      if (ingest.write_busy.has_value() && ingest.stage_busy.has_value()) {
         // How busy each step of the commit pipeline was (pulse_commit_*_seconds_total).
         busy =
-            absl::StrCat("; commit writer busy ", static_cast<int>(*ingest->write_busy * 100 + 0.5),
-                         " %, staging ", static_cast<int>(*ingest->stage_busy * 100 + 0.5), " %");
+            absl::StrCat("; commit writer busy ", static_cast<int>(*ingest.write_busy * 100 + 0.5),
+                         " %, staging ", static_cast<int>(*ingest.stage_busy * 100 + 0.5), " %");
       }
-      report.Add(name, ingest->changes_per_second, "changes/s",
-                 absl::StrCat(rounds, "; ", ingest->changes, " changes of ",
-                              static_cast<int>(ingest->mean_change_bytes), " B in ",
-                              FormatValue(ingest->seconds), " s; hub CPU ",
-                              FormatValue(ingest->hub_cpu_seconds), " s (",
-                              FormatValue(static_cast<double>(ingest->hub_page_faults) /
-                                          static_cast<double>(ingest->changes)),
-                              " page faults per change), peers' CPU ",
-                              FormatValue(ingest->driver_cpu_seconds), " s", busy));
-      report.Add(absl::StrCat("  same, bytes"), ingest->bytes_per_second / 1e6, "MB/s");
-      report.Add(
-          "  unary Push instead", unary->changes_per_second, "changes/s",
-          absl::StrCat("one batch per call; ",
-                       FormatValue(unary->bytes_per_second / fillseq->value_bytes_per_second),
-                       " of db_bench; commit writer busy ",
-                       static_cast<int>(unary->write_busy.value_or(0) * 100 + 0.5), " %"));
+      report.Add(name, ingest.changes_per_second, "changes/s",
+                 absl::StrCat(rounds, "; ", ingest.changes, " changes of ",
+                              static_cast<int>(ingest.mean_change_bytes), " B in ",
+                              FormatValue(ingest.seconds), " s; ", HubCost(ingest), ", peers' CPU ",
+                              FormatValue(ingest.driver_cpu_seconds), " s", busy));
+      report.Add("  same, bytes", ingest.bytes_per_second / 1e6, "MB/s");
+      report.Add("  unary Push instead", unary.changes_per_second, "changes/s",
+                 absl::StrCat("one batch per call; ",
+                              FormatValue(unary.bytes_per_second / fillseq.value_bytes_per_second),
+                              " of db_bench; commit writer busy ",
+                              static_cast<int>(unary.write_busy.value_or(0) * 100 + 0.5), " %"));
       // A count, not a timing: the bytes the hub's write(2) calls carried (RocksDB's WAL,
       // table files, push replies) per byte of change pushed.
       report.Add("  hub bytes written per byte pushed",
-                 static_cast<double>(ingest->hub_written_bytes) /
-                     (ingest->mean_change_bytes * static_cast<double>(ingest->changes)),
+                 static_cast<double>(ingest.hub_written_bytes) /
+                     (ingest.mean_change_bytes * static_cast<double>(ingest.changes)),
                  "ratio",
                  "once into the log's WAL and once when flushed; the entity row refers to it");
-      report.Add(absl::StrCat("  db_bench fillseq, ", mode), fillseq->value_bytes_per_second / 1e6,
-                 "MB/s", fillseq->command);
+      report.Add(absl::StrCat("  db_bench fillseq, ", mode), fillseq.value_bytes_per_second / 1e6,
+                 "MB/s", fillseq.command);
       if (!same_crc_runs.empty()) {
-        const FillseqFigures median_same_crc = Median(same_crc_runs, by_bytes);
-        const FillseqFigures* same_crc = &median_same_crc;
+        const FillseqFigures same_crc = Median(same_crc_runs, by_bytes);
         report.Add(
             absl::StrCat("  db_bench fillseq, ", mode, ", the hub's CRC32C and malloc settings"),
-            same_crc->value_bytes_per_second / 1e6, "MB/s",
+            same_crc.value_bytes_per_second / 1e6, "MB/s",
             absl::StrCat("push ingest / this: ",
-                         FormatValue(ingest->bytes_per_second / same_crc->value_bytes_per_second),
+                         FormatValue(ingest.bytes_per_second / same_crc.value_bytes_per_second),
                          " (the hub's WAL checksum, storage/fast_crc32c.h, preloaded, and its "
                          "malloc settings)"));
       }
-      if (fillseq->written_bytes != 0) {
+      if (fillseq.written_bytes != 0) {
         report.Add("  db_bench bytes written per value byte",
-                   static_cast<double>(fillseq->written_bytes) /
-                       (static_cast<double>(ingest->changes) * (ingest->mean_change_bytes + 0.5)),
+                   static_cast<double>(fillseq.written_bytes) /
+                       (static_cast<double>(ingest.changes) * (ingest.mean_change_bytes + 0.5)),
                    "ratio", "each value once in its WAL, once more when flushed");
       }
       if (!baseline_runs.empty()) {
-        const IngestFigures median_before = Median(baseline_runs, by_rate);
-        const IngestFigures* before = &median_before;
+        const IngestFigures before = Median(baseline_runs, by_rate);
         report.Add(
-            "  baseline hub / this hub", before->changes_per_second / ingest->changes_per_second,
+            "  baseline hub / this hub", before.changes_per_second / ingest.changes_per_second,
             "ratio",
-            absl::StrCat(context.baseline_hub_binary, ": ", FormatValue(before->changes_per_second),
-                         " changes/s, hub CPU ", FormatValue(before->hub_cpu_seconds), " s (",
-                         FormatValue(static_cast<double>(before->hub_page_faults) /
-                                     static_cast<double>(before->changes)),
-                         " page faults per change)"));
+            absl::StrCat(context.baseline_hub_binary, ": ", FormatValue(before.changes_per_second),
+                         " changes/s, ", HubCost(before)));
       }
-      const double ratio = ingest->bytes_per_second / fillseq->value_bytes_per_second;
+      const double ratio = ingest.bytes_per_second / fillseq.value_bytes_per_second;
       report.AddRatio(absl::StrCat("push ingest / db_bench fillseq, ", peers, " peer(s), ", mode),
                       ratio, 0.5, true, rounds);
     }

@@ -40,6 +40,7 @@ class HubClient {
     this.cursor = cursor;
     this.hubId = null;
     this.limits = null;
+    this._hubCapabilities = new Set();
     this._timeoutMs = timeoutMs;
     this._metadata = new grpc.Metadata();
     if (token) this._metadata.set('authorization', `Bearer ${token}`);
@@ -101,8 +102,7 @@ class HubClient {
         target_instance: this.hubId,
       });
     }
-    const streamed = requests.length > 1 && this._hubCapabilities &&
-      this._hubCapabilities.has('push_stream');
+    const streamed = requests.length > 1 && this._hubCapabilities.has('push_stream');
     const streamedResponses = streamed ? await this._pushStream(requests) : null;
     for (let i = 0; i < requests.length; i++) {
       const start = i * batch;
