@@ -99,6 +99,23 @@ TEST(ReceivedPushTest, ItCanBeReusedForTheNextRequest) {
   EXPECT_EQ(received.change_bytes()[299], large.changes(299).SerializeAsString());
 }
 
+// Larger than the arena block a parser keeps (4 MiB): the arena grows past it.
+TEST(ReceivedPushTest, ARequestLargerThanTheKeptArenaBlockParses) {
+  pb::PushRequest large = Sample(40);
+  for (pb::SyncChange& change : *large.mutable_changes()) {
+    change.mutable_payload()->mutable_experience_created()->set_content(
+        std::string(200 << 10, 'y'));
+  }
+  const std::string bytes = large.SerializeAsString();
+  ASSERT_GT(bytes.size(), std::size_t{6} << 20);
+  ReceivedPush received;
+  ASSERT_TRUE(received.Parse(InSlices(Sample(2).SerializeAsString(), 64)).ok());
+  ASSERT_TRUE(received.Parse(InSlices(bytes, 16384)).ok());
+  EXPECT_EQ(received.request().SerializeAsString(), bytes);
+  ASSERT_EQ(received.change_bytes().size(), 40u);
+  EXPECT_EQ(received.change_bytes()[39], large.changes(39).SerializeAsString());
+}
+
 TEST(ReceivedPushTest, BytesThatAreNotAPushRequestAreInvalidArgument) {
   const std::string truncated = std::string("\x0a\x05") + "ab";
   const std::string bad_tag("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\x01", 11);
