@@ -48,7 +48,8 @@ struct HubOptions {
   // CPU-heavy part of a push; 0 = one per core the process may run on.
   int push_concurrency = 0;
   // Memtable flushes and compactions bypass the page cache (storage::StoreOptions::
-  // direct_io_for_flush): less CPU under sustained ingest, recent log pages read from disk.
+  // direct_io_for_flush): less CPU under sustained ingest; each flushed log table is read
+  // back into the page cache in the background (storage/flushed_log_prefetch.h).
   bool direct_io_flush = false;
   // Memory for Pull pages scanned ahead while peers page through the log
   // (pull_read_ahead.h); 0 = no read-ahead.

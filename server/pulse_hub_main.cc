@@ -40,7 +40,8 @@ ABSL_FLAG(uint64_t, malloc_keep_free_mb, 256,
           "(0 = glibc's defaults; see server/allocator_tuning.h)");
 ABSL_FLAG(bool, direct_io_flush, false,
           "write memtable flushes and compactions with O_DIRECT, bypassing the page cache "
-          "(less CPU under sustained ingest; recently flushed log pages are then read from disk)");
+          "(less CPU under sustained ingest; each flushed log table is then read back into the "
+          "page cache in the background, for peers catching up)");
 ABSL_FLAG(int, push_concurrency, 0,
           "pushes parsed and staged at once, however many are in flight (0 = one per core the hub "
           "may run on)");

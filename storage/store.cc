@@ -24,6 +24,7 @@
 #include "storage/apply_guard.h"
 #include "storage/entity_body.h"
 #include "storage/entity_rules.h"
+#include "storage/flushed_log_prefetch.h"
 #include "storage/ids.h"
 #include "storage/rocks_status.h"
 #include "storage/validation.h"
@@ -121,6 +122,12 @@ absl::Status Store::OpenDb() {
   if (options_.direct_io_for_flush) {
     if (absl::Status s = CheckDirectIo(directory_); !s.ok()) return s;
     db_options.use_direct_io_for_flush_and_compaction = true;
+    if (options_.prefetch_flushed_log) {
+      // What a flush writes is then not in the page cache: read the log's new table
+      // back into it in the background, for the peers that catch up on it.
+      log_prefetch_ = std::make_shared<FlushedLogPrefetch>(kWalFamily);
+      db_options.listeners.push_back(log_prefetch_);
+    }
   }
 
   std::vector<std::string> existing;

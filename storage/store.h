@@ -49,6 +49,7 @@
 
 namespace pulse::storage {
 
+class FlushedLogPrefetch;
 class SnapshotReader;
 
 struct StoreOptions {
@@ -67,10 +68,15 @@ struct StoreOptions {
   std::shared_ptr<rocksdb::FileSystem> file_system;
   // Memtable flushes and compactions write table files with O_DIRECT, not through the
   // page cache: under sustained ingest the kernel's copy of every flushed byte into the
-  // page cache was a fifth of the hub's CPU (docs/benchmarks.md). Reads of what was just
-  // flushed then come from the disk rather than memory. Open fails with
-  // FAILED_PRECONDITION when the directory's file system cannot open files with O_DIRECT.
+  // page cache was a fifth of the hub's CPU (docs/benchmarks.md). What was just flushed
+  // is then read back into memory in the background (prefetch_flushed_log), or read from
+  // the disk when a peer asks for it. Open fails with FAILED_PRECONDITION when the
+  // directory's file system cannot open files with O_DIRECT.
   bool direct_io_for_flush = false;
+  // With direct_io_for_flush: after each flush of the log, the kernel is asked to read
+  // the new table file into the page cache in the background (flushed_log_prefetch.h),
+  // so that peers catching up on recent changes read memory, not the disk.
+  bool prefetch_flushed_log = true;
 };
 
 // One local write's result: the entity id (assigned when the caller left it empty) and
@@ -410,7 +416,8 @@ class Store {
 
   const std::string directory_;
   const StoreOptions options_;
-  std::unique_ptr<rocksdb::Env> env_;  // only with options_.file_system
+  std::unique_ptr<rocksdb::Env> env_;                 // only with options_.file_system
+  std::shared_ptr<FlushedLogPrefetch> log_prefetch_;  // only with direct_io_for_flush
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   ColumnFamilies cf_;
