@@ -27,6 +27,7 @@
 #include "storage/flushed_log_prefetch.h"
 #include "storage/ids.h"
 #include "storage/rocks_status.h"
+#include "storage/tombstone_filter.h"
 #include "storage/validation.h"
 
 namespace pulse::storage {
@@ -102,6 +103,21 @@ absl::StatusOr<std::unique_ptr<Store>> Store::Open(const std::string& directory,
   if (absl::Status s = store->OpenDb(); !s.ok()) return s;
   store->StartWriter();
   return store;
+}
+
+absl::Status Store::LoadTombstoneFilter() {
+  uint64_t estimate = 0;
+  if (!db_->GetIntProperty(cf_.tombstones, "rocksdb.estimate-num-keys", &estimate)) estimate = 0;
+  // Sizing only: an estimate below the truth makes the filter saturate sooner (then every
+  // key is looked up), never answer wrong.
+  auto filter = std::make_unique<TombstoneFilter>(static_cast<std::size_t>(estimate) * 2);
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions(), cf_.tombstones));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    filter->Add(absl::string_view(it->key().data(), it->key().size()));
+  }
+  if (!it->status().ok()) return FromRocks(it->status(), "tombstone scan");
+  tombstone_filter_ = std::move(filter);
+  return absl::OkStatus();
 }
 
 absl::Status Store::OpenDb() {
@@ -183,6 +199,7 @@ absl::Status Store::OpenDb() {
   cf_.cursors = by_name[kCursorsFamily];
   cf_.origins = by_name[kOriginsFamily];
   cf_.peers = by_name[kPeersFamily];
+  if (absl::Status s = LoadTombstoneFilter(); !s.ok()) return s;
 
   auto read_meta = [&](absl::string_view key) -> absl::StatusOr<std::optional<std::string>> {
     std::string value;

@@ -50,6 +50,7 @@
 namespace pulse::storage {
 
 class FlushedLogPrefetch;
+class TombstoneFilter;
 class SnapshotReader;
 
 struct StoreOptions {
@@ -339,6 +340,9 @@ class Store {
   Store(std::string directory, const StoreOptions& options);
 
   absl::Status OpenDb();
+  // Builds tombstone_filter_ from the tombstone keys in the database (after OpenDb has
+  // the families): sized for twice as many, so that it fills only after a while.
+  absl::Status LoadTombstoneFilter();
   // Runs `stage` inside a commit group and writes the group. `stage` runs on the group
   // leader's thread; an error from it rolls back only its own writes. The group is
   // fsynced (sync_writes) when any of its writers is `durable`. Returns once the group
@@ -418,6 +422,8 @@ class Store {
   const StoreOptions options_;
   std::unique_ptr<rocksdb::Env> env_;                 // only with options_.file_system
   std::shared_ptr<FlushedLogPrefetch> log_prefetch_;  // only with direct_io_for_flush
+  // Every tombstone key stored or staged (tombstone_filter.h); set up by OpenDb.
+  std::unique_ptr<TombstoneFilter> tombstone_filter_;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;
   ColumnFamilies cf_;

@@ -103,8 +103,8 @@ std::shared_ptr<Store::StagedGroup> Store::LeadGroup(bool write_here) {
 
   std::vector<const WriteTxn*> base_txns;
   for (const std::shared_ptr<StagedGroup>& base : bases) base_txns.push_back(base->txn.get());
-  mine->txn =
-      std::make_unique<WriteTxn>(db_.get(), cf_, head, mine->batch.get(), std::move(base_txns));
+  mine->txn = std::make_unique<WriteTxn>(db_.get(), cf_, head, mine->batch.get(),
+                                         std::move(base_txns), tombstone_filter_.get());
   WriteTxn& txn = *mine->txn;
   for (const std::shared_ptr<Writer>& w : group) {
     mine->durable = mine->durable || w->durable;

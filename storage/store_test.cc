@@ -434,6 +434,33 @@ TEST_F(StoreTest, DeleteBeforeCreateLeavesATombstoneThatStopsTheLateCreate) {
   EXPECT_EQ(hub->GetExperience(e).status().code(), absl::StatusCode::kNotFound);
 }
 
+// The store keeps an in-memory filter of its tombstone keys (tombstone_filter.h) and only
+// looks up keys it may hold: one written before a reopen must be in the filter rebuilt at
+// open, or the late create below would be applied.
+TEST_F(StoreTest, ATombstoneWrittenBeforeAReopenStillStopsTheLateCreate) {
+  auto a = OpenStore(dir_.Sub("a"));
+  auto b = OpenStore(dir_.Sub("b"));
+  const std::string hub_path = dir_.Sub("hub");
+  std::vector<pb::SyncChange> a_changes;
+  std::string e;
+  {
+    auto hub = OpenStore(hub_path);
+    const std::string c = a->CreateCollective(MakeCollective())->id;
+    Apply(*hub, OwnChanges(*a));
+    Apply(*b, AllChanges(*hub), Follower());
+    e = a->CreateExperience(MakeExperience(c))->id;
+    a_changes = OwnChanges(*a, 1);
+    Apply(*b, a_changes, Follower());
+    ASSERT_TRUE(b->DeleteExperience(e).ok());
+    Apply(*hub, OwnChanges(*b));  // the delete, before the create: a tombstone
+  }
+  auto hub = OpenStore(hub_path);
+  ApplyReport late = Apply(*hub, a_changes);
+  EXPECT_EQ(late.skipped, 1);
+  EXPECT_EQ(late.applied, 0);
+  EXPECT_EQ(hub->GetExperience(e).status().code(), absl::StatusCode::kNotFound);
+}
+
 TEST_F(StoreTest, UpdateOfAnUnknownExperienceIsAFailureThatStopsTheBatch) {
   auto a = OpenStore(dir_.Sub("a"));
   auto hub = OpenStore(dir_.Sub("hub"));

@@ -18,11 +18,13 @@ using pulsedb::sync::v1::Tombstone;
 using pulsedb::sync::v1::VersionedEntity;
 
 WriteTxn::WriteTxn(rocksdb::DB* db, const ColumnFamilies& cf, uint64_t head,
-                   rocksdb::WriteBatch* batch, std::vector<const WriteTxn*> bases)
+                   rocksdb::WriteBatch* batch, std::vector<const WriteTxn*> bases,
+                   TombstoneFilter* tombstones)
     : db_(db),
       cf_(cf),
       batch_(*batch),
       bases_(std::move(bases)),
+      tombstones_(tombstones),
       first_sequence_(head + 1),
       next_sequence_(head + 1) {
   batch_.Clear();
@@ -82,6 +84,8 @@ absl::StatusOr<std::optional<std::string>> WriteTxn::Get(rocksdb::ColumnFamilyHa
 
 void WriteTxn::Put(rocksdb::ColumnFamilyHandle* cf, absl::string_view key,
                    absl::string_view value) {
+  // Before it can be read back (tombstone_filter.h: never a false negative).
+  if (cf == cf_.tombstones && tombstones_ != nullptr) tombstones_->Add(key);
   batch_.Put(cf, rocksdb::Slice(key.data(), key.size()),
              rocksdb::Slice(value.data(), value.size()));
   // A Put record ends with the value's bytes.
@@ -96,6 +100,7 @@ void WriteTxn::PutPieces(rocksdb::ColumnFamilyHandle* cf, absl::string_view key,
     value[i] = rocksdb::Slice(pieces[i].data(), pieces[i].size());
     size += pieces[i].size();
   }
+  if (cf == cf_.tombstones && tombstones_ != nullptr) tombstones_->Add(key);
   const rocksdb::Slice key_slice(key.data(), key.size());
   batch_.Put(cf, rocksdb::SliceParts(&key_slice, 1), rocksdb::SliceParts(value, 3));
   // A Put record ends with the value's bytes, the pieces one after another.
@@ -165,8 +170,10 @@ void WriteTxn::DeleteEntity(SyncEntityType type, absl::string_view id) {
 }
 
 absl::StatusOr<bool> WriteTxn::IsTombstoned(SyncEntityType type, absl::string_view id) {
-  absl::StatusOr<std::optional<std::string>> raw =
-      Get(cf_.tombstones, EncodeTombstoneKey(type, id));
+  const std::string key = EncodeTombstoneKey(type, id);
+  // Every tombstone stored or staged is in the filter: a key it cannot contain has none.
+  if (tombstones_ != nullptr && !tombstones_->MayContain(key)) return false;
+  absl::StatusOr<std::optional<std::string>> raw = Get(cf_.tombstones, key);
   if (!raw.ok()) return raw.status();
   return raw->has_value();
 }

@@ -32,6 +32,7 @@
 #include "storage/column_families.h"
 #include "storage/entity_body.h"
 #include "storage/keys.h"
+#include "storage/tombstone_filter.h"
 
 namespace pulse::storage {
 
@@ -42,9 +43,11 @@ class WriteTxn {
   // from earlier ones, so that a buffer grown to the size of a group is written again
   // rather than grown by reallocation and faulted in afresh (a 500-change push is 0.9 MB).
   // `bases`, when given, are the staged and not yet written groups before this one, the
-  // oldest first, and `head` the last one's head.
+  // oldest first, and `head` the last one's head. `tombstones` (borrowed; may be null)
+  // is the store's filter of tombstone keys: every key staged into the tombstone family
+  // is added to it, and IsTombstoned looks up only keys it may contain.
   WriteTxn(rocksdb::DB* db, const ColumnFamilies& cf, uint64_t head, rocksdb::WriteBatch* batch,
-           std::vector<const WriteTxn*> bases = {});
+           std::vector<const WriteTxn*> bases = {}, TombstoneFilter* tombstones = nullptr);
   WriteTxn(const WriteTxn&) = delete;
   WriteTxn& operator=(const WriteTxn&) = delete;
 
@@ -138,6 +141,7 @@ class WriteTxn {
   ColumnFamilies cf_;
   rocksdb::WriteBatch& batch_;
   std::vector<const WriteTxn*> bases_;  // the oldest first
+  TombstoneFilter* const tombstones_;   // may be null
   absl::flat_hash_map<std::string, Staged> staged_;
   // relation_index keys staged (true = put, false = deleted), ordered for prefix scans.
   std::map<std::string, bool> staged_relations_;
