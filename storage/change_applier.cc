@@ -170,7 +170,7 @@ class Stager {
       return s;
     }
     const uint64_t seq = txn_.AppendChange(change_, encoded_);
-    pb::VersionedEntity entity;
+    pb::VersionedEntity& entity = txn_.ScratchEntity();
     // The body stays in the log entry just appended (entity_body.h): stored once, not twice.
     entity.set_body_log_sequence(seq);
     Stamp(&entity, seq, 0);

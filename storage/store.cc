@@ -678,6 +678,7 @@ std::shared_ptr<Store::PendingApply> Store::StageRemoteChanges(
   // store waits for. A part's encodings are read by its stage only (done when Submit
   // returns), so one buffer serves every part.
   std::vector<PreEncodedChange> encoded;
+  encoded.reserve(std::min(total, per_group));
   for (int begin = 0; begin == 0 || begin < total; begin += per_group) {
     const int end = std::min(total, begin + per_group);
     encoded.clear();

@@ -161,7 +161,14 @@ void WriteTxn::PutEntity(SyncEntityType type, absl::string_view id, const Versio
     Put(cf_.ForEntity(type), id, whole.SerializeAsString());
     return;
   }
-  Put(cf_.ForEntity(type), id, entity.SerializeAsString());
+  // Serialized into a buffer kept for the group (Put copies it into the batch).
+  entity.SerializeToString(&row_scratch_);
+  Put(cf_.ForEntity(type), id, row_scratch_);
+}
+
+VersionedEntity& WriteTxn::ScratchEntity() {
+  entity_scratch_.Clear();
+  return entity_scratch_;
 }
 
 void WriteTxn::DeleteEntity(SyncEntityType type, absl::string_view id) {

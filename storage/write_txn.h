@@ -67,6 +67,10 @@ class WriteTxn {
   void PutEntity(pulsedb::sync::v1::SyncEntityType type, absl::string_view id,
                  const pulsedb::sync::v1::VersionedEntity& entity);
   void DeleteEntity(pulsedb::sync::v1::SyncEntityType type, absl::string_view id);
+  // An empty entity to build a row in and hand to PutEntity: one message reused for the
+  // whole group (its strings keep their buffers), rather than one made and freed per
+  // change. Valid until the next call.
+  pulsedb::sync::v1::VersionedEntity& ScratchEntity();
 
   // The embedding dimension of collective `id`; nullopt when there is no such collective.
   // A push of 500 experiences names the same collective 500 times: each is read and
@@ -149,6 +153,9 @@ class WriteTxn {
   absl::flat_hash_map<std::string, uint64_t> origin_marks_;
   // CollectiveDimension's answers.
   absl::flat_hash_map<std::string, std::optional<uint32_t>> collective_dimensions_;
+  // Reused for every row the group builds and serializes (ScratchEntity, PutEntity).
+  pulsedb::sync::v1::VersionedEntity entity_scratch_;
+  std::string row_scratch_;
   // Undo log of staged_ and staged_relations_: the previous entry of each key written.
   struct Undo {
     std::string index_key;
