@@ -9,9 +9,7 @@ void FlushedLogPrefetch::OnFlushCompleted(rocksdb::DB* /*db*/, const rocksdb::Fl
   if (info.cf_name != family_) return;
   const int fd = open(info.file_path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return;  // already compacted away, or unreadable: nothing to warm
-  if (posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED) == 0) {
-    prefetched_.fetch_add(1, std::memory_order_relaxed);
-  }
+  posix_fadvise(fd, 0, 0, POSIX_FADV_WILLNEED);  // a hint: a refusal changes nothing
   close(fd);
 }
 

@@ -12,9 +12,8 @@
 #ifndef PULSESYNC_STORAGE_FLUSHED_LOG_PREFETCH_H_
 #define PULSESYNC_STORAGE_FLUSHED_LOG_PREFETCH_H_
 
-#include <atomic>
-#include <cstdint>
 #include <string>
+#include <utility>
 
 #include "rocksdb/listener.h"
 
@@ -28,12 +27,8 @@ class FlushedLogPrefetch : public rocksdb::EventListener {
   const char* Name() const override { return "FlushedLogPrefetch"; }
   void OnFlushCompleted(rocksdb::DB* db, const rocksdb::FlushJobInfo& info) override;
 
-  // Table files prefetched so far (tests).
-  uint64_t prefetched() const { return prefetched_.load(std::memory_order_relaxed); }
-
  private:
   const std::string family_;
-  std::atomic<uint64_t> prefetched_{0};
 };
 
 }  // namespace pulse::storage

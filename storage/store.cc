@@ -776,7 +776,7 @@ std::shared_ptr<Store::PendingApply> Store::StageRemoteChanges(
         },
         /*durable=*/last, /*pipelined=*/true,
         // The others are written while this thread stages the next.
-        last&& write_here ? WriteBy::kLeader : WriteBy::kWriterThread));
+        (last && write_here) ? WriteBy::kLeader : WriteBy::kWriterThread));
     // Submit returns once the part is staged: `stopped` and `abandoned` are its outcome.
     if (stopped || abandoned) break;
   }
