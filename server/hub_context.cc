@@ -27,8 +27,9 @@ HubContext::HubContext(HubOptions options, std::unique_ptr<storage::Store> store
   for (int i = 0; i < push_gate_.slots(); ++i) {
     push_parsers_.push_back(std::make_unique<ReceivedPush>());
   }
-  read_ahead_ =
-      std::make_unique<PullReadAhead>(&store_->log(), pool_.get(), options_.pull_read_ahead_bytes);
+  pages_ = std::make_unique<SharedPages>(&store_->log(), options_.shared_pages_bytes);
+  read_ahead_ = std::make_unique<PullReadAhead>(&store_->log(), pages_.get(), pool_.get(),
+                                                options_.pull_read_ahead_bytes);
   // One listener for all streams: a commit wakes each (cheaply: they schedule work).
   log_listener_ = store_->log().AddListener(
       [this](uint64_t) { ForEachStream([](LiveStream& s) { s.OnLogAdvanced(); }); });

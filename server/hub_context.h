@@ -20,6 +20,7 @@
 #include "server/peer_registry.h"
 #include "server/pull_read_ahead.h"
 #include "server/received_push.h"
+#include "server/shared_pages.h"
 #include "server/work_gate.h"
 #include "server/work_pool.h"
 #include "storage/store.h"
@@ -61,6 +62,8 @@ class HubContext {
   PeerLease& lease() { return *lease_; }
   const CommitTimes& commit_times() const { return *commit_times_; }
   PullReadAhead& read_ahead() { return *read_ahead_; }
+  // Every Pull, read-ahead and Subscribe page is read through it.
+  SharedPages& pages() { return *pages_; }
 
   // Records that `peer` has acknowledged the log up to `sequence` (forward only), which
   // holds compaction there; observers are not recorded. Errors are logged, not returned:
@@ -112,7 +115,8 @@ class HubContext {
   std::unique_ptr<HubMetrics> metrics_;
   std::unique_ptr<PeerLease> lease_;
   std::unique_ptr<CommitTimes> commit_times_;
-  // Before the pool: its queued scans use it.
+  // Before the pool: its queued scans use them.
+  std::unique_ptr<SharedPages> pages_;
   std::unique_ptr<PullReadAhead> read_ahead_;
 
   // Last: destroyed first, so queued work finishes while the rest still exists.

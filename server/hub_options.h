@@ -54,6 +54,9 @@ struct HubOptions {
   // Memory for Pull pages scanned ahead while peers page through the log
   // (pull_read_ahead.h); 0 = no read-ahead.
   std::size_t pull_read_ahead_bytes = 64ull << 20;
+  // Memory for log pages kept to serve every peer that reads the same entries with the
+  // same limits (shared_pages.h); 0 = each read scans its own page.
+  std::size_t shared_pages_bytes = 64ull << 20;
   // Bearer tokens and their collectives (authorizer.h); empty = no authentication.
   std::string auth_token_file;
   // TLS: the hub's certificate chain and private key (PEM files); both or neither. With a

@@ -72,6 +72,13 @@ absl::StatusOr<std::string> RenderMetricsPage(HubContext& hub) {
             absl::ToDoubleSeconds(hub.lease().lease()));
 
   hub.metrics().Write(out);
+  out.Family("pulse_log_pages_total", Type::kCounter,
+             "Pages of the log served to Pull, read-ahead and Subscribe, by how: scanned, or "
+             "shared (a page kept from another reader's scan of the same entries).");
+  out.Sample("pulse_log_pages_total", {{"how", "scanned"}}, hub.pages().scans());
+  out.Sample("pulse_log_pages_total", {{"how", "shared"}}, hub.pages().hits());
+  out.Gauge("pulse_shared_pages_bytes", "Bytes of log pages kept to be shared.",
+            static_cast<double>(hub.pages().held_bytes()));
 
   out.Counter("pulse_commit_groups_total",
               "Commit groups the hub's store staged to write (one RocksDB write each).",

@@ -3,7 +3,6 @@
 #include <utility>
 
 #include "absl/time/clock.h"
-#include "server/wire_buffer_pool.h"
 
 namespace pulse::server {
 
@@ -15,9 +14,11 @@ bool SameScan(const storage::ScanRequest& a, const storage::ScanRequest& b) {
          a.filter.only_origin == b.filter.only_origin;
 }
 
-PullReadAhead::PullReadAhead(const storage::ChangeLog* log, WorkPool* pool, std::size_t max_bytes,
-                             absl::Duration max_age, std::function<void()> before_scan)
+PullReadAhead::PullReadAhead(const storage::ChangeLog* log, SharedPages* pages, WorkPool* pool,
+                             std::size_t max_bytes, absl::Duration max_age,
+                             std::function<void()> before_scan)
     : log_(log),
+      pages_(pages),
       pool_(pool),
       max_bytes_(max_bytes),
       max_age_(max_age),
@@ -35,7 +36,7 @@ void PullReadAhead::ReadAheadAfter(const std::string& peer, const storage::ScanR
     DropExpiredLocked(now);
     if (held_bytes_ >= max_bytes_) return;
     Slot& slot = slots_[peer];
-    if (slot.ready) held_bytes_ -= slot.page.wire.size();
+    if (slot.ready) held_bytes_ -= slot.page.wire->size();
     generation = next_generation_++;
     slot = Slot();
     slot.scan = next;
@@ -58,26 +59,23 @@ void PullReadAhead::Fill(const std::string& peer, uint64_t generation, storage::
   // The head before the scan: if the log grows meanwhile, Take sees a newer head and
   // refuses a page that reached the end (it might be missing the new entries).
   const uint64_t head = log_->Head();
-  WirePage page;
-  page.wire.swap(*WireBufferPool::Shared().Take());
-  absl::StatusOr<storage::ScanResult> result = log_->ScanWire(scan, &page.wire);
+  absl::StatusOr<SharedPage> page = pages_->Read(scan);
   MutexLock lock(&mu_);
   scanned_cv_.SignalAll();
   auto it = slots_.find(peer);
   if (it == slots_.end() || it->second.generation != generation) return;  // replaced
-  if (!result.ok() || held_bytes_ + page.wire.size() > max_bytes_) {
+  if (!page.ok() || held_bytes_ + page->wire->size() > max_bytes_) {
     slots_.erase(it);  // the Pull itself will scan (and report any error)
     return;
   }
-  page.result = std::move(*result);
-  held_bytes_ += page.wire.size();
-  it->second.page = std::move(page);
+  held_bytes_ += page->wire->size();
+  it->second.page = std::move(*page);
   it->second.head_at_scan = head;
   it->second.ready = true;
 }
 
-std::optional<WirePage> PullReadAhead::Take(const std::string& peer,
-                                            const storage::ScanRequest& scan) {
+std::optional<SharedPage> PullReadAhead::Take(const std::string& peer,
+                                              const storage::ScanRequest& scan) {
   // A scan still running is waited for this long at most, then left to finish unused.
   constexpr absl::Duration kScanWait = absl::Seconds(10);
   Slot slot;
@@ -102,7 +100,7 @@ std::optional<WirePage> PullReadAhead::Take(const std::string& peer,
     slot = std::move(it->second);
     slots_.erase(it);  // a scan not started, or still running, finds no slot: dropped
     if (!slot.ready) return std::nullopt;
-    held_bytes_ -= slot.page.wire.size();
+    held_bytes_ -= slot.page.wire->size();
   }
   if (!SameScan(slot.scan, scan)) return std::nullopt;
   // Entries after the cursor were compacted away: the fresh scan refuses it precisely.
@@ -122,7 +120,7 @@ void PullReadAhead::DropExpiredLocked(absl::Time now) {
   last_sweep_ = now;
   for (auto it = slots_.begin(); it != slots_.end();) {
     if (now - it->second.made > max_age_) {
-      if (it->second.ready) held_bytes_ -= it->second.page.wire.size();
+      if (it->second.ready) held_bytes_ -= it->second.page.wire->size();
       slots_.erase(it++);
     } else {
       ++it;

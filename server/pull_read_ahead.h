@@ -14,7 +14,8 @@
 // page n+1 as soon as page n arrives: often before its read-ahead is done); a scan not
 // yet started is left to the Pull, and then skipped.
 //
-// Thread-safe. Tasks queued on the pool reference this object: destroy the pool first.
+// Thread-safe. Tasks queued on the pool reference this object and `pages`: destroy the
+// pool first.
 #ifndef PULSESYNC_SERVER_PULL_READ_AHEAD_H_
 #define PULSESYNC_SERVER_PULL_READ_AHEAD_H_
 
@@ -28,22 +29,18 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/time/time.h"
 #include "common/mutex.h"
+#include "server/shared_pages.h"
 #include "server/work_pool.h"
 #include "storage/change_log.h"
 
 namespace pulse::server {
 
-// A page as ChangeLog::ScanWire produced it.
-struct WirePage {
-  std::string wire;
-  storage::ScanResult result;
-};
-
 class PullReadAhead {
  public:
   // `before_scan`, for tests: called on the pool as a read-ahead scan starts.
-  PullReadAhead(const storage::ChangeLog* log, WorkPool* pool, std::size_t max_bytes,
-                absl::Duration max_age = absl::Seconds(30),
+  // Pages are read through `pages` (shared with other readers when they can be).
+  PullReadAhead(const storage::ChangeLog* log, SharedPages* pages, WorkPool* pool,
+                std::size_t max_bytes, absl::Duration max_age = absl::Seconds(30),
                 std::function<void()> before_scan = nullptr);
   PullReadAhead(const PullReadAhead&) = delete;
   PullReadAhead& operator=(const PullReadAhead&) = delete;
@@ -55,7 +52,7 @@ class PullReadAhead {
 
   // The page read ahead for `peer` and exactly `scan`, when there is a valid one; it is
   // handed over (removed). Waits while that page's scan is running. nullopt otherwise.
-  std::optional<WirePage> Take(const std::string& peer, const storage::ScanRequest& scan);
+  std::optional<SharedPage> Take(const std::string& peer, const storage::ScanRequest& scan);
 
   // Bytes of pages held now (for tests and metrics).
   std::size_t held_bytes() const;
@@ -66,7 +63,7 @@ class PullReadAhead {
     uint64_t generation = 0;
     bool started = false;  // its scan is running (or done)
     bool ready = false;
-    WirePage page;
+    SharedPage page;
     uint64_t head_at_scan = 0;
     absl::Time made;
   };
@@ -74,6 +71,7 @@ class PullReadAhead {
   void DropExpiredLocked(absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const storage::ChangeLog* const log_;
+  SharedPages* const pages_;
   WorkPool* const pool_;
   const std::size_t max_bytes_;
   const absl::Duration max_age_;

@@ -18,6 +18,7 @@ class PullReadAheadTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = *storage::Store::Open(dir_.Sub("hub"));
+    pages_ = std::make_unique<SharedPages>(&store_->log(), /*max_bytes=*/0);  // never shared
     Append(1);
   }
 
@@ -60,6 +61,7 @@ class PullReadAheadTest : public ::testing::Test {
 
   testing::TempDir dir_;
   std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<SharedPages> pages_;
   std::string collective_;
   WorkPool pool_{1};
   const std::string peer_ = std::string(16, 'p');
@@ -67,7 +69,7 @@ class PullReadAheadTest : public ::testing::Test {
 
 TEST_F(PullReadAheadTest, ServesExactlyWhatAFreshScanWould) {
   Append(24);  // 25 entries: pages of 10, 10, 5
-  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20);
+  PullReadAhead ahead(&store_->log(), pages_.get(), &pool_, 64 << 20);
   storage::ScanResult first = Serve(ahead, peer_, Page(0));
   ASSERT_TRUE(first.has_more);
   EXPECT_GT(ahead.held_bytes(), 0u);
@@ -75,9 +77,9 @@ TEST_F(PullReadAheadTest, ServesExactlyWhatAFreshScanWould) {
   std::string fresh;
   absl::StatusOr<storage::ScanResult> expected = store_->log().ScanWire(second, &fresh);
   ASSERT_TRUE(expected.ok());
-  std::optional<WirePage> got = ahead.Take(peer_, second);
+  std::optional<SharedPage> got = ahead.Take(peer_, second);
   ASSERT_TRUE(got.has_value());
-  EXPECT_EQ(got->wire, fresh);
+  EXPECT_EQ(*got->wire, fresh);
   EXPECT_EQ(got->result.scanned_through, expected->scanned_through);
   EXPECT_EQ(got->result.has_more, expected->has_more);
   EXPECT_EQ(got->result.appended, 10u);
@@ -91,7 +93,7 @@ TEST_F(PullReadAheadTest, APullWaitsForTheScanRunningForIt) {
   Append(24);
   absl::Notification scanning, release;
   int scans = 0;  // read on this thread only after the pool's task has ended
-  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20, absl::Seconds(30), [&] {
+  PullReadAhead ahead(&store_->log(), pages_.get(), &pool_, 64 << 20, absl::Seconds(30), [&] {
     ++scans;
     scanning.Notify();
     release.WaitForNotification();
@@ -99,7 +101,7 @@ TEST_F(PullReadAheadTest, APullWaitsForTheScanRunningForIt) {
   const storage::ScanResult first = Serve(ahead, peer_, Page(0), /*drain=*/false);
   scanning.WaitForNotification();
   const storage::ScanRequest second = Page(first.scanned_through);
-  std::optional<WirePage> got;
+  std::optional<SharedPage> got;
   absl::Notification taken;
   std::thread pull([&] {
     got = ahead.Take(peer_, second);
@@ -112,7 +114,7 @@ TEST_F(PullReadAheadTest, APullWaitsForTheScanRunningForIt) {
   ASSERT_TRUE(got.has_value());
   std::string fresh;
   ASSERT_TRUE(store_->log().ScanWire(second, &fresh).ok());
-  EXPECT_EQ(got->wire, fresh);
+  EXPECT_EQ(*got->wire, fresh);
   EXPECT_EQ(ahead.held_bytes(), 0u);
   Drain();
   EXPECT_EQ(scans, 1);
@@ -122,7 +124,8 @@ TEST_F(PullReadAheadTest, APullWaitsForTheScanRunningForIt) {
 TEST_F(PullReadAheadTest, AScanNotStartedIsLeftToThePullAndSkipped) {
   Append(24);
   std::atomic<int> scans{0};
-  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20, absl::Seconds(30), [&] { ++scans; });
+  PullReadAhead ahead(&store_->log(), pages_.get(), &pool_, 64 << 20, absl::Seconds(30),
+                      [&] { ++scans; });
   absl::Notification busy, release;
   pool_.Schedule([&] {  // the single pool thread is busy: the read-ahead waits in line
     busy.Notify();
@@ -139,7 +142,7 @@ TEST_F(PullReadAheadTest, AScanNotStartedIsLeftToThePullAndSkipped) {
 
 TEST_F(PullReadAheadTest, AnotherPeerOrAnotherScanGetsNothing) {
   Append(24);
-  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20);
+  PullReadAhead ahead(&store_->log(), pages_.get(), &pool_, 64 << 20);
   storage::ScanResult first = Serve(ahead, peer_, Page(0));
   storage::ScanRequest second = Page(first.scanned_through);
   EXPECT_FALSE(ahead.Take(std::string(16, 'q'), second).has_value());
@@ -152,7 +155,7 @@ TEST_F(PullReadAheadTest, AnotherPeerOrAnotherScanGetsNothing) {
 
 TEST_F(PullReadAheadTest, APageThatReachedTheEndIsStaleOnceTheLogGrows) {
   Append(14);  // 15 entries: the page after the first reaches the end
-  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20);
+  PullReadAhead ahead(&store_->log(), pages_.get(), &pool_, 64 << 20);
   storage::ScanResult first = Serve(ahead, peer_, Page(0));
   const storage::ScanRequest second = Page(first.scanned_through);
   Append(1);  // entry 16 would belong on that page
@@ -160,7 +163,7 @@ TEST_F(PullReadAheadTest, APageThatReachedTheEndIsStaleOnceTheLogGrows) {
 
   // Without growth the same page is served.
   first = Serve(ahead, peer_, Page(0));
-  std::optional<WirePage> got = ahead.Take(peer_, second);
+  std::optional<SharedPage> got = ahead.Take(peer_, second);
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->result.appended, 6u);
   EXPECT_FALSE(got->result.has_more);
@@ -168,17 +171,17 @@ TEST_F(PullReadAheadTest, APageThatReachedTheEndIsStaleOnceTheLogGrows) {
 
 TEST_F(PullReadAheadTest, APageCutByItsLimitsSurvivesGrowth) {
   Append(29);  // 30 entries: the second page is full and more follow
-  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20);
+  PullReadAhead ahead(&store_->log(), pages_.get(), &pool_, 64 << 20);
   storage::ScanResult first = Serve(ahead, peer_, Page(0));
   Append(5);  // the log is append-only: entries 11..20 cannot change
-  std::optional<WirePage> got = ahead.Take(peer_, Page(first.scanned_through));
+  std::optional<SharedPage> got = ahead.Take(peer_, Page(first.scanned_through));
   ASSERT_TRUE(got.has_value());
   EXPECT_EQ(got->result.scanned_through, 20u);
 }
 
 TEST_F(PullReadAheadTest, ACursorCompactedMeanwhileIsLeftToTheFreshScan) {
   Append(29);
-  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20);
+  PullReadAhead ahead(&store_->log(), pages_.get(), &pool_, 64 << 20);
   storage::ScanResult first = Serve(ahead, peer_, Page(0));
   ASSERT_TRUE(store_->log().CompactThrough(15).ok());
   EXPECT_FALSE(ahead.Take(peer_, Page(first.scanned_through)).has_value());
@@ -186,12 +189,12 @@ TEST_F(PullReadAheadTest, ACursorCompactedMeanwhileIsLeftToTheFreshScan) {
 
 TEST_F(PullReadAheadTest, NothingIsHeldBeyondTheBudget) {
   Append(29);
-  PullReadAhead tiny(&store_->log(), &pool_, /*max_bytes=*/100);  // less than a page
+  PullReadAhead tiny(&store_->log(), pages_.get(), &pool_, /*max_bytes=*/100);  // less than a page
   storage::ScanResult first = Serve(tiny, peer_, Page(0));
   EXPECT_EQ(tiny.held_bytes(), 0u);
   EXPECT_FALSE(tiny.Take(peer_, Page(first.scanned_through)).has_value());
 
-  PullReadAhead off(&store_->log(), &pool_, /*max_bytes=*/0);
+  PullReadAhead off(&store_->log(), pages_.get(), &pool_, /*max_bytes=*/0);
   first = Serve(off, peer_, Page(0));
   EXPECT_EQ(off.held_bytes(), 0u);
   EXPECT_FALSE(off.Take(peer_, Page(first.scanned_through)).has_value());
@@ -199,7 +202,7 @@ TEST_F(PullReadAheadTest, NothingIsHeldBeyondTheBudget) {
 
 TEST_F(PullReadAheadTest, APeerAtTheHeadIsNotReadAheadFor) {
   Append(4);
-  PullReadAhead ahead(&store_->log(), &pool_, 64 << 20);
+  PullReadAhead ahead(&store_->log(), pages_.get(), &pool_, 64 << 20);
   storage::ScanResult all = Serve(ahead, peer_, Page(0));
   ASSERT_FALSE(all.has_more);
   EXPECT_EQ(ahead.held_bytes(), 0u);

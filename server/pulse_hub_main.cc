@@ -47,6 +47,9 @@ ABSL_FLAG(int, push_concurrency, 0,
           "may run on)");
 ABSL_FLAG(uint64_t, pull_read_ahead_mb, 64,
           "memory for Pull pages scanned ahead while peers page through the log (0 = off)");
+ABSL_FLAG(uint64_t, shared_pages_mb, 64,
+          "memory for log pages kept to serve every peer that reads the same entries (peers "
+          "catching up together, subscribers at the head) from one scan (0 = off)");
 ABSL_FLAG(absl::Duration, shutdown_grace, absl::Seconds(5),
           "on SIGINT/SIGTERM, how long in-flight calls may take before they are cancelled");
 ABSL_FLAG(std::string, auth_tokens, "",
@@ -94,6 +97,7 @@ absl::StatusOr<pulse::server::HubOptions> OptionsFromFlags() {
   options.push_concurrency = absl::GetFlag(FLAGS_push_concurrency);
   options.direct_io_flush = absl::GetFlag(FLAGS_direct_io_flush);
   options.pull_read_ahead_bytes = absl::GetFlag(FLAGS_pull_read_ahead_mb) << 20;
+  options.shared_pages_bytes = absl::GetFlag(FLAGS_shared_pages_mb) << 20;
   options.shutdown_grace = absl::GetFlag(FLAGS_shutdown_grace);
   options.auth_token_file = absl::GetFlag(FLAGS_auth_tokens);
   options.tls_cert_file = absl::GetFlag(FLAGS_tls_cert);

@@ -8,7 +8,6 @@
 #include "common/status_payloads.h"
 #include "server/request_checks.h"
 #include "server/status_mapping.h"
-#include "server/wire_buffer_pool.h"
 #include "server/wire_bytes.h"
 #include "storage/ids.h"
 #include "storage/keys.h"
@@ -123,9 +122,17 @@ void SubscribeStream::Fill(bool heartbeat) {
     dirty_ = false;
     scan = scan_;
   }
-  // The next event's bytes: the changes as stored (field 1), then the envelope.
-  std::unique_ptr<std::string> wire = WireBufferPool::Shared().Take();
-  absl::StatusOr<storage::ScanResult> page = hub_->store().log().ScanWire(scan, wire.get());
+  // The next event's bytes: the changes as stored (field 1; a page other subscribers at
+  // the same cursor share), then the envelope.
+  absl::StatusOr<SharedPage> read = hub_->pages().Read(scan);
+  std::shared_ptr<const std::string> wire;
+  absl::StatusOr<storage::ScanResult> page = absl::UnknownError("not read");
+  if (read.ok()) {
+    wire = std::move(read->wire);
+    page = std::move(read->result);
+  } else {
+    page = read.status();
+  }
   if (page.ok() && page->appended == 0 && page->oversized.has_value()) {
     page =
         ChangeTooLargeError(page->oversized->log_sequence, page->oversized->bytes, scan.max_bytes);
@@ -153,10 +160,11 @@ void SubscribeStream::Fill(bool heartbeat) {
   envelope.mutable_cursor()->set_last_sequence(scan_.after);
   envelope.set_head_sequence(hub_->store().log().Head());
   envelope.set_responder_instance(hub_->hub_id());
-  envelope.AppendToString(wire.get());
+  auto envelope_bytes = std::make_unique<std::string>();
+  envelope.AppendToString(envelope_bytes.get());
   committed_ = hub_->commit_times().CommittedAt(page->wire_changes);
   // The previous event's write has completed (no fill runs while one is in flight).
-  event_ = OwningByteBuffer(std::move(wire));
+  event_ = SharedByteBuffer(nullptr, std::move(wire), std::move(envelope_bytes));
   writing_ = true;
   last_write_ = absl::Now();
   StartWrite(&event_);
@@ -209,7 +217,7 @@ void SubscribeStream::OnDone() {
     finished_ = true;
     keep = std::move(self_);
   }
-  keep.reset();  // queued work may still hold references
+  keep.reset();       // queued work may still hold references
   hub->StreamDone();  // last: the hub may be destroyed from here on
 }
 

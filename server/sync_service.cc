@@ -250,21 +250,18 @@ grpc::ServerUnaryReactor* SyncServiceImpl::Pull(grpc::CallbackServerContext* con
     pb::PullRequest parsed;
     if (absl::Status s = ParseRequest(*request, &parsed, "PullRequest"); !s.ok()) return s;
     auto head = std::make_unique<std::string>();
-    std::unique_ptr<std::string> changes;
+    std::shared_ptr<const std::string> changes;
     absl::Status status = DoPull(*context, parsed, head.get(), &changes);
-    // The reply's bytes go to gRPC as they are, its head first.
-    if (status.ok()) {
-      *response = changes == nullptr || changes->empty()
-                      ? OwningByteBuffer(std::move(head))
-                      : OwningByteBuffer(std::move(head), std::move(changes));
-    }
+    // The reply's bytes go to gRPC as they are, its head first; the changes may be a page
+    // other replies send too.
+    if (status.ok()) *response = SharedByteBuffer(std::move(head), std::move(changes), nullptr);
     return status;
   });
 }
 
 absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
                                      const pb::PullRequest& request, std::string* head,
-                                     std::unique_ptr<std::string>* changes) {
+                                     std::shared_ptr<const std::string>* changes) {
   const absl::Time start = absl::Now();
   const std::string& peer = request.source_instance();
   absl::StatusOr<Grant> grant = CheckCaller(context, *hub_, peer, request.target_instance());
@@ -305,14 +302,15 @@ absl::Status SyncServiceImpl::DoPull(const grpc::ServerContextBase& context,
     page = scan.status();
   } else {
     // The page this peer's previous Pull had scanned ahead, when it is still exact.
-    std::optional<WirePage> ahead = hub_->read_ahead().Take(peer, *scan);
-    if (ahead.has_value()) {
-      hub_->metrics().RecordPullPageReadAhead();
-      *changes = std::make_unique<std::string>(std::move(ahead->wire));
-      page = std::move(ahead->result);
+    std::optional<SharedPage> ahead = hub_->read_ahead().Take(peer, *scan);
+    if (ahead.has_value()) hub_->metrics().RecordPullPageReadAhead();
+    absl::StatusOr<SharedPage> read =
+        ahead.has_value() ? std::move(*ahead) : hub_->pages().Read(*scan);
+    if (read.ok()) {
+      *changes = std::move(read->wire);
+      page = std::move(read->result);
     } else {
-      *changes = WireBufferPool::Shared().Take();
-      page = hub_->store().log().ScanWire(*scan, changes->get());
+      page = read.status();
     }
   }
   if (page.ok() && page->appended == 0 && page->oversized.has_value()) {

@@ -77,11 +77,11 @@ class SyncServiceImpl final : public SyncServiceBase {
                            uint64_t applied, pulsedb::sync::v1::PullResponse* response);
   // A serialized PullResponse in two parts: `head`, its fields but the changes (cursor,
   // has_more, head sequence), and then `changes`, the page's entries as stored (left
-  // null when there are none to scan). Sent in that order, so that a peer can ask for
-  // the next page before it parses this one.
+  // null when there are none to scan; maybe a page other replies share). Sent in that order, so
+  // that a peer can ask for the next page before it parses this one.
   absl::Status DoPull(const grpc::ServerContextBase& context,
                       const pulsedb::sync::v1::PullRequest& request, std::string* head,
-                      std::unique_ptr<std::string>* changes);
+                      std::shared_ptr<const std::string>* changes);
 
   HubContext* const hub_;
 };

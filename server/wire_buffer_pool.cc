@@ -49,4 +49,10 @@ std::size_t WireBufferPool::held_bytes() const {
   return held_bytes_;
 }
 
+std::shared_ptr<const std::string> WireBufferPool::Share(std::unique_ptr<std::string> buffer) {
+  return std::shared_ptr<const std::string>(buffer.release(), [this](const std::string* shared) {
+    Give(std::unique_ptr<std::string>(const_cast<std::string*>(shared)));
+  });
+}
+
 }  // namespace pulse::server

@@ -35,6 +35,9 @@ class WireBufferPool {
   std::unique_ptr<std::string> Take();
   // Keeps `buffer` (emptied) for a later Take, or frees it when the pool is full.
   void Give(std::unique_ptr<std::string> buffer);
+  // `buffer`, read-only from now on, for several owners: given back to this pool when the
+  // last of them lets go (the pool must outlive them all, as Shared() does).
+  std::shared_ptr<const std::string> Share(std::unique_ptr<std::string> buffer);
 
   std::size_t held_buffers() const;
   std::size_t held_bytes() const;

@@ -1,6 +1,7 @@
 #include "server/wire_bytes.h"
 
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/proto_buffer_reader.h"
@@ -21,6 +22,14 @@ grpc::Slice OwningSlice(std::unique_ptr<std::string> bytes) {
       owned);
 }
 
+grpc::Slice SharingSlice(std::shared_ptr<const std::string> bytes) {
+  const std::string& shared = *bytes;
+  return grpc::Slice(
+      const_cast<char*>(shared.data()), shared.size(),
+      [](void* p) { delete static_cast<std::shared_ptr<const std::string>*>(p); },
+      new std::shared_ptr<const std::string>(std::move(bytes)));
+}
+
 }  // namespace
 
 grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> bytes) {
@@ -32,6 +41,17 @@ grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> head,
                                   std::unique_ptr<std::string> body) {
   grpc::Slice slices[] = {OwningSlice(std::move(head)), OwningSlice(std::move(body))};
   return grpc::ByteBuffer(slices, 2);
+}
+
+grpc::ByteBuffer SharedByteBuffer(std::unique_ptr<std::string> front,
+                                  std::shared_ptr<const std::string> shared,
+                                  std::unique_ptr<std::string> back) {
+  std::vector<grpc::Slice> slices;
+  slices.reserve(3);
+  if (front != nullptr && !front->empty()) slices.push_back(OwningSlice(std::move(front)));
+  if (shared != nullptr && !shared->empty()) slices.push_back(SharingSlice(std::move(shared)));
+  if (back != nullptr && !back->empty()) slices.push_back(OwningSlice(std::move(back)));
+  return grpc::ByteBuffer(slices.data(), slices.size());
 }
 
 grpc::ByteBuffer SerializedReply(const google::protobuf::MessageLite& message) {

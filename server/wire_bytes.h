@@ -24,6 +24,13 @@ grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> bytes);
 grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> head,
                                   std::unique_ptr<std::string> body);
 
+// A ByteBuffer of `front`, `shared` then `back`, sending `shared` (a page several replies
+// serve, see shared_pages.h) without a copy: it is held until gRPC is done. A null or
+// empty part is left out.
+grpc::ByteBuffer SharedByteBuffer(std::unique_ptr<std::string> front,
+                                  std::shared_ptr<const std::string> shared,
+                                  std::unique_ptr<std::string> back);
+
 // `message` serialized into a ByteBuffer (a small reply answered as bytes: Push's).
 grpc::ByteBuffer SerializedReply(const google::protobuf::MessageLite& message);
 

@@ -61,6 +61,13 @@ struct ScanResult {
     int64_t timestamp = 0;
   };
   std::vector<WireChange> wire_changes;
+  // ScanWire only: the distinct origins (source_instance) of the entries it read, kept or
+  // not (possibly one past the last examined), when there were at most kMaxListedOrigins;
+  // `origins_listed` is false when there were more. Says whether the page would differ
+  // for a reader that excludes one of them (server/shared_pages.h).
+  static constexpr std::size_t kMaxListedOrigins = 16;
+  std::vector<std::string> origins;
+  bool origins_listed = true;
 };
 
 class ChangeLog {

@@ -177,5 +177,50 @@ TEST_F(ChangeLogTest, ScanAfterTheHeadIsEmptyAndNotMore) {
   EXPECT_FALSE(result.has_more);
 }
 
+TEST_F(ChangeLogTest, ScanWireListsTheOriginsOfWhatItRead) {
+  ScanRequest request;
+  std::string wire;
+  absl::StatusOr<ScanResult> local = store_->log().ScanWire(request, &wire);
+  ASSERT_TRUE(local.ok()) << local.status();
+  EXPECT_TRUE(local->origins_listed);
+  EXPECT_EQ(local->origins, std::vector<std::string>{store_->instance_id()});
+
+  // Experiences from 17 other origins (one more than are listed), applied here.
+  std::unique_ptr<Store> other = *Store::Open(dir_.Sub("other"));
+  const std::string c = other->CreateCollective(MakeCollective("c"))->id;
+  for (std::size_t i = 0; i <= ScanResult::kMaxListedOrigins; ++i) {
+    ASSERT_TRUE(other->CreateExperience(MakeExperience(c)).ok());
+  }
+  std::vector<pb::SyncChange> changes = (*other->log().Scan(ScanRequest{})).changes;
+  std::vector<std::string> origins = {other->instance_id()};
+  for (std::size_t i = 1; i < changes.size(); ++i) {
+    origins.push_back(NewUuidV7());
+    changes[i].set_source_instance(origins.back());
+    changes[i].set_sequence(1);
+  }
+  ApplyContext authority;
+  authority.mode = ApplyMode::kAuthority;
+  absl::StatusOr<ApplyReport> applied = store_->ApplyRemoteChanges(changes, authority);
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  ASSERT_TRUE(applied->failure.ok()) << applied->failure;
+
+  // Entries 12 (the collective, from `other`) to 29, each from another origin. A page of
+  // 15 also reads the entry after it (to find the page full): 16 origins, listed in order.
+  request.after = 11;
+  request.max_changes = ScanResult::kMaxListedOrigins - 1;
+  wire.clear();
+  absl::StatusOr<ScanResult> listed = store_->log().ScanWire(request, &wire);
+  ASSERT_TRUE(listed.ok()) << listed.status();
+  EXPECT_TRUE(listed->origins_listed);
+  EXPECT_EQ(listed->origins, std::vector<std::string>(
+                                 origins.begin(), origins.begin() + ScanResult::kMaxListedOrigins));
+  request.max_changes = 100;
+  wire.clear();
+  absl::StatusOr<ScanResult> overflow = store_->log().ScanWire(request, &wire);
+  ASSERT_TRUE(overflow.ok()) << overflow.status();
+  EXPECT_EQ(overflow->appended, changes.size());
+  EXPECT_FALSE(overflow->origins_listed);
+}
+
 }  // namespace
 }  // namespace pulse::storage

@@ -88,12 +88,13 @@ class WireSink {
   // `reserve_for`: how many changes the page may hold, `max_bytes` its budget (0 = none):
   // room for them is reserved once the first change's size is known, so the page is not
   // copied again and again as it grows.
-  WireSink(std::string* out, std::vector<ScanResult::WireChange>* kept, std::size_t reserve_for,
-           std::size_t max_bytes)
-      : out_(out), kept_(kept), reserve_for_(reserve_for), max_bytes_(max_bytes) {}
+  WireSink(std::string* out, ScanResult* result, std::size_t reserve_for, std::size_t max_bytes)
+      : out_(out), result_(result), reserve_for_(reserve_for), max_bytes_(max_bytes) {}
   bool Read(absl::string_view value) {
     value_ = value;
-    return ReadChangeHeader(value, &header_);
+    if (!ReadChangeHeader(value, &header_)) return false;
+    NoteOrigin(header_.source_instance);
+    return true;
   }
   bool Matches(const ScanFilter& filter) const {
     return FilterMatches(filter, header_.source_instance, header_.collective_id,
@@ -102,7 +103,7 @@ class WireSink {
   std::size_t Size() const { return value_.size(); }
   uint64_t OriginSequence() const { return header_.sequence; }
   void Keep(uint64_t log_sequence) {
-    kept_->push_back({log_sequence, header_.timestamp});
+    result_->wire_changes.push_back({log_sequence, header_.timestamp});
     if (appended_ == 0) {
       std::size_t room = reserve_for_ * (value_.size() + 8);
       if (max_bytes_ != 0) room = std::min(room, max_bytes_);
@@ -122,8 +123,20 @@ class WireSink {
   std::size_t appended() const { return appended_; }
 
  private:
+  // Entries come in runs from one origin (a push's batch): one compare for most.
+  void NoteOrigin(absl::string_view origin) {
+    std::vector<std::string>& origins = result_->origins;
+    if (!origins.empty() && origins.back() == origin) return;
+    if (std::find(origins.begin(), origins.end(), origin) != origins.end()) return;
+    if (origins.size() == ScanResult::kMaxListedOrigins) {
+      result_->origins_listed = false;
+      return;
+    }
+    origins.emplace_back(origin);
+  }
+
   std::string* const out_;
-  std::vector<ScanResult::WireChange>* const kept_;
+  ScanResult* const result_;
   const std::size_t reserve_for_;
   const std::size_t max_bytes_;
   absl::string_view value_;
@@ -159,12 +172,14 @@ absl::StatusOr<ScanResult> RocksChangeLog::Scan(const ScanRequest& request) cons
 
 absl::StatusOr<ScanResult> RocksChangeLog::ScanWire(const ScanRequest& request,
                                                     std::string* out) const {
-  std::vector<ScanResult::WireChange> kept;
-  WireSink sink(out, &kept, std::min<std::size_t>(request.max_changes, 100000), request.max_bytes);
+  ScanResult noted;  // what the sink notes as it goes
+  WireSink sink(out, &noted, std::min<std::size_t>(request.max_changes, 100000), request.max_bytes);
   absl::StatusOr<ScanResult> scanned = ScanTo(request, sink);
   if (scanned.ok()) {
     scanned->appended = sink.appended();
-    scanned->wire_changes = std::move(kept);
+    scanned->wire_changes = std::move(noted.wire_changes);
+    scanned->origins = std::move(noted.origins);
+    scanned->origins_listed = noted.origins_listed;
   }
   return scanned;
 }

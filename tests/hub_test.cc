@@ -516,6 +516,10 @@ TEST_F(HubTest, APullReplyCarriesItsCursorBeforeItsChanges) {
 // Pages are built in buffers reused from pages already sent (server/wire_buffer_pool.h):
 // a page must hold its own changes only, whatever page its buffer held before.
 TEST_F(HubTest, PagesBuiltInReusedBuffersHoldOnlyTheirOwnChanges) {
+  // Pages kept to be shared stay out of the buffer pool: keep none here.
+  StopHub();
+  hub_options().shared_pages_bytes = 0;
+  StartHub();
   const std::string c = a_->CreateCollective(MakeCollective("big", 384))->id;
   for (int i = 0; i < 60; ++i) {
     // About 3.5 KB a change: a page of 40 is well over the pool's 64 KiB floor.
@@ -539,6 +543,43 @@ TEST_F(HubTest, PagesBuiltInReusedBuffersHoldOnlyTheirOwnChanges) {
     }
     EXPECT_EQ(small.new_cursor().last_sequence(), static_cast<uint64_t>(43 + round));
   }
+}
+
+// Pages of the log are shared by the peers that read the same entries (shared_pages.h),
+// but never with a peer whose own changes are among them: Pull stays echo-free.
+TEST_F(HubTest, ASharedPageNeverBringsAPeerItsOwnChanges) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 4; ++i) ASSERT_TRUE(a_->CreateExperience(MakeExperience(c)).ok());
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());  // hub log 1..5, all a's
+  ASSERT_EQ(PullAndApply(*b_), 5);
+  ASSERT_TRUE(b_->CreateExperience(MakeExperience(c)).ok());
+  ASSERT_TRUE(PushOwn(*b_, b_->log().Head() - 1, &pushed).ok());  // hub log 6: b's
+  for (int i = 0; i < 3; ++i) ASSERT_TRUE(a_->CreateExperience(MakeExperience(c)).ok());
+  ASSERT_TRUE(PushOwn(*a_, 5, &pushed).ok());  // hub log 7..9: a's
+  auto c_peer = NewPeerStore("c");
+  ASSERT_TRUE(Handshake(*c_peer).ok());
+  const server::SharedPages& pages = hub().context().pages();
+  const uint64_t hits_before = pages.hits();
+
+  // c's page (9 entries, b's among them) is kept; b reads the same entries but gets its
+  // own page, without its change; a (whose changes it holds) is not served it either.
+  pb::PullResponse for_c, for_b, for_a, for_c_again;
+  ASSERT_TRUE(Pull(*c_peer, 0, 20, &for_c).ok());
+  EXPECT_EQ(for_c.changes_size(), 9);
+  ASSERT_TRUE(Pull(*b_, 0, 20, &for_b).ok());
+  ASSERT_EQ(for_b.changes_size(), 8);
+  for (const pb::SyncChange& change : for_b.changes()) {
+    EXPECT_NE(change.source_instance(), b_->instance_id());
+  }
+  EXPECT_EQ(for_b.new_cursor().last_sequence(), 9u);
+  ASSERT_TRUE(Pull(*a_, 0, 20, &for_a).ok());
+  EXPECT_EQ(for_a.changes_size(), 1);  // only b's
+  EXPECT_EQ(pages.hits(), hits_before);
+  // The page c got is still exact: served again from what was kept.
+  ASSERT_TRUE(Pull(*c_peer, 0, 20, &for_c_again).ok());
+  EXPECT_EQ(pages.hits(), hits_before + 1);
+  EXPECT_EQ(for_c_again.SerializeAsString(), for_c.SerializeAsString());
 }
 
 TEST_F(HubTest, SubscribeFromACompactedCursorIsFailedPrecondition) {

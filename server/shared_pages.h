@@ -1,0 +1,114 @@
+// SharedPages: pages of the hub's change log as ChangeLog::ScanWire frames them, kept for
+// a while and served to every reader whose scan they answer byte for byte. Peers that
+// catch up together, and subscribers that wait at the head for the next commit, read the
+// same entries with the same limits: one scan then serves all of them, and each reply
+// refers to the same immutable bytes instead of a copy.
+//
+// Every scan of a peer leaves out that peer's own changes (exclude_origin). A page is
+// kept only when nothing was left out for that reason, so it is the page of every reader
+// with the same cursor, limits and other filters; it is served to a reader only when
+// none of the entries it read came from that reader (ScanResult::origins), and only while
+// it is exactly what a fresh scan would return: its entries were not compacted away, and
+// either it was cut short by its limits (the log is append-only: its content cannot
+// change) or the log has not grown since it was scanned. Otherwise the reader scans.
+//
+// Pages are kept only while more than one peer reads the log: within `max_age` of a read
+// by another reader than the one before (the first reader counts as another). A lone
+// peer paging through the log would only fill the cache with pages nobody else reads.
+//
+// Readers asking for a page whose scan is running wait for it (up to 10 s) rather than
+// scan the same entries again. Pages kept are capped by `max_bytes` (none when 0) and
+// dropped after `max_age`, oldest first; a page still being sent lives on in its replies.
+//
+// Errors are a fresh scan's (FAILED_PRECONDITION for a compacted cursor, INTERNAL for a
+// corrupt entry). Thread-safe; borrows `log`, which must outlive it.
+#ifndef PULSESYNC_SERVER_SHARED_PAGES_H_
+#define PULSESYNC_SERVER_SHARED_PAGES_H_
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "common/mutex.h"
+#include "storage/change_log.h"
+
+namespace pulse::server {
+
+// A page of log entries framed as field 1 of a reply (ChangeLog::ScanWire).
+struct SharedPage {
+  std::shared_ptr<const std::string> wire;  // never null; may be shared with other replies
+  storage::ScanResult result;
+};
+
+class SharedPages {
+ public:
+  // `before_scan`, for tests: called as each scan starts, outside the lock.
+  SharedPages(const storage::ChangeLog* log, std::size_t max_bytes,
+              absl::Duration max_age = absl::Seconds(10),
+              std::function<void()> before_scan = nullptr);
+  SharedPages(const SharedPages&) = delete;
+  SharedPages& operator=(const SharedPages&) = delete;
+
+  // The page `scan` reads: one kept that answers it exactly, or a fresh scan (kept for
+  // others when it may be shared).
+  absl::StatusOr<SharedPage> Read(const storage::ScanRequest& scan);
+
+  // For tests and metrics.
+  std::size_t held_bytes() const;
+  uint64_t hits() const;   // pages served from those kept
+  uint64_t scans() const;  // pages scanned
+  int waiting() const;     // readers waiting for a running scan
+
+ private:
+  struct Entry {
+    uint64_t generation = 0;
+    bool ready = false;  // false: its scan is running
+    SharedPage page;
+    uint64_t head_at_scan = 0;
+    absl::Time made;
+  };
+  // The scan without the reader's own exclusion: what pages are kept under.
+  static std::string KeyOf(const storage::ScanRequest& scan);
+  // The page holds what a fresh scan would return now (for any reader).
+  bool Current(const Entry& entry, const storage::ScanRequest& scan) const;
+  // Keeps `page` in the entry at `key` its scan claimed (as `generation`), making room
+  // within max_bytes_ by dropping the oldest pages kept.
+  void KeepLocked(const std::string& key, uint64_t generation, SharedPage page,
+                  uint64_t head_at_scan, absl::Time now) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Drops kept pages from the oldest on while `drop(entry)` says so (and no longer).
+  template <typename Drop>
+  void DropOldestLocked(Drop drop) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const storage::ChangeLog* const log_;
+  const std::size_t max_bytes_;
+  const absl::Duration max_age_;
+  const std::function<void()> before_scan_;
+
+  mutable Mutex mu_;
+  CondVar scanned_cv_;  // an entry's scan ended (ready, or dropped)
+  absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  // Kept pages, oldest first, as (key, generation); stale pairs are skipped.
+  std::deque<std::pair<std::string, uint64_t>> order_ ABSL_GUARDED_BY(mu_);
+  std::size_t held_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
+  int waiting_ ABSL_GUARDED_BY(mu_) = 0;
+  // The last reader (its exclude_origin), and when a reader other than the one before it
+  // last read: pages are kept while that was within max_age_.
+  std::optional<std::string> last_reader_ ABSL_GUARDED_BY(mu_);
+  absl::Time another_reader_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  std::atomic<uint64_t> hits_{0};
+  std::atomic<uint64_t> scans_{0};
+};
+
+}  // namespace pulse::server
+
+#endif  // PULSESYNC_SERVER_SHARED_PAGES_H_

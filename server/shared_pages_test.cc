@@ -1,0 +1,242 @@
+#include "server/shared_pages.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "gtest/gtest.h"
+#include "storage/ids.h"
+#include "storage/store.h"
+#include "tests/support/entities.h"
+#include "tests/support/temp_dir.h"
+
+namespace pulse::server {
+namespace {
+
+namespace pb = pulsedb::sync::v1;
+
+class SharedPagesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = *storage::Store::Open(dir_.Sub("hub"));
+    collective_ = store_->CreateCollective(testing::MakeCollective())->id;
+  }
+
+  // `n` more log entries, experiences created on the hub itself.
+  void Append(int n) {
+    for (int i = 0; i < n; ++i) {
+      ASSERT_TRUE(store_->CreateExperience(testing::MakeExperience(collective_)).ok());
+    }
+  }
+
+  // One experience pushed by `peer` (applied as a hub applies a push).
+  void AppendFrom(const std::string& peer, uint64_t origin_sequence) {
+    std::unique_ptr<storage::Store> other = *storage::Store::Open(dir_.Sub("peer"));
+    ASSERT_TRUE(other->ApplyRemoteChanges(store_->log().Scan({})->changes, {}).ok());
+    ASSERT_TRUE(other->CreateExperience(testing::MakeExperience(collective_)).ok());
+    storage::ScanRequest last;
+    last.after = other->log().Head() - 1;
+    std::vector<pb::SyncChange> change = other->log().Scan(last)->changes;
+    ASSERT_EQ(change.size(), 1u);
+    change[0].set_source_instance(peer);
+    change[0].set_sequence(origin_sequence);
+    storage::ApplyContext authority;
+    authority.mode = storage::ApplyMode::kAuthority;
+    absl::StatusOr<storage::ApplyReport> report = store_->ApplyRemoteChanges(change, authority);
+    ASSERT_TRUE(report.ok()) << report.status();
+    ASSERT_TRUE(report->failure.ok()) << report->failure;
+  }
+
+  // The page `reader` (a peer: its own changes left out) gets after `after`.
+  static storage::ScanRequest PageFor(const std::string& reader, uint64_t after,
+                                      std::size_t max_changes = 10) {
+    storage::ScanRequest scan;
+    scan.after = after;
+    scan.max_changes = max_changes;
+    scan.filter.exclude_origin = reader;
+    return scan;
+  }
+
+  std::string Fresh(const storage::ScanRequest& scan) {
+    std::string wire;
+    EXPECT_TRUE(store_->log().ScanWire(scan, &wire).ok());
+    return wire;
+  }
+
+  SharedPage Read(SharedPages& pages, const storage::ScanRequest& scan) {
+    absl::StatusOr<SharedPage> page = pages.Read(scan);
+    EXPECT_TRUE(page.ok()) << page.status();
+    return page.ok() ? *page : SharedPage{std::make_shared<const std::string>(), {}};
+  }
+
+  testing::TempDir dir_;
+  std::unique_ptr<storage::Store> store_;
+  std::string collective_;
+  const std::string peer_a_ = std::string(16, 'a');
+  const std::string peer_b_ = std::string(16, 'b');
+};
+
+TEST_F(SharedPagesTest, OneScanServesEveryPeerReadingTheSamePage) {
+  Append(24);  // 25 entries: pages of 10, 10, 5
+  SharedPages pages(&store_->log(), 64 << 20);
+  const SharedPage a = Read(pages, PageFor(peer_a_, 0));
+  const SharedPage b = Read(pages, PageFor(peer_b_, 0));
+  EXPECT_EQ(pages.scans(), 1u);
+  EXPECT_EQ(pages.hits(), 1u);
+  EXPECT_EQ(b.wire, a.wire);  // the same bytes, not a copy
+  EXPECT_EQ(*b.wire, Fresh(PageFor(peer_b_, 0)));
+  EXPECT_EQ(b.result.scanned_through, 10u);
+  EXPECT_TRUE(b.result.has_more);
+  EXPECT_EQ(b.result.appended, 10u);
+  EXPECT_EQ(b.result.wire_changes.size(), 10u);
+  EXPECT_EQ(pages.held_bytes(), a.wire->size());
+  // Other limits, another page.
+  const SharedPage other = Read(pages, PageFor(peer_b_, 0, 5));
+  EXPECT_EQ(pages.scans(), 2u);
+  EXPECT_EQ(*other.wire, Fresh(PageFor(peer_b_, 0, 5)));
+}
+
+TEST_F(SharedPagesTest, APeerNeverGetsAPageHoldingItsOwnChanges) {
+  Append(3);
+  AppendFrom(peer_b_, 1);  // entry 5 is B's
+  Append(3);
+  SharedPages pages(&store_->log(), 64 << 20);
+  // A's page holds B's change: kept, but B must not be served it.
+  const SharedPage a = Read(pages, PageFor(peer_a_, 0));
+  EXPECT_EQ(a.result.appended, 8u);
+  const SharedPage b = Read(pages, PageFor(peer_b_, 0));
+  EXPECT_EQ(pages.hits(), 0u);
+  EXPECT_EQ(b.result.appended, 7u);
+  EXPECT_EQ(*b.wire, Fresh(PageFor(peer_b_, 0)));
+  // B's page left B's change out: it is B's alone and is not kept for A either.
+  const SharedPage a_again = Read(pages, PageFor(peer_a_, 0));
+  EXPECT_EQ(pages.hits(), 1u);  // A's own page, still kept
+  EXPECT_EQ(a_again.wire, a.wire);
+  SharedPages fresh(&store_->log(), 64 << 20);
+  Read(fresh, PageFor(peer_b_, 0));
+  Read(fresh, PageFor(peer_a_, 0));
+  EXPECT_EQ(fresh.hits(), 0u);
+  EXPECT_EQ(fresh.held_bytes(), a.wire->size());  // A's, kept when A scanned it
+}
+
+TEST_F(SharedPagesTest, APageThatReachedTheHeadIsNotServedOnceTheLogGrew) {
+  Append(4);  // 5 entries: one short page
+  SharedPages pages(&store_->log(), 64 << 20);
+  const SharedPage first = Read(pages, PageFor(peer_a_, 0));
+  EXPECT_FALSE(first.result.has_more);
+  EXPECT_EQ(first.result.appended, 5u);
+  Read(pages, PageFor(peer_b_, 0));
+  EXPECT_EQ(pages.hits(), 1u);  // the log has not moved: the same page
+  Append(1);
+  const SharedPage grown = Read(pages, PageFor(peer_b_, 0));
+  EXPECT_EQ(pages.hits(), 1u);
+  EXPECT_EQ(grown.result.appended, 6u);
+  EXPECT_EQ(*grown.wire, Fresh(PageFor(peer_b_, 0)));
+  // A full page's content cannot change: it is served after the log grew.
+  Append(10);
+  const SharedPage full = Read(pages, PageFor(peer_a_, 0, 3));
+  Append(1);
+  EXPECT_EQ(Read(pages, PageFor(peer_b_, 0, 3)).wire, full.wire);
+}
+
+TEST_F(SharedPagesTest, ACompactedCursorGetsTheFreshScansError) {
+  Append(24);
+  SharedPages pages(&store_->log(), 64 << 20);
+  Read(pages, PageFor(peer_a_, 0));
+  ASSERT_TRUE(store_->log().CompactThrough(5).ok());
+  absl::StatusOr<SharedPage> refused = pages.Read(PageFor(peer_b_, 0));
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status(), store_->log().Scan(PageFor(peer_b_, 0)).status());
+  EXPECT_EQ(pages.hits(), 0u);
+}
+
+TEST_F(SharedPagesTest, KeepsNoMoreThanItsBudgetOldestDroppedFirst) {
+  Append(39);  // 40 entries: four full pages
+  const std::size_t page_bytes = Fresh(PageFor(peer_a_, 0)).size();
+  SharedPages pages(&store_->log(), 2 * page_bytes + page_bytes / 2);
+  for (uint64_t after : {0, 10, 20}) Read(pages, PageFor(peer_a_, after));
+  EXPECT_LE(pages.held_bytes(), 2 * page_bytes + page_bytes / 2);
+  EXPECT_GT(pages.held_bytes(), page_bytes);
+  Read(pages, PageFor(peer_b_, 20));  // kept
+  Read(pages, PageFor(peer_b_, 0));   // dropped first
+  EXPECT_EQ(pages.hits(), 1u);
+  EXPECT_EQ(pages.scans(), 4u);
+
+  SharedPages none(&store_->log(), 0);
+  Read(none, PageFor(peer_a_, 0));
+  Read(none, PageFor(peer_b_, 0));
+  EXPECT_EQ(none.hits(), 0u);
+  EXPECT_EQ(none.held_bytes(), 0u);
+}
+
+TEST_F(SharedPagesTest, AgedPagesAreDropped) {
+  Append(24);
+  SharedPages pages(&store_->log(), 64 << 20, absl::ZeroDuration());
+  Read(pages, PageFor(peer_a_, 0));
+  const absl::Time made = absl::Now();
+  while (absl::Now() == made) std::this_thread::yield();
+  Read(pages, PageFor(peer_b_, 0));
+  EXPECT_EQ(pages.hits(), 0u);
+  EXPECT_EQ(pages.scans(), 2u);
+}
+
+TEST_F(SharedPagesTest, ALoneReaderKeepsNoPages) {
+  Append(39);
+  const absl::Duration max_age = absl::Milliseconds(20);
+  SharedPages pages(&store_->log(), 64 << 20, max_age);
+  auto past_max_age = [&] {
+    const absl::Time from = absl::Now();
+    while (absl::Now() - from <= max_age) std::this_thread::yield();
+  };
+  Read(pages, PageFor(peer_a_, 0));  // the first reader: kept
+  EXPECT_GT(pages.held_bytes(), 0u);
+  past_max_age();
+  Read(pages, PageFor(peer_a_, 10));  // a alone ever since: not kept (and page 0 aged)
+  EXPECT_EQ(pages.held_bytes(), 0u);
+  Read(pages, PageFor(peer_a_, 20));
+  EXPECT_EQ(pages.held_bytes(), 0u);
+  // Another reader comes: pages are kept again, for both.
+  const SharedPage b = Read(pages, PageFor(peer_b_, 30));
+  EXPECT_EQ(pages.held_bytes(), b.wire->size());
+  EXPECT_EQ(Read(pages, PageFor(peer_a_, 30)).wire, b.wire);
+  EXPECT_EQ(pages.hits(), 1u);
+  EXPECT_EQ(pages.scans(), 4u);
+}
+
+// Peers catching up together ask for the same page at about the same time: those that
+// come while it is being scanned wait for that scan instead of scanning it again.
+TEST_F(SharedPagesTest, ReadersOfAPageBeingScannedWaitForThatScan) {
+  Append(24);
+  absl::Notification scanning, release;
+  std::atomic<int> scans{0};
+  SharedPages pages(&store_->log(), 64 << 20, absl::Seconds(10), [&] {
+    if (scans.fetch_add(1) == 0) {
+      scanning.Notify();
+      release.WaitForNotification();
+    }
+  });
+  constexpr int kReaders = 4;
+  std::vector<SharedPage> got(kReaders);
+  std::vector<std::thread> readers;
+  readers.emplace_back([&] { got[0] = Read(pages, PageFor(peer_a_, 0)); });
+  scanning.WaitForNotification();
+  for (int i = 1; i < kReaders; ++i) {
+    readers.emplace_back(
+        [&, i] { got[i] = Read(pages, PageFor(std::string(16, static_cast<char>('c' + i)), 0)); });
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  while (pages.waiting() < kReaders - 1 && absl::Now() < deadline) std::this_thread::yield();
+  EXPECT_EQ(pages.waiting(), kReaders - 1);
+  release.Notify();
+  for (std::thread& t : readers) t.join();
+  EXPECT_EQ(scans.load(), 1);
+  EXPECT_EQ(pages.hits(), static_cast<uint64_t>(kReaders - 1));
+  for (const SharedPage& page : got) EXPECT_EQ(page.wire, got[0].wire);
+}
+
+}  // namespace
+}  // namespace pulse::server
