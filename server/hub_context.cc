@@ -27,7 +27,10 @@ HubContext::HubContext(HubOptions options, std::unique_ptr<storage::Store> store
   for (int i = 0; i < push_gate_.slots(); ++i) {
     push_parsers_.push_back(std::make_unique<ReceivedPush>());
   }
-  pages_ = std::make_unique<SharedPages>(&store_->log(), options_.shared_pages_bytes);
+  SharedPages::Options shared;
+  shared.max_bytes = options_.shared_pages_bytes;
+  shared.together = options_.shared_pages_together;
+  pages_ = std::make_unique<SharedPages>(&store_->log(), std::move(shared));
   read_ahead_ = std::make_unique<PullReadAhead>(&store_->log(), pages_.get(), pool_.get(),
                                                 options_.pull_read_ahead_bytes);
   // One listener for all streams: a commit wakes each (cheaply: they schedule work).

@@ -57,6 +57,8 @@ struct HubOptions {
   // Memory for log pages kept to serve every peer that reads the same entries with the
   // same limits (shared_pages.h); 0 = each read scans its own page.
   std::size_t shared_pages_bytes = 64ull << 20;
+  // How close in time reads by two peers must come for pages to be kept (no flag).
+  absl::Duration shared_pages_together = absl::Milliseconds(100);
   // Bearer tokens and their collectives (authorizer.h); empty = no authentication.
   std::string auth_token_file;
   // TLS: the hub's certificate chain and private key (PEM files); both or neither. With a

@@ -18,7 +18,9 @@ class PullReadAheadTest : public ::testing::Test {
  protected:
   void SetUp() override {
     store_ = *storage::Store::Open(dir_.Sub("hub"));
-    pages_ = std::make_unique<SharedPages>(&store_->log(), /*max_bytes=*/0);  // never shared
+    SharedPages::Options never_shared;
+    never_shared.max_bytes = 0;
+    pages_ = std::make_unique<SharedPages>(&store_->log(), never_shared);
     Append(1);
   }
 

@@ -20,9 +20,8 @@ bool Lists(const std::vector<std::string>& origins, const std::string& origin) {
 
 }  // namespace
 
-SharedPages::SharedPages(const storage::ChangeLog* log, std::size_t max_bytes,
-                         absl::Duration max_age, std::function<void()> before_scan)
-    : log_(log), max_bytes_(max_bytes), max_age_(max_age), before_scan_(std::move(before_scan)) {}
+SharedPages::SharedPages(const storage::ChangeLog* log, Options options)
+    : log_(log), options_(std::move(options)) {}
 
 std::string SharedPages::KeyOf(const storage::ScanRequest& scan) {
   // Lengths first: no two different scans share a key.
@@ -46,17 +45,18 @@ absl::StatusOr<SharedPage> SharedPages::Read(const storage::ScanRequest& scan) {
   const std::string& excluded = scan.filter.exclude_origin;
   std::string key;
   uint64_t generation = 0;  // of the entry this reader scans for; 0: for itself alone
-  if (max_bytes_ != 0) {
+  if (options_.max_bytes != 0) {
     key = KeyOf(scan);
-    const absl::Time now = absl::Now();
+    const absl::Time now = Now();
     MutexLock lock(&mu_);
-    DropOldestLocked([&](const Entry& e) { return now - e.made > max_age_; });
+    DropOldestLocked([&](const Entry& e) { return now - e.made > options_.max_age; });
     if (last_reader_ != excluded) {
-      another_reader_at_ = now;
+      other_read_at_ = last_read_at_;
       last_reader_ = excluded;
     }
-    const bool shared_reading = now - another_reader_at_ <= max_age_;
-    const absl::Time deadline = now + kScanWait;
+    last_read_at_ = now;
+    const bool shared_reading = now - other_read_at_ <= options_.together;
+    const absl::Time deadline = absl::Now() + kScanWait;  // real time, whatever the clock
     auto it = entries_.find(key);
     while (it != entries_.end() && !it->second.ready) {
       ++waiting_;
@@ -84,7 +84,7 @@ absl::StatusOr<SharedPage> SharedPages::Read(const storage::ScanRequest& scan) {
     // its own page.
   }
   scans_.fetch_add(1, std::memory_order_relaxed);
-  if (before_scan_) before_scan_();
+  if (options_.before_scan) options_.before_scan();
   // The head before the scan: if the log grows meanwhile, a page that reached the end is
   // not served once the head has moved (it might be missing the new entries).
   const uint64_t head = log_->Head();
@@ -105,7 +105,7 @@ absl::StatusOr<SharedPage> SharedPages::Read(const storage::ScanRequest& scan) {
                              page.result.origins_listed &&
                              (excluded.empty() || !Lists(page.result.origins, excluded));
       if (shareable) {
-        KeepLocked(key, generation, page, head, absl::Now());
+        KeepLocked(key, generation, page, head, Now());
       } else {
         entries_.erase(it);
       }
@@ -118,11 +118,11 @@ absl::StatusOr<SharedPage> SharedPages::Read(const storage::ScanRequest& scan) {
 void SharedPages::KeepLocked(const std::string& key, uint64_t generation, SharedPage page,
                              uint64_t head_at_scan, absl::Time now) {
   const std::size_t size = page.wire->size();
-  if (size > max_bytes_) {
+  if (size > options_.max_bytes) {
     entries_.erase(key);
     return;
   }
-  DropOldestLocked([&](const Entry&) { return held_bytes_ + size > max_bytes_; });
+  DropOldestLocked([&](const Entry&) { return held_bytes_ + size > options_.max_bytes; });
   // Not ready, ours is never dropped; look it up again all the same.
   auto it = entries_.find(key);
   if (it == entries_.end() || it->second.generation != generation) return;

@@ -12,13 +12,13 @@
 // either it was cut short by its limits (the log is append-only: its content cannot
 // change) or the log has not grown since it was scanned. Otherwise the reader scans.
 //
-// Pages are kept only while more than one peer reads the log: within `max_age` of a read
-// by another reader than the one before (the first reader counts as another). A lone
-// peer paging through the log would only fill the cache with pages nobody else reads.
+// Pages are kept only while more than one peer reads the log: when another reader than
+// this one read within Options::together (100 ms). A lone peer paging through the log would only
+// fill the cache with pages nobody else reads (and cool the buffers it would reuse).
 //
 // Readers asking for a page whose scan is running wait for it (up to 10 s) rather than
-// scan the same entries again. Pages kept are capped by `max_bytes` (none when 0) and
-// dropped after `max_age`, oldest first; a page still being sent lives on in its replies.
+// scan the same entries again. Pages kept are capped by Options::max_bytes and dropped
+// after max_age, oldest first; a page still being sent lives on in its replies.
 //
 // Errors are a fresh scan's (FAILED_PRECONDITION for a compacted cursor, INTERNAL for a
 // corrupt entry). Thread-safe; borrows `log`, which must outlive it.
@@ -51,10 +51,17 @@ struct SharedPage {
 
 class SharedPages {
  public:
-  // `before_scan`, for tests: called as each scan starts, outside the lock.
-  SharedPages(const storage::ChangeLog* log, std::size_t max_bytes,
-              absl::Duration max_age = absl::Seconds(10),
-              std::function<void()> before_scan = nullptr);
+  struct Options {
+    // Bytes of pages kept at most (none when 0), and for how long.
+    std::size_t max_bytes = 64 << 20;
+    absl::Duration max_age = absl::Seconds(10);
+    // How close in time reads by two peers must come for pages to be kept.
+    absl::Duration together = absl::Milliseconds(100);
+    // For tests: the clock (absl::Now when empty), and a call as each scan starts.
+    std::function<absl::Time()> now;
+    std::function<void()> before_scan;
+  };
+  SharedPages(const storage::ChangeLog* log, Options options);
   SharedPages(const SharedPages&) = delete;
   SharedPages& operator=(const SharedPages&) = delete;
 
@@ -88,10 +95,10 @@ class SharedPages {
   template <typename Drop>
   void DropOldestLocked(Drop drop) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
+  absl::Time Now() const { return options_.now ? options_.now() : absl::Now(); }
+
   const storage::ChangeLog* const log_;
-  const std::size_t max_bytes_;
-  const absl::Duration max_age_;
-  const std::function<void()> before_scan_;
+  const Options options_;
 
   mutable Mutex mu_;
   CondVar scanned_cv_;  // an entry's scan ended (ready, or dropped)
@@ -101,10 +108,10 @@ class SharedPages {
   std::size_t held_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 1;
   int waiting_ ABSL_GUARDED_BY(mu_) = 0;
-  // The last reader (its exclude_origin), and when a reader other than the one before it
-  // last read: pages are kept while that was within max_age_.
+  // The last reader (its exclude_origin) and its last read; the last read of any other.
   std::optional<std::string> last_reader_ ABSL_GUARDED_BY(mu_);
-  absl::Time another_reader_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time last_read_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
+  absl::Time other_read_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   std::atomic<uint64_t> hits_{0};
   std::atomic<uint64_t> scans_{0};
 };

@@ -1,6 +1,7 @@
 #include "server/shared_pages.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -21,6 +22,8 @@ namespace pb = pulsedb::sync::v1;
 
 class SharedPagesTest : public ::testing::Test {
  protected:
+  static constexpr absl::Duration kTogether = absl::Milliseconds(100);
+
   void SetUp() override {
     store_ = *storage::Store::Open(dir_.Sub("hub"));
     collective_ = store_->CreateCollective(testing::MakeCollective())->id;
@@ -67,12 +70,35 @@ class SharedPagesTest : public ::testing::Test {
     return wire;
   }
 
+  // Two other peers read (an empty page, at the head): peers now read together, and
+  // pages are kept. Two scans.
+  void Together(SharedPages& pages) {
+    for (const std::string& peer : {std::string(16, 'x'), std::string(16, 'y')}) {
+      EXPECT_EQ(Read(pages, PageFor(peer, store_->log().Head())).result.appended, 0u);
+    }
+  }
+
   SharedPage Read(SharedPages& pages, const storage::ScanRequest& scan) {
     absl::StatusOr<SharedPage> page = pages.Read(scan);
     EXPECT_TRUE(page.ok()) << page.status();
     return page.ok() ? *page : SharedPage{std::make_shared<const std::string>(), {}};
   }
 
+  // Pages over this test's clock, which moves only when told to.
+  std::unique_ptr<SharedPages> Pages(std::size_t max_bytes,
+                                     absl::Duration max_age = absl::Seconds(10),
+                                     std::function<void()> before_scan = nullptr) {
+    SharedPages::Options options;
+    options.max_bytes = max_bytes;
+    options.max_age = max_age;
+    options.together = kTogether;
+    options.now = [this] { return absl::FromUnixNanos(now_nanos_.load()); };
+    options.before_scan = std::move(before_scan);
+    return std::make_unique<SharedPages>(&store_->log(), std::move(options));
+  }
+  void Advance(absl::Duration by) { now_nanos_ += absl::ToInt64Nanoseconds(by); }
+
+  std::atomic<int64_t> now_nanos_{1'800'000'000'000'000'000};
   testing::TempDir dir_;
   std::unique_ptr<storage::Store> store_;
   std::string collective_;
@@ -82,21 +108,22 @@ class SharedPagesTest : public ::testing::Test {
 
 TEST_F(SharedPagesTest, OneScanServesEveryPeerReadingTheSamePage) {
   Append(24);  // 25 entries: pages of 10, 10, 5
-  SharedPages pages(&store_->log(), 64 << 20);
-  const SharedPage a = Read(pages, PageFor(peer_a_, 0));
-  const SharedPage b = Read(pages, PageFor(peer_b_, 0));
-  EXPECT_EQ(pages.scans(), 1u);
-  EXPECT_EQ(pages.hits(), 1u);
+  std::unique_ptr<SharedPages> pages = Pages(64 << 20);
+  Together(*pages);
+  const SharedPage a = Read(*pages, PageFor(peer_a_, 0));
+  const SharedPage b = Read(*pages, PageFor(peer_b_, 0));
+  EXPECT_EQ(pages->scans(), 3u);
+  EXPECT_EQ(pages->hits(), 1u);
   EXPECT_EQ(b.wire, a.wire);  // the same bytes, not a copy
   EXPECT_EQ(*b.wire, Fresh(PageFor(peer_b_, 0)));
   EXPECT_EQ(b.result.scanned_through, 10u);
   EXPECT_TRUE(b.result.has_more);
   EXPECT_EQ(b.result.appended, 10u);
   EXPECT_EQ(b.result.wire_changes.size(), 10u);
-  EXPECT_EQ(pages.held_bytes(), a.wire->size());
+  EXPECT_EQ(pages->held_bytes(), a.wire->size());
   // Other limits, another page.
-  const SharedPage other = Read(pages, PageFor(peer_b_, 0, 5));
-  EXPECT_EQ(pages.scans(), 2u);
+  const SharedPage other = Read(*pages, PageFor(peer_b_, 0, 5));
+  EXPECT_EQ(pages->scans(), 4u);
   EXPECT_EQ(*other.wire, Fresh(PageFor(peer_b_, 0, 5)));
 }
 
@@ -104,107 +131,114 @@ TEST_F(SharedPagesTest, APeerNeverGetsAPageHoldingItsOwnChanges) {
   Append(3);
   AppendFrom(peer_b_, 1);  // entry 5 is B's
   Append(3);
-  SharedPages pages(&store_->log(), 64 << 20);
+  std::unique_ptr<SharedPages> pages = Pages(64 << 20);
+  Together(*pages);
   // A's page holds B's change: kept, but B must not be served it.
-  const SharedPage a = Read(pages, PageFor(peer_a_, 0));
+  const SharedPage a = Read(*pages, PageFor(peer_a_, 0));
   EXPECT_EQ(a.result.appended, 8u);
-  const SharedPage b = Read(pages, PageFor(peer_b_, 0));
-  EXPECT_EQ(pages.hits(), 0u);
+  const SharedPage b = Read(*pages, PageFor(peer_b_, 0));
+  EXPECT_EQ(pages->hits(), 0u);
   EXPECT_EQ(b.result.appended, 7u);
   EXPECT_EQ(*b.wire, Fresh(PageFor(peer_b_, 0)));
   // B's page left B's change out: it is B's alone and is not kept for A either.
-  const SharedPage a_again = Read(pages, PageFor(peer_a_, 0));
-  EXPECT_EQ(pages.hits(), 1u);  // A's own page, still kept
+  const SharedPage a_again = Read(*pages, PageFor(peer_a_, 0));
+  EXPECT_EQ(pages->hits(), 1u);  // A's own page, still kept
   EXPECT_EQ(a_again.wire, a.wire);
-  SharedPages fresh(&store_->log(), 64 << 20);
-  Read(fresh, PageFor(peer_b_, 0));
-  Read(fresh, PageFor(peer_a_, 0));
-  EXPECT_EQ(fresh.hits(), 0u);
-  EXPECT_EQ(fresh.held_bytes(), a.wire->size());  // A's, kept when A scanned it
+  std::unique_ptr<SharedPages> fresh = Pages(64 << 20);
+  Together(*fresh);
+  Read(*fresh, PageFor(peer_b_, 0));
+  Read(*fresh, PageFor(peer_a_, 0));
+  EXPECT_EQ(fresh->hits(), 0u);
+  EXPECT_EQ(fresh->held_bytes(), a.wire->size());  // A's, kept when A scanned it
 }
 
 TEST_F(SharedPagesTest, APageThatReachedTheHeadIsNotServedOnceTheLogGrew) {
   Append(4);  // 5 entries: one short page
-  SharedPages pages(&store_->log(), 64 << 20);
-  const SharedPage first = Read(pages, PageFor(peer_a_, 0));
+  std::unique_ptr<SharedPages> pages = Pages(64 << 20);
+  Together(*pages);
+  const SharedPage first = Read(*pages, PageFor(peer_a_, 0));
   EXPECT_FALSE(first.result.has_more);
   EXPECT_EQ(first.result.appended, 5u);
-  Read(pages, PageFor(peer_b_, 0));
-  EXPECT_EQ(pages.hits(), 1u);  // the log has not moved: the same page
+  Read(*pages, PageFor(peer_b_, 0));
+  EXPECT_EQ(pages->hits(), 1u);  // the log has not moved: the same page
   Append(1);
-  const SharedPage grown = Read(pages, PageFor(peer_b_, 0));
-  EXPECT_EQ(pages.hits(), 1u);
+  const SharedPage grown = Read(*pages, PageFor(peer_b_, 0));
+  EXPECT_EQ(pages->hits(), 1u);
   EXPECT_EQ(grown.result.appended, 6u);
   EXPECT_EQ(*grown.wire, Fresh(PageFor(peer_b_, 0)));
   // A full page's content cannot change: it is served after the log grew.
   Append(10);
-  const SharedPage full = Read(pages, PageFor(peer_a_, 0, 3));
+  const SharedPage full = Read(*pages, PageFor(peer_a_, 0, 3));
   Append(1);
-  EXPECT_EQ(Read(pages, PageFor(peer_b_, 0, 3)).wire, full.wire);
+  EXPECT_EQ(Read(*pages, PageFor(peer_b_, 0, 3)).wire, full.wire);
 }
 
 TEST_F(SharedPagesTest, ACompactedCursorGetsTheFreshScansError) {
   Append(24);
-  SharedPages pages(&store_->log(), 64 << 20);
-  Read(pages, PageFor(peer_a_, 0));
+  std::unique_ptr<SharedPages> pages = Pages(64 << 20);
+  Together(*pages);
+  Read(*pages, PageFor(peer_a_, 0));
   ASSERT_TRUE(store_->log().CompactThrough(5).ok());
-  absl::StatusOr<SharedPage> refused = pages.Read(PageFor(peer_b_, 0));
+  absl::StatusOr<SharedPage> refused = pages->Read(PageFor(peer_b_, 0));
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status(), store_->log().Scan(PageFor(peer_b_, 0)).status());
-  EXPECT_EQ(pages.hits(), 0u);
+  EXPECT_EQ(pages->hits(), 0u);
 }
 
 TEST_F(SharedPagesTest, KeepsNoMoreThanItsBudgetOldestDroppedFirst) {
   Append(39);  // 40 entries: four full pages
   const std::size_t page_bytes = Fresh(PageFor(peer_a_, 0)).size();
-  SharedPages pages(&store_->log(), 2 * page_bytes + page_bytes / 2);
-  for (uint64_t after : {0, 10, 20}) Read(pages, PageFor(peer_a_, after));
-  EXPECT_LE(pages.held_bytes(), 2 * page_bytes + page_bytes / 2);
-  EXPECT_GT(pages.held_bytes(), page_bytes);
-  Read(pages, PageFor(peer_b_, 20));  // kept
-  Read(pages, PageFor(peer_b_, 0));   // dropped first
-  EXPECT_EQ(pages.hits(), 1u);
-  EXPECT_EQ(pages.scans(), 4u);
+  std::unique_ptr<SharedPages> pages = Pages(2 * page_bytes + page_bytes / 2);
+  Together(*pages);
+  for (uint64_t after : {0, 10, 20}) Read(*pages, PageFor(peer_a_, after));
+  EXPECT_LE(pages->held_bytes(), 2 * page_bytes + page_bytes / 2);
+  EXPECT_GT(pages->held_bytes(), page_bytes);
+  Read(*pages, PageFor(peer_b_, 20));  // kept
+  Read(*pages, PageFor(peer_b_, 0));   // dropped first
+  EXPECT_EQ(pages->hits(), 1u);
+  EXPECT_EQ(pages->scans(), 6u);
 
-  SharedPages none(&store_->log(), 0);
-  Read(none, PageFor(peer_a_, 0));
-  Read(none, PageFor(peer_b_, 0));
-  EXPECT_EQ(none.hits(), 0u);
-  EXPECT_EQ(none.held_bytes(), 0u);
+  std::unique_ptr<SharedPages> none = Pages(0);
+  Together(*none);
+  Read(*none, PageFor(peer_a_, 0));
+  Read(*none, PageFor(peer_b_, 0));
+  EXPECT_EQ(none->hits(), 0u);
+  EXPECT_EQ(none->held_bytes(), 0u);
 }
 
 TEST_F(SharedPagesTest, AgedPagesAreDropped) {
   Append(24);
-  SharedPages pages(&store_->log(), 64 << 20, absl::ZeroDuration());
-  Read(pages, PageFor(peer_a_, 0));
-  const absl::Time made = absl::Now();
-  while (absl::Now() == made) std::this_thread::yield();
-  Read(pages, PageFor(peer_b_, 0));
-  EXPECT_EQ(pages.hits(), 0u);
-  EXPECT_EQ(pages.scans(), 2u);
+  std::unique_ptr<SharedPages> pages = Pages(64 << 20, absl::Seconds(10));
+  Together(*pages);
+  Read(*pages, PageFor(peer_a_, 0));
+  Advance(absl::Seconds(10));
+  Read(*pages, PageFor(peer_b_, 0));  // still kept at its age limit
+  EXPECT_EQ(pages->hits(), 1u);
+  Advance(absl::Milliseconds(1));
+  Read(*pages, PageFor(peer_a_, 0));  // past it: scanned again
+  EXPECT_EQ(pages->hits(), 1u);
+  EXPECT_EQ(pages->scans(), 4u);
 }
 
 TEST_F(SharedPagesTest, ALoneReaderKeepsNoPages) {
   Append(39);
-  const absl::Duration max_age = absl::Milliseconds(20);
-  SharedPages pages(&store_->log(), 64 << 20, max_age);
-  auto past_max_age = [&] {
-    const absl::Time from = absl::Now();
-    while (absl::Now() - from <= max_age) std::this_thread::yield();
-  };
-  Read(pages, PageFor(peer_a_, 0));  // the first reader: kept
-  EXPECT_GT(pages.held_bytes(), 0u);
-  past_max_age();
-  Read(pages, PageFor(peer_a_, 10));  // a alone ever since: not kept (and page 0 aged)
-  EXPECT_EQ(pages.held_bytes(), 0u);
-  Read(pages, PageFor(peer_a_, 20));
-  EXPECT_EQ(pages.held_bytes(), 0u);
+  std::unique_ptr<SharedPages> pages = Pages(64 << 20);
+  Read(*pages, PageFor(peer_a_, 0));  // the first reader: alone
+  EXPECT_EQ(pages->held_bytes(), 0u);
+  Together(*pages);
+  Advance(kTogether);
+  const SharedPage kept = Read(*pages, PageFor(peer_a_, 0));  // others read just now: kept
+  EXPECT_EQ(pages->held_bytes(), kept.wire->size());
+  Advance(absl::Milliseconds(1));
+  Read(*pages, PageFor(peer_a_, 10));  // a alone for longer: not kept
+  Read(*pages, PageFor(peer_a_, 20));
+  EXPECT_EQ(pages->held_bytes(), kept.wire->size());
   // Another reader comes: pages are kept again, for both.
-  const SharedPage b = Read(pages, PageFor(peer_b_, 30));
-  EXPECT_EQ(pages.held_bytes(), b.wire->size());
-  EXPECT_EQ(Read(pages, PageFor(peer_a_, 30)).wire, b.wire);
-  EXPECT_EQ(pages.hits(), 1u);
-  EXPECT_EQ(pages.scans(), 4u);
+  const SharedPage b = Read(*pages, PageFor(peer_b_, 30));
+  EXPECT_EQ(pages->held_bytes(), kept.wire->size() + b.wire->size());
+  EXPECT_EQ(Read(*pages, PageFor(peer_a_, 30)).wire, b.wire);
+  EXPECT_EQ(pages->hits(), 1u);
+  EXPECT_EQ(pages->scans(), 7u);
 }
 
 // Peers catching up together ask for the same page at about the same time: those that
@@ -213,8 +247,8 @@ TEST_F(SharedPagesTest, ReadersOfAPageBeingScannedWaitForThatScan) {
   Append(24);
   absl::Notification scanning, release;
   std::atomic<int> scans{0};
-  SharedPages pages(&store_->log(), 64 << 20, absl::Seconds(10), [&] {
-    if (scans.fetch_add(1) == 0) {
+  std::unique_ptr<SharedPages> pages = Pages(64 << 20, absl::Seconds(10), [&] {
+    if (scans.fetch_add(1) == 2) {  // the first after Together's two
       scanning.Notify();
       release.WaitForNotification();
     }
@@ -222,19 +256,20 @@ TEST_F(SharedPagesTest, ReadersOfAPageBeingScannedWaitForThatScan) {
   constexpr int kReaders = 4;
   std::vector<SharedPage> got(kReaders);
   std::vector<std::thread> readers;
-  readers.emplace_back([&] { got[0] = Read(pages, PageFor(peer_a_, 0)); });
+  Together(*pages);
+  readers.emplace_back([&] { got[0] = Read(*pages, PageFor(peer_a_, 0)); });
   scanning.WaitForNotification();
   for (int i = 1; i < kReaders; ++i) {
     readers.emplace_back(
-        [&, i] { got[i] = Read(pages, PageFor(std::string(16, static_cast<char>('c' + i)), 0)); });
+        [&, i] { got[i] = Read(*pages, PageFor(std::string(16, static_cast<char>('c' + i)), 0)); });
   }
   const absl::Time deadline = absl::Now() + absl::Seconds(30);
-  while (pages.waiting() < kReaders - 1 && absl::Now() < deadline) std::this_thread::yield();
-  EXPECT_EQ(pages.waiting(), kReaders - 1);
+  while (pages->waiting() < kReaders - 1 && absl::Now() < deadline) std::this_thread::yield();
+  EXPECT_EQ(pages->waiting(), kReaders - 1);
   release.Notify();
   for (std::thread& t : readers) t.join();
-  EXPECT_EQ(scans.load(), 1);
-  EXPECT_EQ(pages.hits(), static_cast<uint64_t>(kReaders - 1));
+  EXPECT_EQ(scans.load(), 3);
+  EXPECT_EQ(pages->hits(), static_cast<uint64_t>(kReaders - 1));
   for (const SharedPage& page : got) EXPECT_EQ(page.wire, got[0].wire);
 }
 
