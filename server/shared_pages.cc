@@ -13,6 +13,9 @@ namespace {
 
 // A reader waits this long at most for another's scan of its page, then scans itself.
 constexpr absl::Duration kScanWait = absl::Seconds(10);
+// A page kept may waste this much of its buffer (beyond its own size) before it is copied
+// into one of its size.
+constexpr std::size_t kFitSlack = 64 << 10;
 
 bool Lists(const std::vector<std::string>& origins, const std::string& origin) {
   return std::find(origins.begin(), origins.end(), origin) != origins.end();
@@ -75,7 +78,7 @@ absl::StatusOr<SharedPage> SharedPages::Read(const storage::ScanRequest& scan) {
       // Nobody holds or scans this page, or what is held is stale: scan it, to keep for
       // all if it may be shared. (A page held that has some of this reader's own changes
       // is left to the others.)
-      if (it != entries_.end()) held_bytes_ -= it->second.page.wire->size();
+      if (it != entries_.end()) held_bytes_ -= it->second.page.wire->capacity();
       Entry& entry = entries_[key];
       entry = Entry();
       entry.generation = generation = next_generation_++;
@@ -90,8 +93,19 @@ absl::StatusOr<SharedPage> SharedPages::Read(const storage::ScanRequest& scan) {
   const uint64_t head = log_->Head();
   std::unique_ptr<std::string> buffer = WireBufferPool::Shared().Take();
   absl::StatusOr<storage::ScanResult> result = log_->ScanWire(scan, buffer.get());
+  // Shared only when it is every reader's page: nothing left out as this reader's own.
+  const bool shareable = generation != 0 && result.ok() && result->appended > 0 &&
+                         result->origins_listed &&
+                         (excluded.empty() || !Lists(result->origins, excluded));
   SharedPage page;
   if (result.ok()) {
+    // A buffer reserved for a full page (or reused from one) that holds a few changes is
+    // not kept as it is: the page is kept in a buffer of its size.
+    if (shareable && buffer->capacity() > 2 * buffer->size() + kFitSlack) {
+      auto fitted = std::make_unique<std::string>(*buffer);
+      WireBufferPool::Shared().Give(std::move(buffer));
+      buffer = std::move(fitted);
+    }
     page.wire = WireBufferPool::Shared().Share(std::move(buffer));
     page.result = std::move(*result);
   }
@@ -100,10 +114,6 @@ absl::StatusOr<SharedPage> SharedPages::Read(const storage::ScanRequest& scan) {
     scanned_cv_.SignalAll();
     auto it = entries_.find(key);
     if (it != entries_.end() && it->second.generation == generation) {
-      // Shared only when it is every reader's page: nothing left out as this reader's own.
-      const bool shareable = result.ok() && page.result.appended > 0 &&
-                             page.result.origins_listed &&
-                             (excluded.empty() || !Lists(page.result.origins, excluded));
       if (shareable) {
         KeepLocked(key, generation, page, head, Now());
       } else {
@@ -117,7 +127,7 @@ absl::StatusOr<SharedPage> SharedPages::Read(const storage::ScanRequest& scan) {
 
 void SharedPages::KeepLocked(const std::string& key, uint64_t generation, SharedPage page,
                              uint64_t head_at_scan, absl::Time now) {
-  const std::size_t size = page.wire->size();
+  const std::size_t size = page.wire->capacity();  // what it holds on to
   if (size > options_.max_bytes) {
     entries_.erase(key);
     return;
@@ -143,7 +153,7 @@ void SharedPages::DropOldestLocked(Drop drop) {
         it != entries_.end() && it->second.generation == generation && it->second.ready;
     if (kept) {
       if (!drop(it->second)) return;
-      held_bytes_ -= it->second.page.wire->size();
+      held_bytes_ -= it->second.page.wire->capacity();
       entries_.erase(it);
     }
     order_.pop_front();

@@ -17,8 +17,10 @@
 // fill the cache with pages nobody else reads (and cool the buffers it would reuse).
 //
 // Readers asking for a page whose scan is running wait for it (up to 10 s) rather than
-// scan the same entries again. Pages kept are capped by Options::max_bytes and dropped
-// after max_age, oldest first; a page still being sent lives on in its replies.
+// scan the same entries again. Pages kept are capped by Options::max_bytes (counting what
+// their buffers hold on to; a page far smaller than its buffer is kept in a copy of its
+// size) and dropped after max_age, oldest first; a page still being sent lives on in its
+// replies.
 //
 // Errors are a fresh scan's (FAILED_PRECONDITION for a compacted cursor, INTERNAL for a
 // corrupt entry). Thread-safe; borrows `log`, which must outlive it.
@@ -70,10 +72,10 @@ class SharedPages {
   absl::StatusOr<SharedPage> Read(const storage::ScanRequest& scan);
 
   // For tests and metrics.
-  std::size_t held_bytes() const;
-  uint64_t hits() const;   // pages served from those kept
-  uint64_t scans() const;  // pages scanned
-  int waiting() const;     // readers waiting for a running scan
+  std::size_t held_bytes() const;  // the capacity of the buffers of pages kept
+  uint64_t hits() const;           // pages served from those kept
+  uint64_t scans() const;          // pages scanned
+  int waiting() const;             // readers waiting for a running scan
 
  private:
   struct Entry {

@@ -1,5 +1,6 @@
 #include "server/shared_pages.h"
 
+#include <algorithm>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -10,6 +11,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "gtest/gtest.h"
+#include "server/wire_buffer_pool.h"
 #include "storage/ids.h"
 #include "storage/store.h"
 #include "tests/support/entities.h"
@@ -120,7 +122,7 @@ TEST_F(SharedPagesTest, OneScanServesEveryPeerReadingTheSamePage) {
   EXPECT_TRUE(b.result.has_more);
   EXPECT_EQ(b.result.appended, 10u);
   EXPECT_EQ(b.result.wire_changes.size(), 10u);
-  EXPECT_EQ(pages->held_bytes(), a.wire->size());
+  EXPECT_EQ(pages->held_bytes(), a.wire->capacity());
   // Other limits, another page.
   const SharedPage other = Read(*pages, PageFor(peer_b_, 0, 5));
   EXPECT_EQ(pages->scans(), 4u);
@@ -149,7 +151,7 @@ TEST_F(SharedPagesTest, APeerNeverGetsAPageHoldingItsOwnChanges) {
   Read(*fresh, PageFor(peer_b_, 0));
   Read(*fresh, PageFor(peer_a_, 0));
   EXPECT_EQ(fresh->hits(), 0u);
-  EXPECT_EQ(fresh->held_bytes(), a.wire->size());  // A's, kept when A scanned it
+  EXPECT_EQ(fresh->held_bytes(), a.wire->capacity());  // A's, kept when A scanned it
 }
 
 TEST_F(SharedPagesTest, APageThatReachedTheHeadIsNotServedOnceTheLogGrew) {
@@ -186,8 +188,15 @@ TEST_F(SharedPagesTest, ACompactedCursorGetsTheFreshScansError) {
 }
 
 TEST_F(SharedPagesTest, KeepsNoMoreThanItsBudgetOldestDroppedFirst) {
-  Append(39);  // 40 entries: four full pages
-  const std::size_t page_bytes = Fresh(PageFor(peer_a_, 0)).size();
+  Append(39);                  // 40 entries: four full pages
+  std::size_t page_bytes = 0;  // what the largest page's buffer holds on to
+  {
+    std::unique_ptr<SharedPages> probe = Pages(64 << 20);
+    Together(*probe);
+    for (uint64_t after : {0, 10, 20}) {
+      page_bytes = std::max(page_bytes, Read(*probe, PageFor(peer_a_, after)).wire->capacity());
+    }
+  }
   std::unique_ptr<SharedPages> pages = Pages(2 * page_bytes + page_bytes / 2);
   Together(*pages);
   for (uint64_t after : {0, 10, 20}) Read(*pages, PageFor(peer_a_, after));
@@ -204,6 +213,22 @@ TEST_F(SharedPagesTest, KeepsNoMoreThanItsBudgetOldestDroppedFirst) {
   Read(*none, PageFor(peer_b_, 0));
   EXPECT_EQ(none->hits(), 0u);
   EXPECT_EQ(none->held_bytes(), 0u);
+}
+
+// A live page (a commit's few changes, read by every subscriber at the head) is built in
+// a buffer reserved for a full page or reused from one: it is kept in one of its size.
+TEST_F(SharedPagesTest, ASmallPageInABigBufferIsKeptInOneOfItsSize) {
+  Append(2);
+  auto big = std::make_unique<std::string>();
+  big->reserve(1 << 20);
+  WireBufferPool::Shared().Give(std::move(big));  // the next page's buffer
+  std::unique_ptr<SharedPages> pages = Pages(64 << 20);
+  Together(*pages);
+  const SharedPage kept = Read(*pages, PageFor(peer_a_, 0));
+  EXPECT_EQ(kept.result.appended, 3u);
+  EXPECT_EQ(*kept.wire, Fresh(PageFor(peer_a_, 0)));
+  EXPECT_LT(kept.wire->capacity(), 64u << 10);
+  EXPECT_EQ(pages->held_bytes(), kept.wire->capacity());
 }
 
 TEST_F(SharedPagesTest, AgedPagesAreDropped) {
@@ -228,14 +253,14 @@ TEST_F(SharedPagesTest, ALoneReaderKeepsNoPages) {
   Together(*pages);
   Advance(kTogether);
   const SharedPage kept = Read(*pages, PageFor(peer_a_, 0));  // others read just now: kept
-  EXPECT_EQ(pages->held_bytes(), kept.wire->size());
+  EXPECT_EQ(pages->held_bytes(), kept.wire->capacity());
   Advance(absl::Milliseconds(1));
   Read(*pages, PageFor(peer_a_, 10));  // a alone for longer: not kept
   Read(*pages, PageFor(peer_a_, 20));
-  EXPECT_EQ(pages->held_bytes(), kept.wire->size());
+  EXPECT_EQ(pages->held_bytes(), kept.wire->capacity());
   // Another reader comes: pages are kept again, for both.
   const SharedPage b = Read(*pages, PageFor(peer_b_, 30));
-  EXPECT_EQ(pages->held_bytes(), kept.wire->size() + b.wire->size());
+  EXPECT_EQ(pages->held_bytes(), kept.wire->capacity() + b.wire->capacity());
   EXPECT_EQ(Read(*pages, PageFor(peer_a_, 30)).wire, b.wire);
   EXPECT_EQ(pages->hits(), 1u);
   EXPECT_EQ(pages->scans(), 7u);
