@@ -425,6 +425,51 @@ TEST_F(HubTest, ManySubscribersAtOnce) {
   for (auto& reader : readers) reader->Finish();
 }
 
+// A commit wakes every subscriber at the head; they all read the same new entries, and
+// the hub scans them once (shared_pages.h).
+TEST_F(HubTest, ACommitWakesEverySubscriberAtTheHeadForOneScan) {
+  StopHub();
+  hub_options().shared_pages_together = absl::Minutes(1);  // however slow this machine
+  StartHub();
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  constexpr int kSubscribers = 8;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<std::unique_ptr<grpc::ClientReader<pb::SubscribeEvent>>> readers;
+  for (int i = 0; i < kSubscribers; ++i) {
+    pb::HandshakeRequest hello;
+    hello.set_instance_id(storage::NewUuidV7());
+    hello.set_protocol_version(1);
+    pb::HandshakeResponse welcome;
+    ASSERT_TRUE(stub().Handshake(Deadline().get(), hello, &welcome).ok());
+    pb::SubscribeRequest request;
+    request.set_source_instance(hello.instance_id());
+    request.mutable_cursor()->set_last_sequence(1);  // at the head
+    request.set_heartbeat_interval_ms(600000);       // no heartbeat scans meanwhile
+    contexts.push_back(Deadline());
+    readers.push_back(stub().Subscribe(contexts.back().get(), request));
+    pb::SubscribeEvent first;  // says the stream is live
+    ASSERT_TRUE(readers.back()->Read(&first));
+    ASSERT_EQ(first.changes_size(), 0);
+  }
+  const server::SharedPages& pages = hub().context().pages();
+  const uint64_t scans_before = pages.scans();
+  const uint64_t hits_before = pages.hits();
+  const std::string e = a_->CreateExperience(MakeExperience(c))->id;
+  ASSERT_TRUE(PushOwn(*a_, 1, &pushed).ok());
+  for (auto& reader : readers) {
+    pb::SubscribeEvent event;
+    ASSERT_TRUE(reader->Read(&event));
+    ASSERT_EQ(event.changes_size(), 1);
+    EXPECT_EQ(event.changes(0).payload().experience_created().id(), e);
+  }
+  EXPECT_EQ(pages.scans() - scans_before, 1u);
+  EXPECT_EQ(pages.hits() - hits_before, static_cast<uint64_t>(kSubscribers - 1));
+  for (auto& context : contexts) context->TryCancel();
+  for (auto& reader : readers) reader->Finish();
+}
+
 // Found by the chaos test under ASan: a peer restarted after an event was delivered but
 // before it was applied; the hub had counted the delivery as acknowledged, compacted past
 // it (tombstones included), and the peer could never learn of a delete in it.
