@@ -20,13 +20,20 @@ namespace {
 constexpr int kConnections = 16;
 constexpr absl::Duration kIdleWindow = absl::Seconds(10);
 
-// Counts streams that got their first event, and streams that ended.
+// Counts streams that got their first event, events that carried changes, and streams
+// that ended.
 class Tally {
  public:
   void Started() { Bump(&started_); }
+  void Delivered() { Bump(&delivered_); }
   void Ended() { Bump(&ended_); }
   bool WaitStarted(int n, absl::Duration timeout) { return Wait(&started_, n, timeout); }
+  bool WaitDelivered(int n, absl::Duration timeout) { return Wait(&delivered_, n, timeout); }
   bool WaitEnded(int n, absl::Duration timeout) { return Wait(&ended_, n, timeout); }
+  int delivered() {
+    MutexLock lock(&mu_);
+    return delivered_;
+  }
 
  private:
   void Bump(int* counter) {
@@ -45,6 +52,7 @@ class Tally {
   Mutex mu_;
   CondVar cv_;
   int started_ = 0;
+  int delivered_ = 0;
   int ended_ = 0;
 };
 
@@ -66,6 +74,7 @@ class IdleSubscriber final : public grpc::ClientReadReactor<pb::SubscribeEvent> 
       started_ = true;
       tally_->Started();
     }
+    if (event_.changes_size() > 0) tally_->Delivered();
     StartRead(&event_);
   }
   void OnDone(const grpc::Status&) override { tally_->Ended(); }
@@ -98,6 +107,20 @@ absl::StatusOr<HubSample> SampleIdle(HubProcess& hub) {
   return sample;
 }
 
+// Pushes experience number `n` (from 1 on) as the loader, after the collectives it created.
+absl::Status PushOne(pb::SyncService::Stub& stub, const Workload& workload, uint64_t n) {
+  const std::string loader = Workload::ActorId(100);
+  const pb::PushRequest request =
+      workload.PushBatch(loader, workload.collectives().size() + n, n, 1);
+  pb::PushResponse response;
+  if (absl::Status s = FromGrpc(stub.Push(CallContext().get(), request, &response), "push");
+      !s.ok()) {
+    return s;
+  }
+  if (response.accepted() != 1) return absl::InternalError("the fan-out push was not accepted");
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ReportIdleSubscribers(const BenchContext& context, Report& report) {
@@ -122,6 +145,7 @@ absl::Status ReportIdleSubscribers(const BenchContext& context, Report& report) 
       absl::StrCat(empty->stats.threads, " threads, CPU ", FormatValue(empty->cpu_percent), "%"));
 
   Tally tally;
+  uint64_t fanned_out = 0;  // changes pushed to every subscriber so far
   std::vector<std::unique_ptr<IdleSubscriber>> subscribers;
   // Every stream ends before its reactor goes, whatever path leaves this function.
   absl::Cleanup end_streams = [&] {
@@ -150,7 +174,7 @@ absl::Status ReportIdleSubscribers(const BenchContext& context, Report& report) 
     }
     for (int i = first; i < target; ++i) {
       subscribers.push_back(std::make_unique<IdleSubscriber>(
-          stubs[i % kConnections].get(), Workload::ActorId(100000 + i), head, &tally));
+          stubs[i % kConnections].get(), Workload::ActorId(100000 + i), head + fanned_out, &tally));
     }
     if (!tally.WaitStarted(target, absl::Minutes(5))) {
       return absl::DeadlineExceededError("not every subscriber got its first event");
@@ -166,6 +190,24 @@ absl::Status ReportIdleSubscribers(const BenchContext& context, Report& report) 
                "threads");
     report.Add(absl::StrCat("idle hub, ", target, " subscribers: CPU"), sample->cpu_percent,
                "% of one core", "heartbeats every 5 s");
+
+    // Fan-out: one change pushed while every subscriber waits at the head.
+    absl::StatusOr<ProcessStats> before = (*hub)->Stats();
+    if (!before.ok()) return before.status();
+    const int delivered_before = tally.delivered();
+    const absl::Time pushed_at = absl::Now();
+    if (absl::Status s = PushOne(*stubs[0], context.workload, ++fanned_out); !s.ok()) return s;
+    if (!tally.WaitDelivered(delivered_before + target, absl::Minutes(2))) {
+      return absl::DeadlineExceededError("a pushed change did not reach every subscriber");
+    }
+    const absl::Duration fan_out = absl::Now() - pushed_at;
+    absl::StatusOr<ProcessStats> after = (*hub)->Stats();
+    if (!after.ok()) return after.status();
+    report.Add(absl::StrCat("one change pushed to ", target, " subscribers: all have it"),
+               absl::ToDoubleMilliseconds(fan_out), "ms",
+               absl::StrCat("hub CPU ",
+                            FormatValue((after->cpu_seconds - before->cpu_seconds) * 1e6 / target),
+                            " us per subscriber (push included)"));
   }
   return absl::OkStatus();
 }
