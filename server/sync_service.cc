@@ -16,7 +16,6 @@
 #include "server/snapshot_stream.h"
 #include "server/status_mapping.h"
 #include "server/subscribe_stream.h"
-#include "server/wire_buffer_pool.h"
 #include "server/wire_bytes.h"
 #include "server/work_gate.h"
 #include "storage/ids.h"

@@ -32,17 +32,6 @@ grpc::Slice SharingSlice(std::shared_ptr<const std::string> bytes) {
 
 }  // namespace
 
-grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> bytes) {
-  grpc::Slice slice = OwningSlice(std::move(bytes));
-  return grpc::ByteBuffer(&slice, 1);
-}
-
-grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> head,
-                                  std::unique_ptr<std::string> body) {
-  grpc::Slice slices[] = {OwningSlice(std::move(head)), OwningSlice(std::move(body))};
-  return grpc::ByteBuffer(slices, 2);
-}
-
 grpc::ByteBuffer SharedByteBuffer(std::unique_ptr<std::string> front,
                                   std::shared_ptr<const std::string> shared,
                                   std::unique_ptr<std::string> back) {

@@ -14,19 +14,12 @@
 
 namespace pulse::server {
 
-// A ByteBuffer over `bytes`, which it owns: given back to WireBufferPool::Shared() (or
-// freed) when gRPC is done with the buffer.
-grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> bytes);
-
-// A ByteBuffer of `head` then `body`, both owned as above: a message whose leading
-// fields are framed after its bulk (a page's cursor, known once its changes are scanned)
-// still goes out with those fields first, without moving the bulk.
-grpc::ByteBuffer OwningByteBuffer(std::unique_ptr<std::string> head,
-                                  std::unique_ptr<std::string> body);
-
-// A ByteBuffer of `front`, `shared` then `back`, sending `shared` (a page several replies
-// serve, see shared_pages.h) without a copy: it is held until gRPC is done. A null or
-// empty part is left out.
+// A ByteBuffer of `front`, `shared` then `back`, without a copy: `front` and `back`, owned,
+// are given back to WireBufferPool::Shared() (or freed) when gRPC is done with them, and
+// `shared` (a page several replies may serve, see shared_pages.h) is held until then. A
+// message whose leading fields are framed after its bulk (a page's cursor, known once its
+// changes are scanned) still goes out with those fields first. A null or empty part is
+// left out.
 grpc::ByteBuffer SharedByteBuffer(std::unique_ptr<std::string> front,
                                   std::shared_ptr<const std::string> shared,
                                   std::unique_ptr<std::string> back);
