@@ -180,6 +180,10 @@ TEST_F(MetricsTest, AfterKnownPushesAndPullsTheScrapeShowsExactlyThoseNumbers) {
   EXPECT_GE(s["pulse_rocksdb_pending_compaction_bytes"], 0);
   EXPECT_GT(s["pulse_process_resident_memory_bytes"], 1 << 20);
   EXPECT_GT(s["pulse_process_threads"], 2);
+  // Three Pulls' pages, and maybe b's first page's read-ahead; none the same page.
+  EXPECT_GE(s["pulse_log_pages_total{how=\"scanned\"}"], 3);
+  EXPECT_LE(s["pulse_log_pages_total{how=\"scanned\"}"], 4);
+  EXPECT_EQ(s["pulse_log_pages_total{how=\"shared\"}"], 0);
 
   // Compaction by the slowest peer (b at 3) removes 1..3.
   ASSERT_EQ(*hub().CompactNow(), 3u);
@@ -187,6 +191,31 @@ TEST_F(MetricsTest, AfterKnownPushesAndPullsTheScrapeShowsExactlyThoseNumbers) {
   EXPECT_EQ(after["pulse_compaction_runs_total"], 1);
   EXPECT_EQ(after["pulse_compaction_removed_entries_total"], 3);
   EXPECT_EQ(after["pulse_wal_oldest_retained_sequence"], 4);
+}
+
+TEST_F(MetricsTest, APageTwoPeersReadIsScannedOnceAndCountedShared) {
+  StopHub();
+  hub_options().shared_pages_together = absl::Minutes(1);  // however slow this machine
+  StartHub();
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  for (int i = 0; i < 2; ++i) ASSERT_TRUE(a_->CreateExperience(MakeExperience(c)).ok());
+  pb::PushResponse pushed;
+  ASSERT_TRUE(PushOwn(*a_, 0, &pushed).ok());
+  auto third = NewPeerStore("third");
+  ASSERT_TRUE(Handshake(*third).ok());
+  pb::PullResponse page;
+  ASSERT_TRUE(Pull(*a_, 3, 10, &page).ok());  // another peer reads too: pages are kept
+  const Scrape before = ScrapeNow();
+  ASSERT_TRUE(Pull(*b_, 0, 10, &page).ok());
+  ASSERT_EQ(page.changes_size(), 3);
+  ASSERT_TRUE(Pull(*third, 0, 10, &page).ok());
+  ASSERT_EQ(page.changes_size(), 3);
+  const Scrape after = ScrapeNow();
+  const std::string scanned = "pulse_log_pages_total{how=\"scanned\"}";
+  const std::string shared = "pulse_log_pages_total{how=\"shared\"}";
+  EXPECT_EQ(after[scanned] - before[scanned], 1);
+  EXPECT_EQ(after[shared] - before[shared], 1);
+  EXPECT_GT(after["pulse_shared_pages_bytes"], 0);
 }
 
 TEST_F(MetricsTest, TheSameNumbersAsSyncAdminStatus) {
