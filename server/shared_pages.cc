@@ -37,6 +37,10 @@ std::string SharedPages::KeyOf(const storage::ScanRequest& scan) {
   return key;
 }
 
+std::size_t SharedPages::Charge(const storage::ScanRequest& scan, const std::string& wire) {
+  return wire.capacity() + KeyOf(scan).size();
+}
+
 bool SharedPages::Current(const Entry& entry, const storage::ScanRequest& scan) const {
   // Entries after the cursor were compacted away: a fresh scan refuses it precisely.
   if (scan.after + 1 < log_->OldestRetained()) return false;
@@ -78,7 +82,7 @@ absl::StatusOr<SharedPage> SharedPages::Read(const storage::ScanRequest& scan) {
       // Nobody holds or scans this page, or what is held is stale: scan it, to keep for
       // all if it may be shared. (A page held that has some of this reader's own changes
       // is left to the others.)
-      if (it != entries_.end()) held_bytes_ -= it->second.page.wire->capacity();
+      if (it != entries_.end()) held_bytes_ -= it->second.charge;
       Entry& entry = entries_[key];
       entry = Entry();
       entry.generation = generation = next_generation_++;
@@ -127,7 +131,7 @@ absl::StatusOr<SharedPage> SharedPages::Read(const storage::ScanRequest& scan) {
 
 void SharedPages::KeepLocked(const std::string& key, uint64_t generation, SharedPage page,
                              uint64_t head_at_scan, absl::Time now) {
-  const std::size_t size = page.wire->capacity();  // what it holds on to
+  const std::size_t size = page.wire->capacity() + key.size();  // Charge(scan, *page.wire)
   if (size > options_.max_bytes) {
     entries_.erase(key);
     return;
@@ -140,6 +144,7 @@ void SharedPages::KeepLocked(const std::string& key, uint64_t generation, Shared
   it->second.head_at_scan = head_at_scan;
   it->second.made = now;
   it->second.ready = true;
+  it->second.charge = size;
   held_bytes_ += size;
   order_.emplace_back(key, generation);
 }
@@ -153,7 +158,7 @@ void SharedPages::DropOldestLocked(Drop drop) {
         it != entries_.end() && it->second.generation == generation && it->second.ready;
     if (kept) {
       if (!drop(it->second)) return;
-      held_bytes_ -= it->second.page.wire->capacity();
+      held_bytes_ -= it->second.charge;
       entries_.erase(it);
     }
     order_.pop_front();

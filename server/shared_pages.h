@@ -18,9 +18,9 @@
 //
 // Readers asking for a page whose scan is running wait for it (up to 10 s) rather than
 // scan the same entries again. Pages kept are capped by Options::max_bytes (counting what
-// their buffers hold on to; a page far smaller than its buffer is kept in a copy of its
-// size) and dropped after max_age, oldest first; a page still being sent lives on in its
-// replies.
+// their buffers hold on to, and their keys; a page far smaller than its buffer is kept in
+// a copy of its size) and dropped after max_age, oldest first; a page still being sent lives on in
+// its replies.
 //
 // Errors are a fresh scan's (FAILED_PRECONDITION for a compacted cursor, INTERNAL for a
 // corrupt entry). Thread-safe; borrows `log`, which must outlive it.
@@ -72,10 +72,14 @@ class SharedPages {
   absl::StatusOr<SharedPage> Read(const storage::ScanRequest& scan);
 
   // For tests and metrics.
-  std::size_t held_bytes() const;  // the capacity of the buffers of pages kept
-  uint64_t hits() const;           // pages served from those kept
-  uint64_t scans() const;          // pages scanned
-  int waiting() const;             // readers waiting for a running scan
+  // What the pages kept hold on to: the sum of their Charge.
+  std::size_t held_bytes() const;
+  // What a page `wire` kept for `scan` counts against max_bytes: its buffer's capacity
+  // and its key (the scan's filters, which a peer chooses).
+  static std::size_t Charge(const storage::ScanRequest& scan, const std::string& wire);
+  uint64_t hits() const;   // pages served from those kept
+  uint64_t scans() const;  // pages scanned
+  int waiting() const;     // readers waiting for a running scan
 
  private:
   struct Entry {
@@ -84,6 +88,7 @@ class SharedPages {
     SharedPage page;
     uint64_t head_at_scan = 0;
     absl::Time made;
+    std::size_t charge = 0;  // counted in held_bytes_ while ready
   };
   // The scan without the reader's own exclusion: what pages are kept under.
   static std::string KeyOf(const storage::ScanRequest& scan);

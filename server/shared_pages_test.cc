@@ -122,7 +122,7 @@ TEST_F(SharedPagesTest, OneScanServesEveryPeerReadingTheSamePage) {
   EXPECT_TRUE(b.result.has_more);
   EXPECT_EQ(b.result.appended, 10u);
   EXPECT_EQ(b.result.wire_changes.size(), 10u);
-  EXPECT_EQ(pages->held_bytes(), a.wire->capacity());
+  EXPECT_EQ(pages->held_bytes(), SharedPages::Charge(PageFor(peer_a_, 0), *a.wire));
   // Other limits, another page.
   const SharedPage other = Read(*pages, PageFor(peer_b_, 0, 5));
   EXPECT_EQ(pages->scans(), 4u);
@@ -151,7 +151,8 @@ TEST_F(SharedPagesTest, APeerNeverGetsAPageHoldingItsOwnChanges) {
   Read(*fresh, PageFor(peer_b_, 0));
   Read(*fresh, PageFor(peer_a_, 0));
   EXPECT_EQ(fresh->hits(), 0u);
-  EXPECT_EQ(fresh->held_bytes(), a.wire->capacity());  // A's, kept when A scanned it
+  // A's, kept when A scanned it.
+  EXPECT_EQ(fresh->held_bytes(), SharedPages::Charge(PageFor(peer_a_, 0), *a.wire));
 }
 
 TEST_F(SharedPagesTest, APageThatReachedTheHeadIsNotServedOnceTheLogGrew) {
@@ -189,12 +190,13 @@ TEST_F(SharedPagesTest, ACompactedCursorGetsTheFreshScansError) {
 
 TEST_F(SharedPagesTest, KeepsNoMoreThanItsBudgetOldestDroppedFirst) {
   Append(39);                  // 40 entries: four full pages
-  std::size_t page_bytes = 0;  // what the largest page's buffer holds on to
+  std::size_t page_bytes = 0;  // what the largest page holds on to
   {
     std::unique_ptr<SharedPages> probe = Pages(64 << 20);
     Together(*probe);
     for (uint64_t after : {0, 10, 20}) {
-      page_bytes = std::max(page_bytes, Read(*probe, PageFor(peer_a_, after)).wire->capacity());
+      const SharedPage page = Read(*probe, PageFor(peer_a_, after));
+      page_bytes = std::max(page_bytes, SharedPages::Charge(PageFor(peer_a_, after), *page.wire));
     }
   }
   std::unique_ptr<SharedPages> pages = Pages(2 * page_bytes + page_bytes / 2);
@@ -228,7 +230,23 @@ TEST_F(SharedPagesTest, ASmallPageInABigBufferIsKeptInOneOfItsSize) {
   EXPECT_EQ(kept.result.appended, 3u);
   EXPECT_EQ(*kept.wire, Fresh(PageFor(peer_a_, 0)));
   EXPECT_LT(kept.wire->capacity(), 64u << 10);
-  EXPECT_EQ(pages->held_bytes(), kept.wire->capacity());
+  EXPECT_EQ(pages->held_bytes(), SharedPages::Charge(PageFor(peer_a_, 0), *kept.wire));
+}
+
+// A peer chooses its filters, and the key a page is kept under is made of them: a huge
+// filter counts against the budget like a huge page.
+TEST_F(SharedPagesTest, APagesKeyCountsAgainstTheBudget) {
+  Append(4);
+  storage::ScanRequest scan = PageFor(peer_a_, 0);
+  for (int i = 0; i < 10000; ++i) scan.filter.collectives.push_back(storage::NewUuidV7());
+  scan.filter.collectives.push_back(collective_);
+  std::unique_ptr<SharedPages> pages = Pages(64 << 10);
+  Together(*pages);
+  const SharedPage page = Read(*pages, scan);
+  EXPECT_EQ(page.result.appended, 5u);
+  EXPECT_LT(page.wire->capacity(), 64u << 10);  // the page alone would fit
+  EXPECT_GT(SharedPages::Charge(scan, *page.wire), 64u << 10);
+  EXPECT_EQ(pages->held_bytes(), 0u);
 }
 
 TEST_F(SharedPagesTest, AgedPagesAreDropped) {
@@ -253,14 +271,15 @@ TEST_F(SharedPagesTest, ALoneReaderKeepsNoPages) {
   Together(*pages);
   Advance(kTogether);
   const SharedPage kept = Read(*pages, PageFor(peer_a_, 0));  // others read just now: kept
-  EXPECT_EQ(pages->held_bytes(), kept.wire->capacity());
+  const std::size_t kept_charge = SharedPages::Charge(PageFor(peer_a_, 0), *kept.wire);
+  EXPECT_EQ(pages->held_bytes(), kept_charge);
   Advance(absl::Milliseconds(1));
   Read(*pages, PageFor(peer_a_, 10));  // a alone for longer: not kept
   Read(*pages, PageFor(peer_a_, 20));
-  EXPECT_EQ(pages->held_bytes(), kept.wire->capacity());
+  EXPECT_EQ(pages->held_bytes(), kept_charge);
   // Another reader comes: pages are kept again, for both.
   const SharedPage b = Read(*pages, PageFor(peer_b_, 30));
-  EXPECT_EQ(pages->held_bytes(), kept.wire->capacity() + b.wire->capacity());
+  EXPECT_EQ(pages->held_bytes(), kept_charge + SharedPages::Charge(PageFor(peer_b_, 30), *b.wire));
   EXPECT_EQ(Read(*pages, PageFor(peer_a_, 30)).wire, b.wire);
   EXPECT_EQ(pages->hits(), 1u);
   EXPECT_EQ(pages->scans(), 7u);
