@@ -67,6 +67,25 @@ TEST_F(ChangeLogTest, CollectiveFilterAdvancesPastFilteredEntries) {
   EXPECT_FALSE(result.has_more);
 }
 
+// A peer chooses its filter: a long list of collectives (looked up by binary search)
+// selects exactly what the same list's one real member does.
+TEST_F(ChangeLogTest, ALongCollectiveFilterSelectsWhatItsMembersDo) {
+  ScanRequest request;
+  request.max_changes = 100;
+  request.filter.collectives = {a_};
+  const ScanResult short_list = Scan(request);
+  request.filter.collectives.clear();
+  for (int i = 0; i < 10000; ++i) request.filter.collectives.push_back(NewUuidV7());
+  request.filter.collectives.push_back(a_);  // last, after ids that sort either side of it
+  const ScanResult long_list = Scan(request);
+  ASSERT_EQ(long_list.changes.size(), short_list.changes.size());
+  EXPECT_EQ(long_list.changes.size(), 7u);  // A, its five experiences, the relation
+  for (std::size_t i = 0; i < long_list.changes.size(); ++i) {
+    EXPECT_EQ(long_list.changes[i].log_sequence(), short_list.changes[i].log_sequence());
+  }
+  EXPECT_EQ(long_list.scanned_through, 11u);
+}
+
 TEST_F(ChangeLogTest, ScanWireFramesTheStoredChangesAndSaysWhereEachSits) {
   ScanRequest request;
   request.after = 6;
