@@ -27,7 +27,10 @@ constexpr int kStages = 7;
 
 SnapshotReader::SnapshotReader(rocksdb::DB* db, const ColumnFamilies& cf,
                                std::vector<std::string> collectives)
-    : db_(db), cf_(cf), collectives_(std::move(collectives)) {}
+    : db_(db), cf_(cf), collectives_(std::move(collectives)) {
+  // Looked up for every entity: a long list (a peer chooses it) by binary search.
+  std::sort(collectives_.begin(), collectives_.end());
+}
 
 SnapshotReader::~SnapshotReader() {
   it_.reset();
@@ -68,7 +71,7 @@ absl::StatusOr<std::unique_ptr<SnapshotReader>> SnapshotReader::Open(
 
 bool SnapshotReader::Wanted(absl::string_view collective_id) const {
   return collectives_.empty() ||
-         std::find(collectives_.begin(), collectives_.end(), collective_id) != collectives_.end();
+         std::binary_search(collectives_.begin(), collectives_.end(), collective_id);
 }
 
 void SnapshotReader::StartStage() {

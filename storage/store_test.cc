@@ -857,6 +857,16 @@ TEST_F(StoreTest, SnapshotOfOneCollectiveLeavesOthersOut) {
   ASSERT_FALSE(*reader->Next(1 << 20, &chunk));
   ASSERT_EQ(chunk.entities_size(), 2);  // collective two and its experience
   for (const pb::VersionedEntity& e : chunk.entities()) EXPECT_EQ(e.collective_id(), c2);
+
+  // A long list (looked up by binary search) selects what its one real member does.
+  std::vector<std::string> many;
+  for (int i = 0; i < 1000; ++i) many.push_back(NewUuidV7());
+  many.push_back(c2);
+  auto filtered = *hub->OpenSnapshot(many);
+  pb::SnapshotChunk same;
+  ASSERT_FALSE(*filtered->Next(1 << 20, &same));
+  ASSERT_EQ(same.entities_size(), 2);
+  for (const pb::VersionedEntity& e : same.entities()) EXPECT_EQ(e.collective_id(), c2);
 }
 
 TEST_F(StoreTest, SnapshotItemLargerThanTheBudgetIsResourceExhausted) {
