@@ -38,7 +38,7 @@ std::string SharedPages::KeyOf(const storage::ScanRequest& scan) {
 }
 
 std::size_t SharedPages::Charge(const storage::ScanRequest& scan, const std::string& wire) {
-  return wire.capacity() + KeyOf(scan).size();
+  return ChargeOf(KeyOf(scan), wire);
 }
 
 bool SharedPages::Current(const Entry& entry, const storage::ScanRequest& scan) const {
@@ -131,7 +131,7 @@ absl::StatusOr<SharedPage> SharedPages::Read(const storage::ScanRequest& scan) {
 
 void SharedPages::KeepLocked(const std::string& key, uint64_t generation, SharedPage page,
                              uint64_t head_at_scan, absl::Time now) {
-  const std::size_t size = page.wire->capacity() + key.size();  // Charge(scan, *page.wire)
+  const std::size_t size = ChargeOf(key, *page.wire);
   if (size > options_.max_bytes) {
     entries_.erase(key);
     return;

@@ -13,14 +13,15 @@
 // change) or the log has not grown since it was scanned. Otherwise the reader scans.
 //
 // Pages are kept only while more than one peer reads the log: when another reader than
-// this one read within Options::together (100 ms). A lone peer paging through the log would only
-// fill the cache with pages nobody else reads (and cool the buffers it would reuse).
+// this one read within Options::together (100 ms). A lone peer paging through the log
+// would only fill the cache with pages nobody else reads (and cool the buffers it would
+// reuse).
 //
 // Readers asking for a page whose scan is running wait for it (up to 10 s) rather than
 // scan the same entries again. Pages kept are capped by Options::max_bytes (counting what
 // their buffers hold on to, and their keys; a page far smaller than its buffer is kept in
-// a copy of its size) and dropped after max_age, oldest first; a page still being sent lives on in
-// its replies.
+// a copy of its size) and dropped after max_age, oldest first; a page still being sent
+// lives on in its replies.
 //
 // Errors are a fresh scan's (FAILED_PRECONDITION for a compacted cursor, INTERNAL for a
 // corrupt entry). Thread-safe; borrows `log`, which must outlive it.
@@ -92,6 +93,9 @@ class SharedPages {
   };
   // The scan without the reader's own exclusion: what pages are kept under.
   static std::string KeyOf(const storage::ScanRequest& scan);
+  static std::size_t ChargeOf(const std::string& key, const std::string& wire) {
+    return wire.capacity() + key.size();
+  }
   // The page holds what a fresh scan would return now (for any reader).
   bool Current(const Entry& entry, const storage::ScanRequest& scan) const;
   // Keeps `page` in the entry at `key` its scan claimed (as `generation`), making room

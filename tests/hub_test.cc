@@ -48,6 +48,16 @@ class HubTest : public testing::HubFixture {
     pb::PullResponse pulled;
     ASSERT_TRUE(Pull(*a_, 5, 10, &pulled).ok());
   }
+  // A peer that only shook hands (no store): its id. Distinct peers, for tests holding
+  // more streams than one peer may (peer_max_streams).
+  std::string HandshakenPeer() {
+    pb::HandshakeRequest hello;
+    hello.set_instance_id(storage::NewUuidV7());
+    hello.set_protocol_version(1);
+    pb::HandshakeResponse welcome;
+    EXPECT_TRUE(stub().Handshake(Deadline().get(), hello, &welcome).ok());
+    return hello.instance_id();
+  }
   std::unique_ptr<storage::Store> a_, b_;
 };
 
@@ -402,14 +412,8 @@ TEST_F(HubTest, ManySubscribersAtOnce) {
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   std::vector<std::unique_ptr<grpc::ClientReader<pb::SubscribeEvent>>> readers;
   for (int i = 0; i < kSubscribers; ++i) {
-    // Distinct peers: one peer's own streams are capped (peer_max_streams).
-    pb::HandshakeRequest hello;
-    hello.set_instance_id(storage::NewUuidV7());
-    hello.set_protocol_version(1);
-    pb::HandshakeResponse welcome;
-    ASSERT_TRUE(stub().Handshake(Deadline().get(), hello, &welcome).ok());
     pb::SubscribeRequest request;
-    request.set_source_instance(hello.instance_id());
+    request.set_source_instance(HandshakenPeer());
     contexts.push_back(Deadline());
     readers.push_back(stub().Subscribe(contexts.back().get(), request));
   }
@@ -438,13 +442,8 @@ TEST_F(HubTest, ACommitWakesEverySubscriberAtTheHeadForOneScan) {
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
   std::vector<std::unique_ptr<grpc::ClientReader<pb::SubscribeEvent>>> readers;
   for (int i = 0; i < kSubscribers; ++i) {
-    pb::HandshakeRequest hello;
-    hello.set_instance_id(storage::NewUuidV7());
-    hello.set_protocol_version(1);
-    pb::HandshakeResponse welcome;
-    ASSERT_TRUE(stub().Handshake(Deadline().get(), hello, &welcome).ok());
     pb::SubscribeRequest request;
-    request.set_source_instance(hello.instance_id());
+    request.set_source_instance(HandshakenPeer());
     request.mutable_cursor()->set_last_sequence(1);  // at the head
     request.set_heartbeat_interval_ms(600000);       // no heartbeat scans meanwhile
     contexts.push_back(Deadline());
