@@ -270,7 +270,8 @@ absl::Status ReportPushIngest(const BenchContext& context, Report& report) {
       }
       report.AddRatio(absl::StrCat("push ingest / db_bench fillseq, ", peers, " peer(s), ", mode),
                       Median(ratios, [](double r) { return r; }), 0.5, true,
-                      absl::StrCat("median of ", context.rounds, " rounds, each hub run beside "
+                      absl::StrCat("median of ", context.rounds,
+                                   " rounds, each hub run beside "
                                    "the db_bench run after it"));
     }
   }
