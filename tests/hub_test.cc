@@ -138,6 +138,44 @@ TEST_F(HubTest, ChangeFromAReachesBOnceAndNeverEchoesToA) {
   EXPECT_FALSE(to_a.has_more());
 }
 
+// Protobuf keeps a field it does not know, whatever its wire type; a newer or odd
+// sender's change may carry one as a group. The hub stores such a change with the field
+// (a newer peer may need it) and must still read its own log past it: every Pull,
+// Subscribe, snapshot and compaction reads each entry's header (storage/change_header.h).
+TEST_F(HubTest, AChangeCarryingAnUnknownGroupIsRelayedAndTheLogReadsOnPastIt) {
+  const std::string c = a_->CreateCollective(MakeCollective())->id;
+  const std::string e = a_->CreateExperience(MakeExperience(c))->id;
+  pb::PushRequest request = OwnChangesRequest(*a_, 0);
+  ASSERT_EQ(request.changes_size(), 2);
+  pb::SyncChange& odd = *request.mutable_changes(1);
+  odd.GetReflection()->MutableUnknownFields(&odd)->AddGroup(99)->AddVarint(1, 5);
+  pb::PushResponse pushed;
+  ASSERT_TRUE(stub().Push(Deadline().get(), request, &pushed).ok());
+  EXPECT_EQ(pushed.accepted(), 2u);
+  const std::string e2 = a_->CreateExperience(MakeExperience(c))->id;
+  ASSERT_TRUE(PushOwn(*a_, 2, &pushed).ok());
+
+  EXPECT_EQ(PullAndApply(*b_), 3);  // past the odd change to the one after it
+  EXPECT_TRUE(b_->GetExperience(e).ok());
+  EXPECT_TRUE(b_->GetExperience(e2).ok());
+  pb::PullResponse relayed;
+  ASSERT_TRUE(Pull(*b_, 0, 100, &relayed).ok());
+  ASSERT_EQ(relayed.changes_size(), 3);
+  EXPECT_EQ(relayed.changes(1).GetReflection()->GetUnknownFields(relayed.changes(1)).field_count(),
+            1);
+  // Both logs, the hub's and b's (which stored it as b received it), read on past it.
+  for (storage::Store* store : {&hub().context().store(), b_.get()}) {
+    storage::ScanRequest scan;
+    scan.max_changes = 100;
+    std::string wire;
+    absl::StatusOr<storage::ScanResult> read = store->log().ScanWire(scan, &wire);
+    ASSERT_TRUE(read.ok()) << read.status();
+    EXPECT_EQ(read->appended, 3u);
+    EXPECT_TRUE(store->OpenSnapshot({}).ok());
+  }
+  EXPECT_TRUE(hub().context().store().CompactWal().ok());
+}
+
 TEST_F(HubTest, ChangesKeepTheirOriginIdentityThroughTheRelay) {
   ASSERT_TRUE(a_->CreateCollective(MakeCollective()).ok());
   pb::PushResponse pushed;

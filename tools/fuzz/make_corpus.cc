@@ -1,11 +1,14 @@
 // Writes the seed corpus of push_fuzzer: valid PushRequests of every payload kind, as a
 // real peer would send them (collective, experiences of several types, updates with
-// reinforcement and tags, archive, relation, insight, deletes, a replay). Usage:
+// reinforcement and tags, archive, relation, insight, deletes, a replay), and one a newer
+// or odd sender could: a change with fields the hub does not know, a group among them.
+// Usage:
 //   make_corpus OUTPUT_DIR
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 
+#include "google/protobuf/unknown_field_set.h"
 #include "storage/store.h"
 #include "tests/support/entities.h"
 
@@ -54,6 +57,18 @@ int main(int argc, char** argv) {
     *single.add_changes() = log->changes[i];
     std::ofstream(out + "/single-" + std::to_string(i), std::ios::binary)
         << single.SerializeAsString();
+    ++n;
+  }
+  {
+    pb::PushRequest odd;
+    odd.set_source_instance(store->instance_id());
+    for (int i = 0; i < 2; ++i) *odd.add_changes() = log->changes[i];
+    pb::SyncChange& change = *odd.mutable_changes(1);
+    google::protobuf::UnknownFieldSet* unknown =
+        change.GetReflection()->MutableUnknownFields(&change);
+    unknown->AddVarint(90, 1);
+    unknown->AddGroup(91)->AddLengthDelimited(3, "inside");
+    std::ofstream(out + "/unknown-fields", std::ios::binary) << odd.SerializeAsString();
     ++n;
   }
   store.reset();

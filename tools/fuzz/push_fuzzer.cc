@@ -1,17 +1,25 @@
 // libFuzzer target: the path a pushed request takes through the hub, minus the network:
-// decode the bytes as a PushRequest, check it as the hub does (request_checks.h), check
-// embeddings against the store, and apply it to a scratch store as the authority. Then
-// read back what a peer would (a pull scan and a snapshot). Anything but a clean status
-// (a crash, a sanitizer report, a broken invariant) is a finding.
+// decode the bytes as the hub does (server/received_push.h: gRPC slices, each change's
+// bytes as received), check it (request_checks.h), check embeddings against the store,
+// and apply it, with those bytes, to a scratch store as the authority. Then read back
+// what a peer would: a pull scan, parsed and as stored bytes (the header reader of
+// storage/change_header.h, which must agree with protobuf on every change it accepted),
+// and a snapshot. Anything but a clean status (a crash, a sanitizer report, a broken
+// invariant) is a finding.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "grpcpp/support/byte_buffer.h"
 #include "pulsedb/sync/v1/sync.pb.h"
 #include "server/hub_options.h"
+#include "server/received_push.h"
 #include "server/request_checks.h"
+#include "storage/change_header.h"
 #include "storage/snapshot_reader.h"
 #include "storage/store.h"
 
@@ -35,8 +43,30 @@ pulse::storage::Store& ScratchStore() {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  pulsedb::sync::v1::PushRequest request;
-  if (!request.ParseFromArray(data, static_cast<int>(size))) return 0;
+  // In slices, as gRPC hands a request over: their size comes from the input, so that
+  // changes cut by a slice boundary are tried too.
+  const std::size_t slice_size = size == 0 ? 1 : 1 + data[0] % 64 * 64;
+  std::vector<grpc::Slice> slices;
+  for (std::size_t at = 0; at < size; at += slice_size) {
+    slices.emplace_back(data + at, std::min(slice_size, size - at));
+  }
+  const grpc::ByteBuffer bytes(slices.data(), slices.size());
+  static pulse::server::ReceivedPush received;  // reused, as a PushStream slot's is
+  received.Clear();
+  if (!received.Parse(bytes).ok()) return 0;
+  const pulsedb::sync::v1::PushRequest& request = received.request();
+  // What the hub files an entry under (its header) is what protobuf parsed.
+  for (std::size_t i = 0; i < received.change_bytes().size(); ++i) {
+    const pulsedb::sync::v1::SyncChange& change = request.changes(static_cast<int>(i));
+    pulse::storage::ChangeHeader header;
+    if (!pulse::storage::ReadChangeHeader(received.change_bytes()[i], &header) ||
+        header.sequence != change.sequence() ||
+        header.source_instance != change.source_instance() ||
+        header.collective_id != change.collective_id() ||
+        header.entity_type != change.entity_type() || header.timestamp != change.timestamp()) {
+      std::abort();
+    }
+  }
   pulse::storage::Store& store = ScratchStore();
   pulse::server::HubOptions options;
   if (!pulse::server::CheckPushBatch(request, options).ok()) return 0;
@@ -47,8 +77,10 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                                     ? pulsedb::sync::v1::CONFLICT_RESOLUTION_SERVER_WINS
                                     : pulsedb::sync::v1::CONFLICT_RESOLUTION_LAST_WRITE_WINS;
   const uint64_t head_before = store.log().Head();
-  absl::StatusOr<pulse::storage::ApplyReport> report =
-      store.ApplyRemoteChanges(request.changes(), context);
+  std::shared_ptr<pulse::storage::Store::PendingApply> staged =
+      store.StageRemoteChanges(request.changes(), context, std::nullopt, /*after=*/nullptr,
+                               received.change_bytes(), /*write_here=*/true);
+  absl::StatusOr<pulse::storage::ApplyReport> report = store.FinishApply(*staged);
   if (!report.ok()) return 0;  // a storage error: a clean status is fine
   // Invariants: the log only grows by what was applied, and stays readable.
   if (store.log().Head() < head_before) std::abort();
@@ -57,6 +89,9 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   scan.max_changes = 1 << 20;
   absl::StatusOr<pulse::storage::ScanResult> page = store.log().Scan(scan);
   if (!page.ok() || page->changes.size() != store.log().Head() - head_before) std::abort();
+  std::string wire;
+  absl::StatusOr<pulse::storage::ScanResult> stored = store.log().ScanWire(scan, &wire);
+  if (!stored.ok() || stored->appended != page->changes.size()) std::abort();
   if (report->rejected < 0 || report->applied + report->duplicates + report->skipped +
                                       report->conflicts + report->rejected !=
                                   request.changes_size()) {
