@@ -12,6 +12,7 @@
 #include "common/log.h"
 #include "server/allocator_tuning.h"
 #include "server/hub.h"
+#include "server/library_logs.h"
 #include "storage/ids.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7070",
@@ -128,6 +129,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   pulse::SetLogLevel(level);
+  pulse::server::RouteLibraryLogs();
   // Before any other thread allocates.
   if (absl::Status s =
           pulse::server::KeepFreedMemory(absl::GetFlag(FLAGS_malloc_keep_free_mb) << 20);

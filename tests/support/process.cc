@@ -12,13 +12,14 @@
 
 namespace pulse::testing {
 
-ChildProcess::ChildProcess(const std::vector<std::string>& argv) {
+ChildProcess::ChildProcess(const std::vector<std::string>& argv, bool capture_stderr) {
   int fds[2];
   if (pipe(fds) != 0) std::abort();
   pid_ = fork();
   if (pid_ < 0) std::abort();
   if (pid_ == 0) {
     dup2(fds[1], STDOUT_FILENO);
+    if (capture_stderr) dup2(fds[1], STDERR_FILENO);
     close(fds[0]);
     close(fds[1]);
     std::vector<char*> args;

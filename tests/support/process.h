@@ -16,8 +16,10 @@ namespace pulse::testing {
 
 class ChildProcess {
  public:
-  // argv[0] is the program path. Stdout is captured; stderr is inherited.
-  explicit ChildProcess(const std::vector<std::string>& argv);
+  // argv[0] is the program path. Stdout is captured; stderr is inherited, or captured
+  // with stdout (interleaved line by line as the program writes them) when
+  // `capture_stderr`.
+  explicit ChildProcess(const std::vector<std::string>& argv, bool capture_stderr = false);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
