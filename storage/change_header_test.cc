@@ -116,8 +116,9 @@ TEST(ChangeHeaderTest, ReadsRepeatedAndMistypedFieldsAsProtobufDoes) {
   // A field of another wire type than its own: an unknown field, not the field.
   ExpectSameAsProtobuf(wire + Tag(3, 0) + '\x05');
   ExpectSameAsProtobuf(wire + Tag(1, 2) + '\x01' + 'x');
+  const std::string mistyped = wire + Tag(3, 0) + '\x05';  // the header's views point here
   ChangeHeader header;
-  ASSERT_TRUE(ReadChangeHeader(wire + Tag(3, 0) + '\x05', &header));
+  ASSERT_TRUE(ReadChangeHeader(mistyped, &header));
   EXPECT_EQ(header.collective_id, std::string(16, 'c'));
 }
 
