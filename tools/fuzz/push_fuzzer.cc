@@ -4,8 +4,9 @@
 // and apply it, with those bytes, to a scratch store as the authority. Then read back
 // what a peer would: a pull scan, parsed and as stored bytes (the header reader of
 // storage/change_header.h, which must agree with protobuf on every change it accepted),
-// and a snapshot. Anything but a clean status (a crash, a sanitizer report, a broken
-// invariant) is a finding.
+// and a snapshot. One input in two goes to a peer's store instead, applied as a
+// follower applies what its hub serves. Anything but a clean status (a crash, a
+// sanitizer report, a broken invariant) is a finding.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -25,19 +26,23 @@
 
 namespace {
 
-pulse::storage::Store& ScratchStore() {
-  static pulse::storage::Store* store = [] {
-    char pattern[] = "/tmp/pulse-fuzz-XXXXXX";
-    const char* dir = mkdtemp(pattern);
-    if (dir == nullptr) std::abort();
-    pulse::storage::StoreOptions options;
-    options.sync_writes = false;  // speed; durability is not what is fuzzed
-    options.authoritative = true;
-    auto opened = pulse::storage::Store::Open(dir, options);
-    if (!opened.ok()) std::abort();
-    return opened->release();
-  }();
-  return *store;
+pulse::storage::Store* OpenScratchStore(bool authoritative) {
+  char pattern[] = "/tmp/pulse-fuzz-XXXXXX";
+  const char* dir = mkdtemp(pattern);
+  if (dir == nullptr) std::abort();
+  pulse::storage::StoreOptions options;
+  options.sync_writes = false;  // speed; durability is not what is fuzzed
+  options.authoritative = authoritative;
+  auto opened = pulse::storage::Store::Open(dir, options);
+  if (!opened.ok()) std::abort();
+  return opened->release();
+}
+
+// The hub's store, and a peer's (which applies what a hub serves it, as a follower).
+pulse::storage::Store& ScratchStore(bool hub) {
+  static pulse::storage::Store* hub_store = OpenScratchStore(true);
+  static pulse::storage::Store* peer_store = OpenScratchStore(false);
+  return hub ? *hub_store : *peer_store;
 }
 
 }  // namespace
@@ -67,12 +72,17 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       std::abort();
     }
   }
-  pulse::storage::Store& store = ScratchStore();
+  // One input in two is applied the way a peer applies a page its hub served: as a
+  // follower, with no hub request checks before (a peer validates each change itself).
+  const bool as_hub = size == 0 || (data[0] & 0x40) == 0;
+  pulse::storage::Store& store = ScratchStore(as_hub);
   pulse::server::HubOptions options;
-  if (!pulse::server::CheckPushBatch(request, options).ok()) return 0;
+  if (as_hub && !pulse::server::CheckPushBatch(request, options).ok()) return 0;
   if (!store.CheckEmbeddings(request.changes()).ok()) return 0;
   pulse::storage::ApplyContext context;
-  context.mode = pulse::storage::ApplyMode::kAuthority;
+  context.mode =
+      as_hub ? pulse::storage::ApplyMode::kAuthority : pulse::storage::ApplyMode::kFollower;
+  context.changes_validated = false;
   context.conflict_resolution = size % 2 == 0
                                     ? pulsedb::sync::v1::CONFLICT_RESOLUTION_SERVER_WINS
                                     : pulsedb::sync::v1::CONFLICT_RESOLUTION_LAST_WRITE_WINS;
