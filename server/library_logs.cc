@@ -13,6 +13,8 @@ namespace pulse::server {
 
 namespace {
 
+thread_local ProtobufReason* active_reason = nullptr;
+
 LogRateLimit& Limit() {
   static LogRateLimit* limit = new LogRateLimit(absl::Seconds(1), [] { return absl::Now(); });
   return *limit;
@@ -49,6 +51,7 @@ void FromGrpc(gpr_log_func_args* args) {
 
 void FromProtobuf(google::protobuf::LogLevel severity, const char* file, int line,
                   const std::string& message) {
+  ProtobufReason::Offer(message);
   LogLevel level = LogLevel::kWarning;
   if (severity == google::protobuf::LOGLEVEL_INFO) level = LogLevel::kInfo;
   if (severity == google::protobuf::LOGLEVEL_FATAL) level = LogLevel::kError;
@@ -56,6 +59,17 @@ void FromProtobuf(google::protobuf::LogLevel severity, const char* file, int lin
 }
 
 }  // namespace
+
+void ProtobufReason::Offer(absl::string_view line) {
+  ProtobufReason* reason = active_reason;
+  if (reason != nullptr && reason->text_.empty()) {
+    reason->text_ = std::string(absl::StripTrailingAsciiWhitespace(line));
+  }
+}
+
+ProtobufReason::ProtobufReason() : outer_(active_reason) { active_reason = this; }
+
+ProtobufReason::~ProtobufReason() { active_reason = outer_; }
 
 void RouteLibraryLogs() {
   gpr_set_log_function(FromGrpc);

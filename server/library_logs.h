@@ -13,6 +13,11 @@
 //
 // RouteLibraryLogs: call once at process start, before the libraries log; it replaces
 // their process-wide handlers. Thread-safe afterwards. LogRateLimit is thread-safe.
+//
+// Protobuf says why it refuses a message only in its log (a string field that is not
+// UTF-8: which field). A ProtobufReason alive on a thread keeps the first line protobuf
+// logs on that thread meanwhile (the line is logged as usual too), so that a refusal can
+// say why. Needs RouteLibraryLogs; scopes nest (the innermost keeps the line).
 #ifndef PULSESYNC_SERVER_LIBRARY_LOGS_H_
 #define PULSESYNC_SERVER_LIBRARY_LOGS_H_
 
@@ -28,6 +33,25 @@
 namespace pulse::server {
 
 void RouteLibraryLogs();
+
+class ProtobufReason {
+ public:
+  ProtobufReason();
+  ~ProtobufReason();
+  ProtobufReason(const ProtobufReason&) = delete;
+  ProtobufReason& operator=(const ProtobufReason&) = delete;
+
+  // The first line protobuf logged on this thread since construction; "" if none.
+  const std::string& text() const { return text_; }
+
+  // Gives a line protobuf logged to the innermost ProtobufReason alive on this thread,
+  // if any (RouteLibraryLogs's handler calls it).
+  static void Offer(absl::string_view line);
+
+ private:
+  ProtobufReason* const outer_;
+  std::string text_;
+};
 
 // At most one line per source per `interval`.
 class LogRateLimit {

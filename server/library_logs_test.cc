@@ -7,6 +7,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
@@ -96,6 +97,40 @@ TEST(LibraryLogsTest, ProtobufAndGrpcLinesBecomeStructuredAndRateLimited) {
   EXPECT_LE(protobuf_lines, 2);
   EXPECT_EQ(grpc_lines, 1);
   grpc_shutdown();
+}
+
+// An Experience whose content is not UTF-8, serialized.
+std::string NotUtf8Experience() {
+  pb::Experience experience;
+  experience.set_content("ok");
+  std::string wire = experience.SerializeAsString();
+  wire[wire.size() - 1] = '\xff';
+  return wire;
+}
+
+TEST(ProtobufReasonTest, KeepsWhyProtobufRefusedAMessageOnItsThread) {
+  RouteLibraryLogs();
+  const std::string wire = NotUtf8Experience();
+  ProtobufReason outer;
+  {
+    ProtobufReason inner;
+    pb::Experience parsed;
+    EXPECT_FALSE(parsed.ParseFromString(wire));
+    EXPECT_TRUE(absl::StrContains(inner.text(), "'pulsedb.sync.v1.Experience.content'"))
+        << inner.text();
+    EXPECT_TRUE(absl::StrContains(inner.text(), "invalid UTF-8")) << inner.text();
+    EXPECT_FALSE(absl::EndsWith(inner.text(), " "));
+    EXPECT_FALSE(parsed.ParseFromString(wire));  // the first line is kept
+  }
+  EXPECT_EQ(outer.text(), "");  // the inner scope took it
+  std::thread other([&] {
+    pb::Experience parsed;
+    EXPECT_FALSE(parsed.ParseFromString(wire));
+  });
+  other.join();
+  EXPECT_EQ(outer.text(), "");  // another thread's line is not this thread's reason
+  ProtobufReason::Offer("a line\n");
+  EXPECT_EQ(outer.text(), "a line");
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "grpcpp/support/proto_buffer_reader.h"
 #include "grpcpp/support/slice.h"
+#include "server/library_logs.h"
 #include "server/wire_buffer_pool.h"
 
 namespace pulse::server {
@@ -52,8 +53,10 @@ absl::Status ParseRequest(const grpc::ByteBuffer& request, google::protobuf::Mes
                           const char* what) {
   grpc::ByteBuffer copy(request);  // shares the slices
   grpc::ProtoBufferReader reader(&copy);
+  const ProtobufReason reason;  // protobuf names a string field that is not UTF-8 only so
   if (!reader.status().ok() || !message->ParseFromZeroCopyStream(&reader)) {
-    return absl::InvalidArgumentError(absl::StrCat("malformed ", what));
+    return absl::InvalidArgumentError(
+        absl::StrCat("malformed ", what, reason.text().empty() ? "" : ": ", reason.text()));
   }
   return absl::OkStatus();
 }

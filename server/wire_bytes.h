@@ -27,7 +27,8 @@ grpc::ByteBuffer SharedByteBuffer(std::unique_ptr<std::string> front,
 // `message` serialized into a ByteBuffer (a small reply answered as bytes: Push's).
 grpc::ByteBuffer SerializedReply(const google::protobuf::MessageLite& message);
 
-// Parses `request` into `message`. INVALID_ARGUMENT naming `what` when malformed.
+// Parses `request` into `message`. INVALID_ARGUMENT naming `what` when malformed, with
+// protobuf's reason when it gave one (library_logs.h: a string field that is not UTF-8).
 absl::Status ParseRequest(const grpc::ByteBuffer& request, google::protobuf::MessageLite* message,
                           const char* what);
 

@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "gtest/gtest.h"
+#include "server/library_logs.h"
 #include "storage/ids.h"
 #include "tests/support/entities.h"
 #include "tests/support/hub_fixture.h"
@@ -28,6 +29,9 @@ struct Case {
 class BadInputTest : public testing::HubFixture {
  protected:
   void SetUp() override {
+    // As pulse_hub's main does: protobuf's reason for refusing a message (which string
+    // field is not UTF-8) then reaches the status.
+    server::RouteLibraryLogs();
     HubFixture::SetUp();
     hub_options().max_batch_size = 50;
     hub_options().max_message_bytes = 256 * 1024;
@@ -144,6 +148,9 @@ TEST_F(BadInputTest, EachMalformedPushGetsAPreciseStatusAndChangesNothing) {
          }
        },
        grpc::StatusCode::RESOURCE_EXHAUSTED, "limit of 50"},
+      {"a string that is not UTF-8",
+       [&](pb::PushRequest& r) { Created(r, 0)->set_content("not UTF-8: \xff"); },
+       grpc::StatusCode::INVALID_ARGUMENT, "'pulsedb.sync.v1.Experience.content'"},
       {"a string larger than the message limit",
        [&](pb::PushRequest& r) { Created(r, 0)->set_content(std::string(300 * 1024, 's')); },
        grpc::StatusCode::RESOURCE_EXHAUSTED, ""},

@@ -147,6 +147,8 @@ TEST(PulseHubProcess, LibraryLogLinesAreStructuredAndRateLimited) {
     pb::PushResponse pushed;
     grpc::Status status = stub->Push(Deadline().get(), push, &pushed);
     EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << status.error_message();
+    EXPECT_TRUE(absl::StrContains(status.error_message(), "'pulsedb.sync.v1.Experience.content'"))
+        << status.error_message();
   }
   hub.process->Signal(SIGTERM);
   int protobuf_lines = 0;
