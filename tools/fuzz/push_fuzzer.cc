@@ -4,9 +4,10 @@
 // and apply it, with those bytes, to a scratch store as the authority. Then read back
 // what a peer would: a pull scan, parsed and as stored bytes (the header reader of
 // storage/change_header.h, which must agree with protobuf on every change it accepted),
-// and a snapshot. One input in two goes to a peer's store instead, applied as a
-// follower applies what its hub serves. Anything but a clean status (a crash, a
-// sanitizer report, a broken invariant) is a finding.
+// and a snapshot; and a filtered read, against the filter worked out on its own. One
+// input in two goes to a peer's store instead, applied as a follower applies what its
+// hub serves. Anything but a clean status (a crash, a sanitizer report, a broken
+// invariant) is a finding.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -43,6 +44,58 @@ pulse::storage::Store& ScratchStore(bool hub) {
   static pulse::storage::Store* hub_store = OpenScratchStore(true);
   static pulse::storage::Store* peer_store = OpenScratchStore(false);
   return hub ? *hub_store : *peer_store;
+}
+
+// A filtered read of what was just applied (what a Pull, Subscribe or a shared page
+// serves a peer, and how read grants are enforced) returns exactly the entries that
+// match the filter, worked out here on its own from the unfiltered read. The filter is
+// chosen by the input: some of the batch's collectives and one it does not name, some
+// entity types, the sender excluded or alone.
+void CheckFilteredRead(const pulse::storage::Store& store, uint64_t after,
+                       const pulse::storage::ScanResult& everything,
+                       const pulsedb::sync::v1::PushRequest& request, const uint8_t* data,
+                       size_t size) {
+  if (size == 0) return;
+  auto bit = [&](std::size_t i) { return (data[(i * 7 + 3) % size] >> (i % 8)) & 1; };
+  pulse::storage::ScanRequest scan;
+  scan.after = after;
+  scan.max_changes = 1 << 20;
+  std::size_t next_bit = 0;
+  for (const pulsedb::sync::v1::SyncChange& change : request.changes()) {
+    const std::string& c = change.collective_id();
+    auto& chosen = scan.filter.collectives;
+    if (bit(next_bit++) && std::find(chosen.begin(), chosen.end(), c) == chosen.end()) {
+      chosen.push_back(c);
+    }
+  }
+  if (bit(next_bit++)) scan.filter.collectives.push_back(std::string(16, '\x7f'));
+  for (int type = 0; type < 4; ++type) {
+    if (bit(next_bit++)) {
+      scan.filter.entity_types.push_back(static_cast<pulsedb::sync::v1::SyncEntityType>(type));
+    }
+  }
+  if (bit(next_bit++)) scan.filter.exclude_origin = request.source_instance();
+  if (bit(next_bit++)) scan.filter.only_origin = request.source_instance();
+  const pulse::storage::ScanFilter& f = scan.filter;
+  std::vector<uint64_t> expected;
+  for (const pulsedb::sync::v1::SyncChange& change : everything.changes) {
+    const bool collective =
+        f.collectives.empty() || std::find(f.collectives.begin(), f.collectives.end(),
+                                           change.collective_id()) != f.collectives.end();
+    const bool type =
+        f.entity_types.empty() || std::find(f.entity_types.begin(), f.entity_types.end(),
+                                            change.entity_type()) != f.entity_types.end();
+    const bool origin =
+        (f.exclude_origin.empty() || change.source_instance() != f.exclude_origin) &&
+        (f.only_origin.empty() || change.source_instance() == f.only_origin);
+    if (collective && type && origin) expected.push_back(change.log_sequence());
+  }
+  std::string wire;
+  absl::StatusOr<pulse::storage::ScanResult> served = store.log().ScanWire(scan, &wire);
+  if (!served.ok() || served->wire_changes.size() != expected.size()) std::abort();
+  for (std::size_t i = 0; i < expected.size(); ++i) {
+    if (served->wire_changes[i].log_sequence != expected[i]) std::abort();
+  }
 }
 
 }  // namespace
@@ -102,6 +155,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::string wire;
   absl::StatusOr<pulse::storage::ScanResult> stored = store.log().ScanWire(scan, &wire);
   if (!stored.ok() || stored->appended != page->changes.size()) std::abort();
+  CheckFilteredRead(store, head_before, *page, request, data, size);
   if (report->rejected < 0 || report->applied + report->duplicates + report->skipped +
                                       report->conflicts + report->rejected !=
                                   request.changes_size()) {
