@@ -27,18 +27,11 @@ void Emit(LogLevel level, absl::string_view event, absl::string_view file, int l
   if (!Limit().Allow(absl::StrCat(event, ":", file, ":", line), &held_back)) return;
   // The libraries end some messages with a newline; a log line holds one line.
   message = absl::StripTrailingAsciiWhitespace(message);
-  if (held_back == 0) {
-    Log(level, event,
-        {{"file", std::string(file)},
-         {"line", absl::StrCat(line)},
-         {"message", std::string(message)}});
-  } else {
-    Log(level, event,
-        {{"file", std::string(file)},
-         {"line", absl::StrCat(line)},
-         {"message", std::string(message)},
-         {"suppressed", absl::StrCat(held_back)}});
-  }
+  Log(level, event,
+      {{"file", std::string(file)},
+       {"line", absl::StrCat(line)},
+       {"message", std::string(message)},
+       {"suppressed", absl::StrCat(held_back)}});
 }
 
 void FromGrpc(gpr_log_func_args* args) {

@@ -8,8 +8,8 @@
 // it did about it. INFO stays INFO, DEBUG stays DEBUG, protobuf's FATAL is ERROR (protobuf
 // aborts after it). gRPC still filters its own lines first (GRPC_VERBOSITY, ERROR by
 // default). A source line (file:line) logs at most once a second: a peer cannot flood the
-// log through a library. The next line from it says how many it held back
-// (`suppressed=N`).
+// log through a library. Each line says how many from its source were held back since
+// the one before (`suppressed=N`).
 //
 // RouteLibraryLogs: call once at process start, before the libraries log; it replaces
 // their process-wide handlers. Thread-safe afterwards. LogRateLimit is thread-safe.

@@ -85,6 +85,7 @@ TEST(LibraryLogsTest, ProtobufAndGrpcLinesBecomeStructuredAndRateLimited) {
       ++protobuf_lines;
       EXPECT_TRUE(absl::StrContains(line, "invalid UTF-8")) << line;
       EXPECT_TRUE(absl::StrContains(line, " file=")) << line;
+      EXPECT_TRUE(absl::StrContains(line, " suppressed=")) << line;
     }
     if (absl::StrContains(line, " WARN grpc ")) {
       ++grpc_lines;

@@ -53,7 +53,7 @@ absl::Status ParseRequest(const grpc::ByteBuffer& request, google::protobuf::Mes
                           const char* what) {
   grpc::ByteBuffer copy(request);  // shares the slices
   grpc::ProtoBufferReader reader(&copy);
-  const ProtobufReason reason;  // protobuf names a string field that is not UTF-8 only so
+  const ProtobufReason reason;  // protobuf names a string that is not UTF-8 only in its log
   if (!reader.status().ok() || !message->ParseFromZeroCopyStream(&reader)) {
     return absl::InvalidArgumentError(
         absl::StrCat("malformed ", what, reason.text().empty() ? "" : ": ", reason.text()));

@@ -27,6 +27,16 @@ bool ReadVarint(const char*& p, const char* end, uint64_t* value) {
   return false;
 }
 
+// The bytes of a length-delimited value (its length just read at `p`); `p` moves past
+// them.
+bool ReadLengthDelimited(const char*& p, const char* end, absl::string_view* bytes) {
+  uint64_t length;
+  if (!ReadVarint(p, end, &length) || length > static_cast<uint64_t>(end - p)) return false;
+  *bytes = absl::string_view(p, length);
+  p += length;
+  return true;
+}
+
 // Moves `p` past the value of a field whose tag was just read, as protobuf's parser
 // does for a field it does not know. A group (proto2's, or an unknown field a sender
 // wrote as one: protobuf 3 parses and keeps it) runs up to the end-group tag of its own
@@ -42,10 +52,8 @@ bool SkipValue(const char*& p, const char* end, uint64_t tag, int depth) {
       p += 8;
       return true;
     case kLengthDelimited: {
-      uint64_t length;
-      if (!ReadVarint(p, end, &length) || length > static_cast<uint64_t>(end - p)) return false;
-      p += length;
-      return true;
+      absl::string_view ignored;
+      return ReadLengthDelimited(p, end, &ignored);
     }
     case kStartGroup: {
       if (depth >= kMaxGroupDepth) return false;
@@ -86,12 +94,10 @@ bool ReadChangeHeader(absl::string_view wire, ChangeHeader* header) {
       if (field == 4) header->entity_type = static_cast<int>(static_cast<int32_t>(value));
       if (field == 6) header->timestamp = static_cast<int64_t>(value);
     } else if (type == kLengthDelimited && (field == 2 || field == 3)) {
-      uint64_t length;
-      if (!ReadVarint(p, end, &length) || length > static_cast<uint64_t>(end - p)) return false;
-      const absl::string_view bytes(p, length);
+      absl::string_view bytes;
+      if (!ReadLengthDelimited(p, end, &bytes)) return false;
       if (field == 2) header->source_instance = bytes;
       if (field == 3) header->collective_id = bytes;
-      p += length;
     } else if (!SkipValue(p, end, tag, 0)) {
       return false;
     }

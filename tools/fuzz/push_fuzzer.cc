@@ -135,7 +135,6 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   pulse::storage::ApplyContext context;
   context.mode =
       as_hub ? pulse::storage::ApplyMode::kAuthority : pulse::storage::ApplyMode::kFollower;
-  context.changes_validated = false;
   context.conflict_resolution = size % 2 == 0
                                     ? pulsedb::sync::v1::CONFLICT_RESOLUTION_SERVER_WINS
                                     : pulsedb::sync::v1::CONFLICT_RESOLUTION_LAST_WRITE_WINS;
